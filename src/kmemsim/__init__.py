@@ -1,0 +1,36 @@
+"""kmemsim: the Linux kernel's memory management and I/O memory as an executable model.
+
+    >>> import kmemsim
+    >>> k = kmemsim.boot("x86_64", mem="1G")
+    >>> addr = k.kmalloc(100, kmemsim.GFP_KERNEL)
+    >>> k.ksize(addr)
+    128
+
+Every GFP flag (GFP_KERNEL, __GFP_ZERO, ...) and SLAB flag (SLAB_HWCACHE_ALIGN,
+...) is an attribute of this module under its kernel name.
+"""
+
+from __future__ import annotations
+
+from kmemsim.errors import KmemsimError, Oops
+from kmemsim.include.linux import gfp_types as _gfp_types
+from kmemsim.include.linux.gfp_types import GFP
+from kmemsim.init.main import Kernel, boot
+
+__version__ = "0.1.0"
+
+__all__ = ["GFP", "Kernel", "KmemsimError", "Oops", "__version__", "boot"]
+
+
+def _export(names: dict[str, object]) -> None:
+    globals().update(names)
+    __all__.extend(n for n in names if n not in __all__)
+
+
+_export(dict(_gfp_types.GFP_NAMES))
+try:  # the SLAB_* flags, once the slab layer is there
+    from kmemsim.include.linux import slab as _slab
+
+    _export({n: getattr(_slab, n) for n in dir(_slab) if n.startswith("SLAB_")})
+except ImportError:  # pragma: no cover - during bring-up only
+    pass

@@ -1,0 +1,118 @@
+"""The pseudo files of /proc and /sys: a tree of generated files, in the spirit of fs/libfs.c.
+
+The real procfs and sysfs (kernfs) generate a file's text when it is read,
+from the live kernel structures; nothing is stored. Here too: a file is a
+`show` callable, a directory may be static or generated (one entry per slab
+cache, per zone...), and a symlink is a path (sysfs shows merged slab caches as
+links). `k.cat(path)` reads through this tree, following links.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+
+from kmemsim.errors import KmemsimError
+
+Show = Callable[[], str]
+
+
+@dataclass(slots=True)
+class Link:
+    """A symlink: its target, relative to the link's directory or absolute."""
+
+    target: str
+
+
+# A generated directory answers a lookup of a name below it: a Show for a file,
+# a Link, or None when there is no such entry; and lists its entries.
+Lookup = Callable[[str], "Show | Link | None"]
+Lister = Callable[[], Iterable[str]]
+
+
+class PseudoFS:
+    """The /proc and /sys trees of one kernel."""
+
+    def __init__(self) -> None:
+        self._files: dict[str, Show | Link] = {}
+        self._dirs: dict[str, tuple[Lookup, Lister]] = {}
+
+    def create_file(self, path: str, show: Show) -> None:
+        """proc_create_single / sysfs_create_file: `path` shows `show()`."""
+        self._files[path] = show
+
+    def create_link(self, path: str, target: str) -> None:
+        """sysfs_create_link: `path` -> `target`."""
+        self._files[path] = Link(target)
+
+    def remove(self, path: str) -> None:
+        """proc_remove / sysfs_remove_file."""
+        self._files.pop(path, None)
+        self._dirs.pop(path, None)
+
+    def create_dir(self, path: str, lookup: Lookup, lister: Lister) -> None:
+        """A directory whose entries are generated: lookup(name) and lister()."""
+        self._dirs[path] = (lookup, lister)
+
+    def _resolve(self, path: str, depth: int = 0) -> Show:
+        if depth > 8:
+            raise KmemsimError(f"cat: {path}: Too many levels of symbolic links")
+        path = posixpath.normpath(path)
+        entry = self._files.get(path)
+        if entry is None:
+            head, tail = posixpath.split(path)
+            parts: list[str] = [tail]
+            while head and head != "/":
+                generated = self._dirs.get(head)
+                if generated is not None:
+                    entry = generated[0]("/".join(reversed(parts)))
+                    break
+                head, tail = posixpath.split(head)
+                parts.append(tail)
+                # a link to a directory: /sys/kernel/slab/filp -> :A-0000192
+                link = self._files.get(head)
+                if isinstance(link, Link):
+                    target = posixpath.join(posixpath.dirname(head), link.target)
+                    return self._resolve(
+                        posixpath.join(target, *reversed(parts)), depth + 1
+                    )
+        if entry is None:
+            raise KmemsimError(f"cat: {path}: No such file or directory")
+        if isinstance(entry, Link):
+            return self._resolve(posixpath.join(posixpath.dirname(path), entry.target), depth + 1)
+        return entry
+
+    def read(self, path: str) -> str:
+        """The text of a pseudo file, links followed; KmemsimError when it does not exist."""
+        return self._resolve(path)()
+
+    def exists(self, path: str) -> bool:
+        try:
+            self._resolve(path)
+        except KmemsimError:
+            return False
+        return True
+
+    def listdir(self, path: str) -> list[str]:
+        """Entries directly below `path`, sorted."""
+        path = posixpath.normpath(path)
+        names = {p[len(path) + 1 :].split("/")[0] for p in self._files if p.startswith(path + "/")}
+        names |= {p[len(path) + 1 :].split("/")[0] for p in self._dirs if p.startswith(path + "/")}
+        generated = self._dirs.get(path)
+        if generated is not None:
+            names |= set(generated[1]())
+        return sorted(names)
+
+    def readlink(self, path: str) -> str | None:
+        """The target of a link, or None when `path` is not a link."""
+        entry = self._files.get(posixpath.normpath(path))
+        if isinstance(entry, Link):
+            return entry.target
+        head, name = posixpath.split(posixpath.normpath(path))
+        generated = self._dirs.get(head)
+        if generated is not None:
+            found = generated[0](name)
+            if isinstance(found, Link):
+                return found.target
+        return None

@@ -1,0 +1,192 @@
+"""Kernel configuration and boot parameters of a simulated machine.
+
+Two kinds of knobs decide how a kernel manages memory: Kconfig options fixed
+when it was built (CONFIG_SLUB_TINY, CONFIG_HIGHMEM, CONFIG_VMSPLIT_2G, ...)
+and parameters given on the kernel command line or in /proc/sys/vm
+(min_free_kbytes, slub_max_order, slab_nomerge, ...). kmemsim takes both as
+KEY=VALUE: a profile sets its defaults, `config={...}` or `--config KEY=VALUE`
+overrides them. Kconfig names may be written with or without "CONFIG_".
+
+Each option is declared once in OPTIONS with its type, default and the kernel
+source it comes from; an unknown key or a value of the wrong type is the
+user's mistake and raises KmemsimError with one line that says why.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from kmemsim.errors import KmemsimError
+
+
+def parse_bool(value: object) -> bool:
+    """y/n, yes/no, on/off, 1/0, true/false, and Python bools."""
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("y", "yes", "on", "1", "true", "m"):
+        return True
+    if text in ("n", "no", "off", "0", "false", ""):
+        return False
+    raise ValueError("expected y or n")
+
+
+def parse_int(value: object) -> int:
+    if isinstance(value, bool):
+        raise ValueError("expected an integer")
+    if isinstance(value, int):
+        return value
+    return int(str(value).strip(), 0)
+
+
+def parse_size(value: object) -> int:
+    """A size in bytes with the kernel's K/M/G/T/P/E suffixes (lib/cmdline.c memparse)."""
+    from kmemsim.lib.cmdline import memparse
+
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    return memparse(str(value))
+
+
+def parse_str(value: object) -> str:
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Option:
+    """One configuration knob: its parser, its default and where the kernel defines it."""
+
+    name: str
+    parse: Callable[[object], Any]
+    default: Any
+    source: str
+    help: str
+    choices: tuple[str, ...] = ()
+
+
+def _opt(name: str, parse: Callable[[object], Any], default: Any, source: str, help: str,
+         choices: tuple[str, ...] = ()) -> tuple[str, Option]:
+    return name, Option(name, parse, default, source, help, choices)
+
+
+# Every knob kmemsim knows. Subsystems add theirs here, one line each.
+OPTIONS: dict[str, Option] = dict(
+    [
+        # --- machine and page allocator -----------------------------------
+        _opt("NR_CPUS", parse_int, 256, "arch/x86/Kconfig", "compile-time CPU limit"),
+        _opt("HIGHMEM", parse_bool, False, "arch/x86/Kconfig", "32-bit highmem support"),
+        _opt("VMSPLIT", parse_str, "3G", "arch/x86/Kconfig", "user/kernel split on 32-bit",
+             ("3G", "3G_OPT", "2G", "2G_OPT", "1G")),
+        _opt("ZONE_DMA", parse_bool, True, "mm/Kconfig", "have ZONE_DMA"),
+        _opt("ZONE_DMA32", parse_bool, True, "mm/Kconfig", "have ZONE_DMA32"),
+        _opt("ARCH_FORCE_MAX_ORDER", parse_int, 10, "include/linux/mmzone.h",
+             "MAX_PAGE_ORDER: the largest buddy order"),
+        _opt("TRANSPARENT_HUGEPAGE", parse_bool, True, "mm/Kconfig",
+             "THP (khugepaged raises min_free_kbytes)"),
+        _opt("DEFERRED_STRUCT_PAGE_INIT", parse_bool, False, "mm/Kconfig",
+             "initialise most struct pages after boot"),
+        _opt("min_free_kbytes", parse_int, None, "mm/page_alloc.c",
+             "reserve below which only atomic/emergency allocations go (default: computed)"),
+        _opt("watermark_scale_factor", parse_int, 10, "mm/page_alloc.c",
+             "distance between watermarks, in 1/10000 of the zone"),
+        _opt("watermark_boost_factor", parse_int, 15000, "mm/page_alloc.c",
+             "watermark boost after fragmentation events"),
+        _opt("percpu_pagelist_high_fraction", parse_int, 0, "mm/page_alloc.c",
+             "per-cpu page list high mark as a fraction of the zone (0: default)"),
+        _opt("lowmem_reserve_ratio", parse_str, "256 256 32 0 0", "mm/page_alloc.c",
+             "lower zones' protection against higher-zone allocations"),
+        _opt("movablecore", parse_size, 0, "mm/mm_init.c", "size of ZONE_MOVABLE"),
+        _opt("kernelcore", parse_size, 0, "mm/mm_init.c", "memory not movable"),
+        _opt("page_alloc.shuffle", parse_bool, False, "mm/shuffle.c",
+             "randomise the free lists"),
+        # --- slab -----------------------------------------------------------
+        _opt("SLUB_TINY", parse_bool, False, "mm/Kconfig", "SLUB for small systems"),
+        _opt("SLUB_CPU_PARTIAL", parse_bool, True, "mm/Kconfig", "per-cpu partial slab lists"),
+        _opt("SLAB_FREELIST_HARDENED", parse_bool, False, "mm/Kconfig",
+             "obfuscate free pointers"),
+        _opt("SLAB_FREELIST_RANDOM", parse_bool, False, "mm/Kconfig",
+             "randomise the freelist order of new slabs"),
+        _opt("SLUB_DEBUG", parse_bool, True, "mm/Kconfig", "SLUB debugging support built in"),
+        _opt("SLUB_DEBUG_ON", parse_bool, False, "mm/Kconfig", "debugging on by default"),
+        _opt("RANDOM_KMALLOC_CACHES", parse_bool, False, "mm/Kconfig",
+             "several copies of each kmalloc cache"),
+        _opt("MEMCG", parse_bool, True, "init/Kconfig", "memory cgroups (kmalloc-cg-*)"),
+        _opt("slub_debug", parse_str, "", "mm/slub.c", "slub_debug=FZPU[,caches] boot option"),
+        _opt("slub_max_order", parse_int, 3, "mm/slub.c", "largest slab order"),
+        _opt("slub_min_order", parse_int, 0, "mm/slub.c", "smallest slab order"),
+        _opt("slub_min_objects", parse_int, 0, "mm/slub.c", "objects per slab wanted (0: auto)"),
+        _opt("slab_nomerge", parse_bool, False, "mm/slab_common.c", "never merge caches"),
+    ]
+)
+
+_ALIASES = {
+    "slab_max_order": "slub_max_order",
+    "slab_min_order": "slub_min_order",
+    "slab_min_objects": "slub_min_objects",
+    "slub_nomerge": "slab_nomerge",
+    "slab_debug": "slub_debug",
+    "MAX_PAGE_ORDER": "ARCH_FORCE_MAX_ORDER",
+}
+
+
+def canonical_key(key: str) -> str:
+    """The OPTIONS name for a key written as CONFIG_X, X, or an alias; KmemsimError if unknown."""
+    name = key.strip()
+    if name.startswith("CONFIG_"):
+        name = name[len("CONFIG_") :]
+    name = _ALIASES.get(name, name)
+    if name in OPTIONS:
+        return name
+    lowered = {k.lower(): k for k in OPTIONS}
+    if name.lower() in lowered:
+        return lowered[name.lower()]
+    raise KmemsimError(f"unknown configuration option {key!r}")
+
+
+class KernelConfig(Mapping[str, Any]):
+    """The resolved configuration: defaults, then the profile's, then the user's."""
+
+    def __init__(self, *layers: Mapping[str, object]) -> None:
+        self._values: dict[str, Any] = {name: opt.default for name, opt in OPTIONS.items()}
+        self._set_by_user: set[str] = set()
+        for layer in layers:
+            self.update(layer)
+
+    def update(self, values: Mapping[str, object], *, user: bool = True) -> None:
+        for key, raw in values.items():
+            name = canonical_key(key)
+            opt = OPTIONS[name]
+            try:
+                value = opt.parse(raw)
+            except (ValueError, TypeError) as e:
+                raise KmemsimError(f"bad value {raw!r} for {key}: {e}") from None
+            if opt.choices and value not in opt.choices:
+                raise KmemsimError(
+                    f"bad value {raw!r} for {key}: expected one of {', '.join(opt.choices)}"
+                )
+            self._values[name] = value
+            if user:
+                self._set_by_user.add(name)
+
+    def is_set(self, key: str) -> bool:
+        """Was `key` given explicitly (by the profile or the user), not left at its default?"""
+        return canonical_key(key) in self._set_by_user
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[canonical_key(key)]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+
+def parse_assignment(text: str) -> tuple[str, str]:
+    """Split a command-line "KEY=VALUE" (a bare KEY means KEY=y)."""
+    key, sep, value = text.partition("=")
+    if not key.strip():
+        raise KmemsimError(f"bad --config {text!r}: expected KEY=VALUE")
+    return key.strip(), (value if sep else "y")
