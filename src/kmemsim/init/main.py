@@ -309,20 +309,28 @@ def boot(
 
 
 def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
-    """The memory-management steps of init/main.c:start_kernel(), in order."""
+    """The memory-management steps of init/main.c:start_kernel(), in the 6.18 order."""
     from kmemsim.arch.setup import setup_arch
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
     from kmemsim.kernel.sched.core import ExecContext
-    from kmemsim.mm.mm_init import mm_core_init
+    from kmemsim.mm.memblock import memblock_free_all
+    from kmemsim.mm.mm_init import mem_init_print_info, report_meminit
     from kmemsim.mm.page_alloc import build_all_zonelists, init_per_zone_wmark_min
+    from kmemsim.mm.slub import kmem_cache_init
+    from kmemsim.mm.vmstat import proc_vmstat_init
 
     k = Kernel(machine, config)
     k.sched = ExecContext(k)
-    setup_arch(k)  # memblock, direct map, free_area_init() -> k.pgdat, k.page_alloc
-    build_all_zonelists(k)
-    mm_core_init(k)  # memblock_free_all(), mem_init "Memory:" line, kmem_cache_init()
-    init_per_zone_wmark_min(k)  # core_initcall
-    proc_meminfo_init(k)
+    # e820 / DT memory, memblock, direct map, free_area_init() -> k.pgdat,
+    # "Zone ranges:" ... "Initmem setup", and k.page_alloc over the zones.
+    setup_arch(k)
+    build_all_zonelists(k)  # "Built 1 zonelists, mobility grouping on.  Total pages: N"
+    # mm_core_init():
+    report_meminit(k)  # "mem auto-init: stack:off, heap alloc:off, heap free:off"
+    memblock_free_all(k)  # RAM to the buddy allocator (__free_pages_core, to the tail)
+    kmem_cache_init(k)  # k.slab, the kmalloc caches, "SLUB: HWalign=64, Order=0-3, ..."
+    mem_init_print_info(k)  # "Memory: ...K/...K available (...)"
+    init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
+    proc_vmstat_init(k)  # /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat
+    proc_meminfo_init(k)  # /proc/meminfo
     return k
-
-
