@@ -1,0 +1,160 @@
+"""The `kmemsim` command line: boot, cat, run (and the tools' subcommands).
+
+Every subcommand that needs a kernel takes the same machine options, declared
+once in `machine_options`: --profile, --mem, --cpus, --config KEY=VALUE
+(repeatable). A mistake in them, a missing file, or any KmemsimError is one
+line on standard error and exit code 2; never a traceback.
+"""
+
+from __future__ import annotations
+
+import functools
+import runpy
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+import kmemsim
+from kmemsim.errors import KmemsimError
+from kmemsim.init.config import parse_assignment
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def machine_options(func: F) -> F:
+    """The options every kernel-booting subcommand shares."""
+    options = [
+        click.option("--profile", "-p", default="x86_64", show_default=True,
+                     help="Machine profile name (x86_64, linux-6.18-x86_64, i386, "
+                          "beaglebone-black) or path to a profile TOML file."),
+        click.option("--mem", "-m", default=None, metavar="SIZE",
+                     help="RAM size, e.g. 512M, 4G, 1T (where the profile allows)."),
+        click.option("--cpus", "-c", default=None, type=click.IntRange(min=1), metavar="N",
+                     help="Number of CPUs."),
+        click.option("--config", "-C", "config", multiple=True, metavar="KEY=VALUE",
+                     help="Kconfig option or boot parameter (repeatable), e.g. "
+                          "slub_max_order=1, SLUB_TINY=y, min_free_kbytes=8192."),
+    ]
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def config_dict(assignments: tuple[str, ...]) -> dict[str, str]:
+    """--config KEY=VALUE ... as a dict (later ones win)."""
+    return dict(parse_assignment(a) for a in assignments)
+
+
+def boot_from_options(profile: str, mem: str | None, cpus: int | None,
+                      config: tuple[str, ...]) -> kmemsim.Kernel:
+    """Boot the kernel the shared machine options describe."""
+    return kmemsim.boot(profile, mem=mem, cpus=cpus, config=config_dict(config))
+
+
+def fail(message: str) -> None:
+    """One line on stderr, exit code 2."""
+    click.echo(f"kmemsim: error: {message}", err=True)
+    sys.exit(2)
+
+
+def user_errors(func: F) -> F:
+    """Turn KmemsimError into a one-line message and exit code 2."""
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return func(*args, **kwargs)
+        except KmemsimError as e:
+            fail(str(e))
+
+    return wrapper  # type: ignore[return-value]
+
+
+class _Group(click.Group):
+    """A click group whose usage errors are one line with exit code 2."""
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+        kwargs.setdefault("standalone_mode", True)
+        try:
+            return super().main(*args, **{**kwargs, "standalone_mode": False})
+        except click.exceptions.NoArgsIsHelpError as e:
+            click.echo(e.ctx.get_help() if e.ctx else str(e))
+            sys.exit(0)
+        except click.UsageError as e:
+            hint = f" (see 'kmemsim {e.ctx.command.name if e.ctx and e.ctx.parent else ''} --help')"
+            click.echo(f"kmemsim: error: {e.format_message()}{hint.replace('  ', ' ')}", err=True)
+            sys.exit(2)
+        except click.exceptions.Exit as e:
+            sys.exit(e.exit_code)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except click.ClickException as e:
+            e.show()
+            sys.exit(2)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(kmemsim.__version__, prog_name="kmemsim")
+def cli() -> None:
+    """kmemsim: Linux memory management and I/O memory, as an executable model."""
+
+
+@cli.command()
+@machine_options
+@user_errors
+def boot(profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...]) -> None:
+    """Boot a machine and print its kernel log."""
+    k = boot_from_options(profile, mem, cpus, config)
+    click.echo(k.dmesg(), nl=False)
+
+
+@cli.command()
+@machine_options
+@click.argument("paths", nargs=-1, required=True)
+@user_errors
+def cat(profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...],
+        paths: tuple[str, ...]) -> None:
+    """Print /proc and /sys files of a freshly booted machine."""
+    k = boot_from_options(profile, mem, cpus, config)
+    texts = [k.cat(path) for path in paths]
+    for text in texts:
+        click.echo(text, nl=not text.endswith("\n"))
+
+
+@cli.command()
+@click.argument("script", type=click.Path(dir_okay=False))
+@machine_options
+@user_errors
+def run(script: str, profile: str, mem: str | None, cpus: int | None,
+        config: tuple[str, ...]) -> None:
+    """Run a scenario SCRIPT.py with a booted kernel bound to `k`, then print its dmesg.
+
+    The script sees `k` (the kernel) and `kmemsim` in its globals; the log
+    printed is what the kernel logged after boot.
+    """
+    path = Path(script)
+    if not path.is_file():
+        fail(f"{script}: No such file")
+    k = boot_from_options(profile, mem, cpus, config)
+    since = len(k.log)
+    try:
+        runpy.run_path(str(path), init_globals={"k": k, "kmemsim": kmemsim}, run_name="__main__")
+    finally:
+        click.echo(k.dmesg(since), nl=False)
+
+
+def _register_tools() -> None:
+    """Subcommands that live with their tools (trace/, ...)."""
+    from kmemsim.cli.replay import replay
+
+    cli.add_command(replay)
+
+
+def main() -> None:
+    """Console-script entry point."""
+    _register_tools()
+    cli.main(prog_name="kmemsim")
