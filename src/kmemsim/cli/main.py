@@ -27,16 +27,38 @@ F = TypeVar("F", bound=Callable[..., Any])
 def machine_options(func: F) -> F:
     """The options every kernel-booting subcommand shares."""
     options = [
-        click.option("--profile", "-p", default="x86_64", show_default=True,
-                     help="Machine profile name (x86_64, linux-6.18-x86_64, i386, "
-                          "beaglebone-black) or path to a profile TOML file."),
-        click.option("--mem", "-m", default=None, metavar="SIZE",
-                     help="RAM size, e.g. 512M, 4G, 1T (where the profile allows)."),
-        click.option("--cpus", "-c", default=None, type=click.IntRange(min=1), metavar="N",
-                     help="Number of CPUs."),
-        click.option("--config", "-C", "config", multiple=True, metavar="KEY=VALUE",
-                     help="Kconfig option or boot parameter (repeatable), e.g. "
-                          "slub_max_order=1, SLUB_TINY=y, min_free_kbytes=8192."),
+        click.option(
+            "--profile",
+            "-p",
+            default="x86_64",
+            show_default=True,
+            help="Machine profile name (x86_64, linux-6.18-x86_64, i386, "
+            "beaglebone-black) or path to a profile TOML file.",
+        ),
+        click.option(
+            "--mem",
+            "-m",
+            default=None,
+            metavar="SIZE",
+            help="RAM size, e.g. 512M, 4G, 1T (where the profile allows).",
+        ),
+        click.option(
+            "--cpus",
+            "-c",
+            default=None,
+            type=click.IntRange(min=1),
+            metavar="N",
+            help="Number of CPUs.",
+        ),
+        click.option(
+            "--config",
+            "-C",
+            "config",
+            multiple=True,
+            metavar="KEY=VALUE",
+            help="Kconfig option or boot parameter (repeatable), e.g. "
+            "slub_max_order=1, SLUB_TINY=y, min_free_kbytes=8192.",
+        ),
     ]
     for option in reversed(options):
         func = option(func)
@@ -48,8 +70,9 @@ def config_dict(assignments: tuple[str, ...]) -> dict[str, str]:
     return dict(parse_assignment(a) for a in assignments)
 
 
-def boot_from_options(profile: str, mem: str | None, cpus: int | None,
-                      config: tuple[str, ...]) -> kmemsim.Kernel:
+def boot_from_options(
+    profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...]
+) -> kmemsim.Kernel:
     """Boot the kernel the shared machine options describe."""
     return kmemsim.boot(profile, mem=mem, cpus=cpus, config=config_dict(config))
 
@@ -76,7 +99,7 @@ def user_errors(func: F) -> F:
 class _Group(click.Group):
     """A click group whose usage errors are one line with exit code 2."""
 
-    def main(self, *args: Any, **kwargs: Any) -> Any:  # noqa: D102
+    def main(self, *args: Any, **kwargs: Any) -> Any:
         kwargs.setdefault("standalone_mode", True)
         try:
             return super().main(*args, **{**kwargs, "standalone_mode": False})
@@ -116,8 +139,9 @@ def boot(profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...
 @machine_options
 @click.argument("paths", nargs=-1, required=True)
 @user_errors
-def cat(profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...],
-        paths: tuple[str, ...]) -> None:
+def cat(
+    profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...], paths: tuple[str, ...]
+) -> None:
     """Print /proc and /sys files of a freshly booted machine."""
     k = boot_from_options(profile, mem, cpus, config)
     texts = [k.cat(path) for path in paths]
@@ -129,8 +153,9 @@ def cat(profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...]
 @click.argument("script", type=click.Path(dir_okay=False))
 @machine_options
 @user_errors
-def run(script: str, profile: str, mem: str | None, cpus: int | None,
-        config: tuple[str, ...]) -> None:
+def run(
+    script: str, profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...]
+) -> None:
     """Run a scenario SCRIPT.py with a booted kernel bound to `k`, then print its dmesg.
 
     The script sees `k` (the kernel) and `kmemsim` in its globals; the log

@@ -66,7 +66,15 @@ class PseudoFS:
             while head and head != "/":
                 generated = self._dirs.get(head)
                 if generated is not None:
-                    entry = generated[0]("/".join(reversed(parts)))
+                    rel = "/".join(reversed(parts))
+                    entry = generated[0](rel)
+                    first, _, rest = rel.partition("/")
+                    if entry is None and rest:
+                        # a generated link to a directory: slab/dentry -> :A-0000192
+                        link = generated[0](first)
+                        if isinstance(link, Link):
+                            target = posixpath.join(head, link.target, rest)
+                            return self._resolve(target, depth + 1)
                     break
                 head, tail = posixpath.split(head)
                 parts.append(tail)
@@ -74,9 +82,7 @@ class PseudoFS:
                 link = self._files.get(head)
                 if isinstance(link, Link):
                     target = posixpath.join(posixpath.dirname(head), link.target)
-                    return self._resolve(
-                        posixpath.join(target, *reversed(parts)), depth + 1
-                    )
+                    return self._resolve(posixpath.join(target, *reversed(parts)), depth + 1)
         if entry is None:
             raise KmemsimError(f"cat: {path}: No such file or directory")
         if isinstance(entry, Link):

@@ -23,7 +23,7 @@ each also has a plain spelling (`k.get_free_pages`).
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from kmemsim.fs.libfs import PseudoFS
@@ -191,8 +191,9 @@ class Kernel:
         self.sched.might_sleep()
 
     # ------------------------------------------------------------------ slab (mm/slub.c)
-    def kmem_cache_create(self, name: str, size: int, align: int = 0, flags: int = 0,
-                          ctor: Any = None) -> Any:
+    def kmem_cache_create(
+        self, name: str, size: int, align: int = 0, flags: int = 0, ctor: Any = None
+    ) -> Any:
         """kmem_cache_create(): a new cache (or an alias of a mergeable one); None on failure."""
         return self.slab.kmem_cache_create(name, size, align, int(flags), ctor)
 

@@ -50,7 +50,7 @@ class Printk:
         self.clock_nsec = 0
 
     def printk(self, text: str, level: LogLevel = LogLevel.INFO) -> None:
-        """Log `text`; a multi-line text becomes one record per line, as with pr_cont-less printk."""
+        """Log `text`; a multi-line text becomes one record per line."""
         for line in text.split("\n"):
             self.records.append(LogRecord(self.clock_nsec, level, line))
             self.clock_nsec += self.TICK_NSEC
@@ -75,9 +75,7 @@ class Printk:
 
     def dmesg(self, since: int = 0, level: LogLevel = LogLevel.DEBUG) -> str:
         """The log from record `since` on, records up to `level`, one line each, as `dmesg`."""
-        return "".join(
-            r.format() + "\n" for r in self.records[since:] if r.level <= level
-        )
+        return "".join(r.format() + "\n" for r in self.records[since:] if r.level <= level)
 
     def __len__(self) -> int:
         return len(self.records)

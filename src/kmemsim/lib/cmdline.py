@@ -21,14 +21,21 @@ def memparse(text: str) -> int:
     if s and s[-1].upper() in _SUFFIX:
         shift = _SUFFIX[s[-1].upper()]
         s = s[:-1]
-    elif s[-2:].upper() in ("KB", "MB", "GB", "TB") or s[-3:].upper() in ("KIB", "MIB", "GIB", "TIB"):
+    elif s[-2:].upper() in ("KB", "MB", "GB", "TB") or s[-3:].upper() in (
+        "KIB",
+        "MIB",
+        "GIB",
+        "TIB",
+    ):
         unit = s.rstrip("bBiI")
         shift = _SUFFIX[unit[-1].upper()]
         s = unit[:-1]
     try:
         value = int(s, 0)
     except ValueError:
-        raise KmemsimError(f"bad size {text!r}: expected a number with an optional K, M, G or T suffix") from None
+        raise KmemsimError(
+            f"bad size {text!r}: expected a number with an optional K, M, G or T suffix"
+        ) from None
     if value < 0:
         raise KmemsimError(f"bad size {text!r}: must not be negative")
     return value << shift
