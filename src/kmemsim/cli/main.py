@@ -11,6 +11,7 @@ from __future__ import annotations
 import functools
 import runpy
 import sys
+import traceback
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 import click
 
 import kmemsim
-from kmemsim.errors import KmemsimError
+from kmemsim.errors import KmemsimError, Oops
 from kmemsim.init.config import parse_assignment
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -168,8 +169,19 @@ def run(
     since = len(k.log)
     try:
         runpy.run_path(str(path), init_globals={"k": k, "kmemsim": kmemsim}, run_name="__main__")
-    finally:
+    except Oops as e:
         click.echo(k.dmesg(since), nl=False)
+        click.echo(f"kmemsim: the kernel died in {script}: {e}", err=True)
+        sys.exit(1)
+    except SystemExit:
+        click.echo(k.dmesg(since), nl=False)
+        raise
+    except Exception:
+        # A bug in the user's scenario: show where, as Python would, after the log.
+        click.echo(k.dmesg(since), nl=False)
+        traceback.print_exc()
+        sys.exit(1)
+    click.echo(k.dmesg(since), nl=False)
 
 
 def _register_tools() -> None:
