@@ -1,0 +1,252 @@
+"""`kmemsim replay`: real kernel allocation traces through the model.
+
+    kmemsim replay TRACE... [--verify] [--follow-pfn] [--json | --html FILE]
+                   [--compare CONFIG_A CONFIG_B] [machine options]
+
+TRACE is ftrace text (trace, trace_pipe, trace-cmd report) or `perf script`
+text, plain or compressed (.gz, .xz, .zst), or "-" for standard input.
+Without --profile the machine is linux-6.18-x86_64, the one the shared traces
+were captured on; --profile/--mem/--cpus/--config work as for every
+subcommand, so `--config slub_max_order=1` asks "what if".
+
+Exit codes: 0 replayed (and, with --verify, no mismatch); 1 the model and
+the trace disagree (--verify); 2 bad usage or bad input (a missing,
+empty, truncated or malformed trace, an unknown option value).
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import click
+
+from kmemsim.cli.main import boot_from_options, config_dict, fail, machine_options, user_errors
+from kmemsim.errors import KmemsimError
+
+REPLAY_DEFAULT_PROFILE = "linux-6.18-x86_64"
+
+
+def _progress_bar(enabled: bool | None) -> Any:
+    """A rich progress display on stderr when it is a terminal (or when forced)."""
+    if enabled is False or (enabled is None and not sys.stderr.isatty()):
+        return None
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    return Progress(
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TextColumn("{task.fields[events]:>12,} events"),
+        TimeElapsedColumn(),
+        console=Console(stderr=True),
+        transient=True,
+    )
+
+
+def parse_config_spec(spec: str) -> tuple[str, ...]:
+    """A --compare operand: "default", or "KEY=VALUE,KEY=VALUE"."""
+    text = spec.strip()
+    if text in ("default", "defaults", ""):
+        return ()
+    items = tuple(part.strip() for part in text.split(",") if part.strip())
+    for item in items:
+        if "=" not in item:
+            raise KmemsimError(
+                f"--compare {spec!r}: expected 'default' or a comma-separated "
+                f"KEY=VALUE list, got {item!r}"
+            )
+    return items
+
+
+def run_replay(
+    traces: tuple[str, ...],
+    profile: str,
+    mem: str | None,
+    cpus: int | None,
+    config: tuple[str, ...],
+    *,
+    verify: bool,
+    follow_pfn: bool,
+    progress: bool | None,
+    label: str = "replay",
+) -> Any:
+    """Boot, replay and return (replay, report dict)."""
+    from kmemsim.trace.replay import Replay
+    from kmemsim.trace.report import build_report
+
+    k = boot_from_options(profile, mem, cpus, config)
+    bar = _progress_bar(progress)
+    if bar is None:
+        r = Replay(k, verify=verify, follow_pfn=follow_pfn)
+        r.run(traces)
+    else:
+        with bar:
+            task = bar.add_task(label, total=None, events=0)
+
+            def tick(events: int, lines: int) -> None:
+                bar.update(task, events=events)
+
+            r = Replay(k, verify=verify, follow_pfn=follow_pfn, progress=tick)
+            r.run(traces)
+    machine = {
+        "profile": profile,
+        "mem": mem,
+        "cpus": r.view.nr_cpus,
+        "config": config_dict(config),
+    }
+    return r, build_report(r, machine=machine)
+
+
+def _exit_code(r: Any) -> int:
+    if r.malformed:
+        return 2
+    if r.verify and r.mismatches:
+        return 1
+    return 0
+
+
+def _input_problems(r: Any) -> None:
+    """One line per input problem on stderr (the report holds the details)."""
+    if r.malformed:
+        first = r.malformed_examples[0] if r.malformed_examples else ""
+        click.echo(
+            f"kmemsim: error: {r.malformed:,} malformed line(s) in the trace; first: {first}",
+            err=True,
+        )
+    if r.events == 0 and not r.malformed:
+        click.echo("kmemsim: error: the trace holds no kmem events", err=True)
+
+
+@click.command()
+@click.argument("traces", nargs=-1, required=True, metavar="TRACE...")
+@machine_options
+@click.option(
+    "--verify", is_flag=True, help="Check every event against the model; exit 1 on any mismatch."
+)
+@click.option(
+    "--follow-pfn",
+    is_flag=True,
+    help="Page allocations take the traced pfn instead of the model's choice.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False),
+    default=None,
+    metavar="FILE",
+    help="Also write an HTML report with plots to FILE.",
+)
+@click.option(
+    "--compare",
+    nargs=2,
+    default=None,
+    metavar="CONFIG_A CONFIG_B",
+    help="Replay twice and show both side by side; each is 'default' or "
+    "KEY=VALUE[,KEY=VALUE...] on top of --config.",
+)
+@click.option(
+    "--lines",
+    "-l",
+    default=20,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Rows of the per-call-site and per-cache tables.",
+)
+@click.option(
+    "--progress/--no-progress",
+    default=None,
+    help="Progress bar on stderr (default: when stderr is a terminal).",
+)
+@click.pass_context
+@user_errors
+def replay(
+    ctx: click.Context,
+    traces: tuple[str, ...],
+    profile: str,
+    mem: str | None,
+    cpus: int | None,
+    config: tuple[str, ...],
+    verify: bool,
+    follow_pfn: bool,
+    as_json: bool,
+    html_path: str | None,
+    compare: tuple[str, str] | None,
+    lines: int,
+    progress: bool | None,
+) -> None:
+    """Replay kernel allocation traces (ftrace or perf script text) through the model."""
+    from kmemsim.trace.report import (
+        compare_summary,
+        compare_table,
+        render_json,
+        render_text,
+        write_html,
+    )
+
+    if ctx.get_parameter_source("profile") == click.core.ParameterSource.DEFAULT:
+        profile = REPLAY_DEFAULT_PROFILE
+    if traces.count("-") > 1:
+        fail("standard input ('-') can be replayed only once")
+    if compare is not None and "-" in traces:
+        fail("--compare replays the trace twice: give a file, not standard input")
+    if compare is None:
+        r, report = run_replay(
+            traces,
+            profile,
+            mem,
+            cpus,
+            config,
+            verify=verify,
+            follow_pfn=follow_pfn,
+            progress=progress,
+        )
+        if as_json:
+            click.echo(render_json(report), nl=False)
+        else:
+            click.echo(render_text(report, lines=lines), nl=False)
+        if html_path:
+            write_html(report, html_path)
+        _input_problems(r)
+        sys.exit(_exit_code(r))
+    spec_a, spec_b = compare
+    results = []
+    for spec in (spec_a, spec_b):
+        extra = parse_config_spec(spec)
+        results.append(
+            run_replay(
+                traces,
+                profile,
+                mem,
+                cpus,
+                config + extra,
+                verify=verify,
+                follow_pfn=follow_pfn,
+                progress=progress,
+                label=spec,
+            )
+        )
+    (ra, rep_a), (rb, rep_b) = results
+    if as_json:
+        import json
+
+        click.echo(
+            json.dumps(
+                {
+                    "a": {"config": spec_a, "report": rep_a},
+                    "b": {"config": spec_b, "report": rep_b},
+                    "comparison": compare_summary(rep_a, rep_b),
+                },
+                indent=1,
+            )
+        )
+    else:
+        click.echo(
+            f"kmemsim replay --compare of {', '.join(rep_a['traces'])}: A = {spec_a}, B = {spec_b}"
+        )
+        click.echo(compare_table(rep_a, rep_b, spec_a, spec_b), nl=False)
+    if html_path:
+        write_html(rep_b, html_path)
+    _input_problems(ra)
+    sys.exit(max(_exit_code(ra), _exit_code(rb)))

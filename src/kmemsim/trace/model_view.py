@@ -1,0 +1,198 @@
+"""What a replay reads from the model: caches, slab pages, free lists, fragmentation.
+
+The replay drives the kernel through its public interface (init/main.py);
+this module reads the state a report needs from the model's structures
+without changing them:
+
+  - per slab cache (mm/slab.h struct kmem_cache, kmem_cache_node): pages and
+    slabs held, objects in use, and the bytes those pages hold beyond the
+    objects (wasted: unused object slots, per-object padding and metadata,
+    the slab's leftover);
+  - per zone (include/linux/mmzone.h free_area[]): free blocks per order;
+  - the unusable free space index per order, as mm/vmstat.c computes it for
+    /sys/kernel/debug/extfrag/unusable_index: the fraction of free memory
+    that sits in blocks too small for an allocation of that order,
+    (free_pages - (free_blocks_suitable << order)) / free_pages, where
+    free_blocks_suitable counts every free block of at least that order in
+    units of 2**order pages (fill_contig_page_info, unusable_free_index).
+
+It also creates the caches a trace names but the booted kernel lacks, with
+the geometry of the matching real cache where the profile knows it, or
+else from the sizes the trace prints (bytes_req is the object size,
+bytes_alloc the slab size calculate_sizes() chose).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
+
+
+def unusable_free_index(free_counts: list[int], order: int) -> float:
+    """mm/vmstat.c unusable_free_index() for one zone's free block counts per order,
+    as a fraction (the file prints it with three decimals)."""
+    free_pages = 0
+    suitable = 0
+    for o, n in enumerate(free_counts):
+        free_pages += n << o
+        if o >= order:
+            suitable += n << (o - order)
+    if not free_pages:
+        return 0.0
+    # The kernel divides in integers: thousandths, truncated.
+    return ((free_pages - (suitable << order)) * 1000 // free_pages) / 1000
+
+
+def _align(x: int, a: int) -> int:
+    return (x + a - 1) & ~(a - 1)
+
+
+class ModelView:
+    """Read-only views of a booted kernel's allocator state, for replay reports."""
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+        self.nr_cpus = int(getattr(k.machine, "cpus", 1))
+        self.page_size = int(getattr(k.direct_map, "page_size", 4096))
+
+    # ------------------------------------------------------------------ caches
+    def create_known_cache(self, name: str) -> Any:
+        """A cache with the real geometry of `name` where the profile knows it, else None."""
+        create = getattr(self.k.slab, "kmem_cache_create_known", None)
+        if create is None:
+            return None
+        return create(name)
+
+    def create_cache_like(self, name: str, object_size: int, slab_size: int) -> Any:
+        """kmem_cache_create() of a cache whose objects are `object_size` bytes and
+        whose slots the real kernel made `slab_size` bytes: the alignment, or the
+        free pointer placed after the object (SLAB_TYPESAFE_BY_RCU), that explain
+        the difference, as mm/slub.c calculate_sizes() would have produced it."""
+        from kmemsim.include.linux.slab import SLAB_HWCACHE_ALIGN, SLAB_TYPESAFE_BY_RCU
+
+        word = 8
+        size = _align(max(object_size, 1), word)
+        candidates: list[tuple[int, int]] = []
+        if size == slab_size:
+            candidates.append((0, 0))
+        cache_line = int(getattr(self.k.machine, "cache_line_size", 64))
+        # SLAB_HWCACHE_ALIGN: the cache line, halved while the object fits twice.
+        ralign = cache_line
+        while object_size <= ralign // 2:
+            ralign //= 2
+        if _align(size, max(ralign, word)) == slab_size:
+            candidates.append((0, int(SLAB_HWCACHE_ALIGN)))
+        a = 16
+        while a <= 4096:
+            if _align(size, a) == slab_size:
+                candidates.append((a, 0))
+            a *= 2
+        a = word
+        while a <= 4096:
+            if _align(size + word, a) == slab_size:
+                candidates.append((a if a > word else 0, int(SLAB_TYPESAFE_BY_RCU)))
+            a *= 2
+        candidates.append((0, 0))
+        for align, flags in candidates:
+            s = self.k.kmem_cache_create(name, object_size, align, flags, None)
+            if s is not None and getattr(s, "size", slab_size) == slab_size:
+                return s
+            if s is not None:
+                self.k.kmem_cache_destroy(s)
+        # Nothing reproduces the slot size: a cache of slab_size-byte objects does.
+        return self.k.kmem_cache_create(name, _align(slab_size, word), 0, 0, None)
+
+    def caches(self) -> list[Any]:
+        return list(getattr(self.k.slab, "caches", []))
+
+    # ------------------------------------------------------------------ free lists
+    def zones(self) -> list[Any]:
+        pgdat = getattr(self.k, "pgdat", None)
+        if pgdat is None:
+            return []
+        return [z for z in pgdat.populated_zones() if self.free_counts(z) is not None]
+
+    def free_counts(self, zone: Any) -> list[int] | None:
+        """Free blocks per order of a zone (all migrate types), or None if unknown."""
+        pa = getattr(self.k, "page_alloc", None)
+        fn = getattr(pa, "zone_free_counts", None)
+        if fn is not None:
+            return list(fn(zone))
+        area = getattr(zone, "free_area", None)
+        if area is None:
+            return None
+        out = []
+        for fa in area:
+            nr = getattr(fa, "nr_free", None)
+            if nr is None:
+                nr = sum(len(lst) for lst in getattr(fa, "free_list", []))
+            out.append(int(nr))
+        return out
+
+    def managed_pages(self) -> int:
+        return sum(int(getattr(z, "managed_pages", 0)) for z in self.zones())
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self) -> dict[str, Any]:
+        """The model's memory state now: what the report's time series plot."""
+        out: dict[str, Any] = {}
+        zones: dict[str, Any] = {}
+        total_free = 0
+        free_by_order: list[int] = []
+        for z in self.zones():
+            counts = self.free_counts(z) or []
+            free = sum(n << o for o, n in enumerate(counts))
+            total_free += free
+            if len(free_by_order) < len(counts):
+                free_by_order += [0] * (len(counts) - len(free_by_order))
+            for o, n in enumerate(counts):
+                free_by_order[o] += n
+            zones[z.name] = {
+                "free_blocks": counts,
+                "free_pages": free,
+                "unusable_index": [unusable_free_index(counts, o) for o in range(len(counts))],
+            }
+        out["zones"] = zones
+        out["free_blocks_by_order"] = free_by_order
+        out["free_pages"] = total_free
+        managed = self.managed_pages()
+        out["used_pages"] = managed - total_free if managed else None
+        slab_pages = 0
+        waste = 0
+        per_cache: dict[str, tuple[int, int]] = {}
+        for s in self.caches():
+            node = getattr(s, "node", None)
+            if node is None:
+                continue
+            pages = int(getattr(node, "nr_pages", 0))
+            if not pages:
+                continue
+            inuse = self.objects_inuse(s)
+            w = pages * self.page_size - inuse * int(s.object_size)
+            per_cache[s.name] = (pages, w)
+            slab_pages += pages
+            waste += w
+        out["slab_pages"] = slab_pages
+        out["slab_waste_bytes"] = waste
+        out["caches"] = per_cache
+        return out
+
+    def objects_inuse(self, s: Any) -> int:
+        """Objects allocated from cache `s` (the `objects` of /sys/kernel/slab, or
+        total objects minus the free ones on the cache's slabs)."""
+        fn = getattr(self.k.slab, "objects_inuse", None)
+        if fn is not None:
+            return int(fn(s))
+        node = s.node
+        total = int(getattr(node, "total_objects", 0))
+        free = 0
+        for slab in node.partial:
+            free += slab.objects - slab.inuse
+        for c in getattr(s, "cpu_slab", []):
+            if c.slab is not None:
+                free += c.slab.objects - c.slab.inuse
+            for slab in c.partial:
+                free += slab.objects - slab.inuse
+        return max(0, total - free)

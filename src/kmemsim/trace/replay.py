@@ -1,0 +1,512 @@
+"""Replay of kmem trace events through the model: each event drives the kernel.
+
+A real kernel's allocations and frees, read from its trace, are made again on
+a booted kmemsim kernel, in order, on the CPU that made them:
+
+    kmalloc(_node)            k.kmalloc(bytes_req, gfp)
+    kmem_cache_alloc(_node)   k.kmem_cache_alloc(cache named in the trace, gfp)
+    kfree / kmem_cache_free   the model's free of the object the pointer maps to
+    mm_page_alloc             k.alloc_pages(gfp, order), or with follow_pfn the
+                              very block the kernel took (take_free_block)
+    mm_page_free(_batched)    __free_pages() of the block the pfn maps to
+
+Pointers in a trace are the kernel's (hashed %p in ftrace, real in perf);
+each maps to the model's own address through `objects`, and each pfn to the
+model's block through `pages`. What a trace shows but does not spell out is
+handled as the kernel meant it and counted by kind (`quirks`):
+
+  free_before_trace       a free of an object allocated before tracing began
+  implied_free            an allocation returning a pointer still live in the
+                          trace: the object was freed by a path that emits no
+                          event (bulk and RCU-sheaf frees); it is freed first
+  kfree_null              kfree(NULL), traced but a no-op
+  kfree_of_cache_object   kfree() of a kmem_cache_alloc() object (legal: kfree
+                          finds the cache from the slab)
+  merged_cache            kmem_cache_alloc naming a cache that the model, like
+                          sysfs, shows merged into another
+  batched_repeat          mm_page_free_batched repeating the mm_page_free just
+                          before it: one free reported twice
+  page_free_before_trace  a page freed that was allocated before tracing began
+  kmalloc_large_pages     the mm_page_alloc a large kmalloc made; the model's
+                          kmalloc makes its own, so the traced one is undone
+  traced_alloc_failure    the real kernel returned NULL; nothing to replay
+
+With `verify`, each event is also checked against the model (`mismatches`):
+kmalloc's bytes_alloc must equal ksize() of the model's object, a
+kmem_cache_alloc's bytes_alloc the size of the model's cache, a page free's
+order the order of the block allocated at that pfn, and the model must not
+fail where the kernel succeeded.
+
+Statistics are gathered in the same pass (trace/stats.py) and the model is
+sampled at intervals for the report's time series (trace/report.py). The
+loop is written for speed: one split per line, a dispatch dict keyed by the
+event text as printed, decoders that read fields by position.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
+
+from kmemsim.errors import KmemsimError
+from kmemsim.include.linux.gfp_types import parse_gfp
+from kmemsim.trace import events as ev
+from kmemsim.trace.events import NULL_POINTERS, BadLine
+from kmemsim.trace.model_view import ModelView
+from kmemsim.trace.source import TraceSource
+from kmemsim.trace.stats import ReplayStats
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
+
+PAGE_SIZE = 4096
+# KMALLOC_MAX_CACHE_SIZE with 4 KiB pages: larger kmalloc goes to the page allocator.
+KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE
+MAX_EXAMPLES = 5
+MAX_MALFORMED_SHOWN = 20
+
+
+def get_order(size: int) -> int:
+    """include/asm-generic/getorder.h get_order() for 4 KiB pages."""
+    return max(0, (size - 1) >> 12).bit_length()
+
+
+class Replay:
+    """Drive kernel `k` with the events of one or more traces.
+
+    `verify` compares each event with the model; `follow_pfn` takes the exact
+    traced pfn for page allocations; `sample_every` is the initial number of
+    events between two samples of the model (the interval doubles to keep at
+    most `max_samples`, so memory stays flat however long the trace).
+    """
+
+    def __init__(
+        self,
+        k: Kernel,
+        *,
+        verify: bool = False,
+        follow_pfn: bool = False,
+        sample_every: int = 1000,
+        max_samples: int = 400,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> None:
+        self.k = k
+        self.verify = verify
+        self.follow_pfn = follow_pfn
+        self.stats = ReplayStats()
+        self.view = ModelView(k)
+        self.sample_every = sample_every
+        self.max_samples = max_samples
+        self.progress = progress
+        # traced pointer -> [model addr, cache or None (kmalloc), alloc cpu, bytes_alloc,
+        #                    call site, stats key of the cache]
+        self.objects: dict[str, list[Any]] = {}
+        # traced pfn -> [model page or None, order, migratetype, gfp text]
+        self.pages: dict[int, list[Any]] = {}
+        self.caches: dict[str, Any] = {}
+        self.quirks: dict[str, int] = {}
+        self.mismatches: dict[str, int] = {}
+        self.mismatch_examples: dict[str, list[str]] = {}
+        self.malformed = 0
+        self.malformed_examples: list[str] = []
+        self.unknown_events: dict[str, int] = {}
+        self.lost_events = 0
+        self.events = 0
+        self.lines = 0
+        self.sources: list[str] = []
+        self.truncated: list[str] = []
+        self.first_timestamp: str | None = None
+        self.last_timestamp: str | None = None
+        self.elapsed = 0.0
+        self._gfp: dict[str, int] = {}
+        self._last_page_free: dict[int, int] = {}
+        self._last_page_alloc: dict[int, tuple[int, int, int]] = {}
+        self._cpu = -1
+        self._source_name = ""
+        self._lineno = 0
+        self._clean_names: dict[str, str] = {}
+        self._handlers: dict[str, Callable[[int, str], None] | None] = {
+            ev.KMALLOC: self._kmalloc,
+            ev.KMEM_CACHE_ALLOC: self._kmem_cache_alloc,
+            ev.KFREE: self._kfree,
+            ev.KMEM_CACHE_FREE: self._kmem_cache_free,
+            ev.MM_PAGE_ALLOC: self._mm_page_alloc,
+            ev.MM_PAGE_FREE: self._mm_page_free,
+            ev.MM_PAGE_FREE_BATCHED: self._mm_page_free_batched,
+        }
+        for alias, name in ev.EVENT_ALIASES.items():
+            self._handlers[alias] = self._handlers[name]
+        self.samples: list[dict[str, Any]] = []
+        self._next_sample = sample_every
+
+    # ------------------------------------------------------------------ bookkeeping
+    def _quirk(self, kind: str) -> None:
+        self.quirks[kind] = self.quirks.get(kind, 0) + 1
+
+    def _mismatch(self, kind: str, detail: str) -> None:
+        self.mismatches[kind] = self.mismatches.get(kind, 0) + 1
+        examples = self.mismatch_examples.setdefault(kind, [])
+        if len(examples) < MAX_EXAMPLES:
+            examples.append(f"{self._source_name}:{self._lineno}: {detail}")
+
+    def _bad_line(self, message: str) -> None:
+        self.malformed += 1
+        if len(self.malformed_examples) < MAX_MALFORMED_SHOWN:
+            self.malformed_examples.append(f"{self._source_name}:{self._lineno}: {message}")
+
+    def gfp(self, text: str) -> int:
+        """The GFP mask a trace prints as `text` (cached); BadLine if it names no flag."""
+        value = self._gfp.get(text)
+        if value is None:
+            try:
+                value = parse_gfp(text)
+            except ValueError as e:
+                raise BadLine(f"gfp_flags={text}: {e}") from None
+            self._gfp[text] = value
+        return value
+
+    def _set_cpu(self, cpu: int) -> None:
+        if cpu >= self.view.nr_cpus:
+            raise KmemsimError(
+                f"{self._source_name}:{self._lineno}: the trace runs on CPU {cpu}, the machine "
+                f"has {self.view.nr_cpus} CPUs (use --cpus {cpu + 1} or more)"
+            )
+        self._cpu = cpu
+        self.k.sched.current_cpu = cpu
+
+    # ------------------------------------------------------------------ main loop
+    def run(self, paths: Iterable[str]) -> Replay:
+        """Replay every trace of `paths` in order ("-" is standard input)."""
+        start = time.perf_counter()
+        for path in paths:
+            self._run_one(TraceSource(path))
+        self.elapsed += time.perf_counter() - start
+        self.take_sample(final=True)
+        return self
+
+    def _run_one(self, source: TraceSource) -> None:
+        self.sources.append(source.name)
+        self._source_name = source.name
+        handlers: dict[str, Any] = self._handlers
+        lineno = 0
+        events = self.events
+        next_sample = self._next_sample
+        progress = self.progress
+        head = ""
+        try:
+            for block in source.blocks():
+                for line in block:
+                    lineno += 1
+                    parts = line.split(": ", 2)
+                    if len(parts) != 3:
+                        self._lineno = lineno
+                        self._odd_line(line)
+                        continue
+                    head, name, text = parts
+                    handler = handlers.get(name, False)
+                    if handler is False:
+                        self._lineno = lineno
+                        handler = self._new_event_name(name, line)
+                        if handler is False:
+                            continue
+                    i = head.rfind("[")
+                    try:
+                        cpu = int(head[i + 1 : head.find("]", i)])
+                        if cpu != self._cpu:
+                            self._set_cpu(cpu)
+                        if handler is None:
+                            self._count_unknown(name)
+                            continue
+                        self._lineno = lineno
+                        handler(cpu, text)
+                    except (BadLine, ValueError) as e:
+                        self._lineno = lineno
+                        if i < 0:
+                            self._bad_line(f"expected '{ev.HEADER_EXPECTED}'")
+                        else:
+                            self._bad_line(str(e) or "bad field")
+                        continue
+                    events += 1
+                    if events >= next_sample:
+                        self.events = events
+                        self.last_timestamp = head[head.rfind(" ") + 1 :]
+                        self.take_sample()
+                        next_sample = self._next_sample
+                        if progress is not None:
+                            progress(events, source.lines_read)
+                    if self.first_timestamp is None:
+                        self.first_timestamp = head[head.rfind(" ") + 1 :]
+        finally:
+            self.events = events
+            self.lines += lineno
+            if head:
+                self.last_timestamp = head[head.rfind(" ") + 1 :]
+        if source.missing_final_newline:
+            self.truncated.append(source.name)
+            self._lineno = lineno
+            self._bad_line("the last line has no newline: the file was cut off mid-line")
+        if lineno == 0:
+            self._lineno = 0
+            self._bad_line("empty trace: no lines at all")
+
+    def _odd_line(self, line: str) -> None:
+        """A line that is not an event: header, lost-events marker, or malformed."""
+        if ev.is_skippable(line):
+            return
+        lost = ev.lost_events(line)
+        if lost is not None:
+            self.lost_events += lost
+            return
+        self._bad_line(f"expected '{ev.HEADER_EXPECTED}', got {line[:60]!r}")
+
+    def _new_event_name(self, name: str, line: str) -> Any:
+        """Resolve an event name spelled in a way not seen yet (perf pads it and
+        prefixes 'kmem:'). Returns its handler, None for a well-formed event
+        that is not replayed (counted), or False for a malformed line."""
+        clean = name.strip()
+        if clean.startswith("kmem:"):
+            clean = clean[5:]
+        if not ev.valid_event_name(clean):
+            self._odd_line(line)
+            return False
+        handler = self._handlers.get(clean)
+        if len(self._handlers) < 512:
+            self._handlers[name] = handler
+            self._clean_names[name] = clean
+        return handler
+
+    def _count_unknown(self, name: str) -> None:
+        clean = self._clean_names.get(name) or name.strip()
+        self.unknown_events[clean] = self.unknown_events.get(clean, 0) + 1
+
+    # ------------------------------------------------------------------ slab events
+    def _kmalloc(self, cpu: int, text: str) -> None:
+        call_site, ptr, req, alloc, gfp_text = ev.decode_kmalloc(text)
+        gfp = self._gfp.get(gfp_text)
+        if gfp is None:
+            gfp = self.gfp(gfp_text)
+        st = self.stats
+        if ptr in NULL_POINTERS:
+            self._quirk("traced_alloc_failure")
+            st.slab_alloc_failures += 1
+            return
+        objects = self.objects
+        old = objects.get(ptr)
+        if old is not None:
+            self._quirk("implied_free")
+            self._free_object(old, cpu, silent=True)
+        k = self.k
+        addr = k.kmalloc(req, gfp)
+        if alloc > KMALLOC_MAX_CACHE_SIZE:
+            self._undo_large_kmalloc_pages(cpu, alloc)
+        key = st.kmalloc_key(alloc, gfp)
+        if not addr:
+            self._mismatch("model returned NULL", f"kmalloc({req}, {gfp_text}) failed in the model")
+        elif self.verify:
+            size = k.ksize(addr)
+            if size != alloc:
+                self._mismatch(
+                    "kmalloc bytes_alloc",
+                    f"kmalloc({req}, {gfp_text}): trace bytes_alloc={alloc}, model ksize={size}",
+                )
+        if addr:
+            objects[ptr] = [addr, None, cpu, alloc, call_site, key]
+        st.slab_alloc(call_site, key, req, alloc)
+
+    def _undo_large_kmalloc_pages(self, cpu: int, alloc: int) -> None:
+        last = self._last_page_alloc.get(cpu)
+        if last is None:
+            return
+        pfn, order, seq = last
+        if self.events - seq <= 4 and order == get_order(alloc):
+            rec = self.pages.pop(pfn, None)
+            if rec is not None and rec[0] is not None:
+                self.k.free_pages_struct(rec[0], rec[1])
+                self._quirk("kmalloc_large_pages")
+            self._last_page_alloc.pop(cpu, None)
+
+    def cache(self, name: str, req: int, alloc: int) -> Any:
+        """The model's cache for a name the trace uses, created on first sight."""
+        s = self.caches.get(name)
+        if s is not None:
+            return s
+        k = self.k
+        s = k.find_cache(name)
+        if s is None:
+            s = self.view.create_known_cache(name)
+        if s is None:
+            s = self.view.create_cache_like(name, req, alloc)
+        if s is not None and getattr(s, "name", name) != name:
+            self._quirk("merged_cache")
+        self.caches[name] = s
+        return s
+
+    def _kmem_cache_alloc(self, cpu: int, text: str) -> None:
+        call_site, ptr, name, req, alloc, gfp_text = ev.decode_kmem_cache_alloc(text)
+        gfp = self._gfp.get(gfp_text)
+        if gfp is None:
+            gfp = self.gfp(gfp_text)
+        st = self.stats
+        if name is None:  # before 6.0 the event did not name its cache
+            name = f"<size-{alloc}>"
+        if ptr in NULL_POINTERS:
+            self._quirk("traced_alloc_failure")
+            st.slab_alloc_failures += 1
+            return
+        s = self.caches.get(name)
+        if s is None:
+            s = self.cache(name, req, alloc)
+        objects = self.objects
+        old = objects.get(ptr)
+        if old is not None:
+            self._quirk("implied_free")
+            self._free_object(old, cpu, silent=True)
+        addr = self.k.kmem_cache_alloc(s, gfp) if s is not None else 0
+        if not addr:
+            self._mismatch(
+                "model returned NULL", f"kmem_cache_alloc({name}, {gfp_text}) failed in the model"
+            )
+        else:
+            if self.verify and s.size != alloc:
+                self._mismatch(
+                    "kmem_cache_alloc bytes_alloc",
+                    f"{name}: trace bytes_alloc={alloc}, model cache size={s.size}",
+                )
+            objects[ptr] = [addr, s, cpu, alloc, call_site, name]
+        st.slab_alloc(call_site, name, req, alloc)
+
+    def _free_object(self, rec: list[Any], cpu: int, silent: bool = False) -> None:
+        addr, s = rec[0], rec[1]
+        if s is None:
+            self.k.kfree(addr)
+        else:
+            self.k.kmem_cache_free(s, addr)
+        if not silent:
+            self.stats.slab_free(rec, cpu)
+        else:
+            self.stats.slab_unseen_free(rec)
+
+    def _kfree(self, cpu: int, text: str) -> None:
+        _call_site, ptr = ev.decode_kfree(text)
+        if ptr in NULL_POINTERS:
+            self._quirk("kfree_null")
+            self.stats.nr_kfree_null += 1
+            return
+        rec = self.objects.pop(ptr, None)
+        if rec is None:
+            self._quirk("free_before_trace")
+            self.stats.slab_free_only += 1
+            return
+        if rec[1] is not None:
+            self._quirk("kfree_of_cache_object")
+        self._free_object(rec, cpu)
+
+    def _kmem_cache_free(self, cpu: int, text: str) -> None:
+        _call_site, ptr, name = ev.decode_kmem_cache_free(text)
+        if ptr in NULL_POINTERS:
+            self._quirk("kmem_cache_free_null")
+            return
+        rec = self.objects.pop(ptr, None)
+        if rec is None:
+            self._quirk("free_before_trace")
+            self.stats.slab_free_only += 1
+            return
+        if name is not None and rec[1] is not None and rec[5] != name:
+            s = self.caches.get(name)
+            if s is not rec[1]:
+                self._mismatch(
+                    "kmem_cache_free cache", f"ptr allocated from {rec[5]}, freed to {name}"
+                )
+        self._free_object(rec, cpu)
+
+    # ------------------------------------------------------------------ page events
+    def _mm_page_alloc(self, cpu: int, text: str) -> None:
+        pfn, order, migratetype, gfp_text = ev.decode_mm_page_alloc(text)
+        gfp = self._gfp.get(gfp_text)
+        if gfp is None:
+            gfp = self.gfp(gfp_text)
+        st = self.stats
+        if pfn < 0:
+            self._quirk("traced_alloc_failure")
+            st.page_alloc_failure(order)
+            return
+        st.page_alloc(order, migratetype, gfp_text)
+        pages = self.pages
+        old = pages.get(pfn)
+        if old is not None:
+            self._quirk("implied_page_free")
+            if old[0] is not None:
+                self.k.free_pages_struct(old[0], old[1])
+        k = self.k
+        page = None
+        if self.follow_pfn:
+            page = k.page_alloc.take_free_block(pfn, order, gfp)
+            if page is None:
+                self._quirk("follow_pfn_block_busy")
+        if page is None:
+            page = k.alloc_pages(gfp, order)
+        if page is None:
+            self._mismatch(
+                "model returned NULL", f"mm_page_alloc order={order} {gfp_text} failed in the model"
+            )
+        pages[pfn] = [page, order, migratetype, gfp_text]
+        self._last_page_alloc[cpu] = (pfn, order, self.events)
+
+    def _mm_page_free(self, cpu: int, text: str) -> None:
+        pfn, order = ev.decode_mm_page_free(text)
+        self._last_page_free[cpu] = pfn
+        self._page_free(pfn, order, batched=False)
+
+    def _page_free(self, pfn: int, order: int, batched: bool) -> None:
+        rec = self.pages.pop(pfn, None)
+        self.stats.page_free(order, matched=rec is not None)
+        if rec is None:
+            self._quirk("page_free_before_trace")
+            return
+        if rec[1] != order and self.verify:
+            self._mismatch(
+                "page free order",
+                f"pfn {pfn:#x} allocated with order {rec[1]}, freed with {order}",
+            )
+        if rec[0] is not None:
+            self.k.free_pages_struct(rec[0], rec[1])
+
+    def _mm_page_free_batched(self, cpu: int, text: str) -> None:
+        (pfn,) = ev.decode_mm_page_free_batched(text)
+        if self._last_page_free.get(cpu) == pfn:
+            # The mm_page_free just before reported the same page: one free.
+            self._quirk("batched_repeat")
+            del self._last_page_free[cpu]
+            return
+        # A batched free on its own (older kernels): free it once.
+        self._page_free(pfn, 0, batched=True)
+
+    # ------------------------------------------------------------------ sampling
+    def take_sample(self, final: bool = False) -> None:
+        """Record the model's state now (slab pages and waste per cache, free pages
+        per order, memory in use); thin the series when it grows too long."""
+        sample = self.view.sample()
+        sample["event"] = self.events
+        sample["timestamp"] = self.last_timestamp
+        sample["live_objects"] = len(self.objects)
+        sample["live_pages"] = len(self.pages)
+        self.stats.note_peak(sample)
+        if final and self.samples and self.samples[-1]["event"] == self.events:
+            self.samples[-1] = sample
+        else:
+            self.samples.append(sample)
+        if len(self.samples) > self.max_samples:
+            self.samples = self.samples[::2]
+            self.sample_every *= 2
+        self._next_sample = self.events + self.sample_every
+
+    # ------------------------------------------------------------------ results
+    @property
+    def ok(self) -> bool:
+        """No mismatches and no malformed input."""
+        return not self.mismatches and not self.malformed
+
+    @property
+    def nr_mismatches(self) -> int:
+        return sum(self.mismatches.values())

@@ -1,0 +1,219 @@
+"""Trace sources: plain, gzip, xz and zstd files and standard input, streamed.
+
+A kernel trace is read line by line in constant memory, whatever its size:
+the compression is recognised by the file's magic bytes (not its name), the
+decompressor runs on blocks as they are read, and text is decoded as UTF-8
+with replacement, so binary garbage becomes lines the parser rejects rather
+than an exception. A damaged compressed stream (a file cut short, a corrupt
+block) is the user's input problem: it raises TraceError naming the file and
+the last good line.
+"""
+
+from __future__ import annotations
+
+import bz2
+import codecs
+import io
+import lzma
+import os
+import sys
+import zlib
+from collections.abc import Iterator
+from typing import BinaryIO
+
+from kmemsim.errors import KmemsimError
+
+# Magic numbers at the start of a compressed stream.
+_GZIP_MAGIC = b"\x1f\x8b"
+_XZ_MAGIC = b"\xfd7zXZ\x00"
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_BZIP2_MAGIC = b"BZh"
+
+READ_SIZE = 1 << 20
+
+
+class TraceError(KmemsimError):
+    """A trace that cannot be read: missing, empty, truncated or corrupt."""
+
+
+def _describe(path: str) -> str:
+    return "<stdin>" if path == "-" else path
+
+
+def detect_compression(head: bytes) -> str:
+    """'gzip', 'xz', 'zstd', 'bzip2' or 'plain' from the first bytes of a stream."""
+    if head.startswith(_XZ_MAGIC):
+        return "xz"
+    if head.startswith(_GZIP_MAGIC):
+        return "gzip"
+    if head.startswith(_ZSTD_MAGIC):
+        return "zstd"
+    if head.startswith(_BZIP2_MAGIC) and len(head) >= 4 and head[3:4].isdigit():
+        return "bzip2"
+    return "plain"
+
+
+def _open_binary(path: str) -> BinaryIO:
+    if path == "-":
+        return sys.stdin.buffer
+    if os.path.isdir(path):
+        raise TraceError(f"{path}: is a directory, not a trace file")
+    try:
+        return open(path, "rb")
+    except FileNotFoundError:
+        raise TraceError(f"{path}: No such file") from None
+    except OSError as e:
+        raise TraceError(f"{path}: {e.strerror}") from None
+
+
+def _decompressed_blocks(raw: BinaryIO, path: str) -> Iterator[bytes]:
+    """Blocks of the decompressed stream; raises TraceError if it is damaged."""
+    first = raw.read(READ_SIZE)
+    kind = detect_compression(first)
+    if kind == "plain":
+        if first:
+            yield first
+        while block := raw.read(READ_SIZE):
+            yield block
+        return
+    if kind == "zstd":
+        import zstandard
+
+        try:
+            reader = zstandard.ZstdDecompressor().stream_reader(
+                io.BufferedReader(_Prepend(first, raw)), read_across_frames=True
+            )
+            while block := reader.read(READ_SIZE):
+                yield block
+        except zstandard.ZstdError as e:
+            raise TraceError(f"{_describe(path)}: corrupt zstd data ({e})") from None
+        return
+    decompressor: lzma.LZMADecompressor | bz2.BZ2Decompressor | _GzipStream
+    if kind == "xz":
+        decompressor = lzma.LZMADecompressor()
+    elif kind == "bzip2":
+        decompressor = bz2.BZ2Decompressor()
+    else:
+        decompressor = _GzipStream()
+    data = first
+    try:
+        while True:
+            while data:
+                out = decompressor.decompress(data)
+                if out:
+                    yield out
+                if decompressor.eof:
+                    # Concatenated streams (xz -c a b, cat x.gz y.gz) go on.
+                    data = decompressor.unused_data
+                    if not data:
+                        data = raw.read(READ_SIZE)
+                        if not data:
+                            return
+                    decompressor = (
+                        lzma.LZMADecompressor()
+                        if kind == "xz"
+                        else bz2.BZ2Decompressor()
+                        if kind == "bzip2"
+                        else _GzipStream()
+                    )
+                else:
+                    data = b""
+            data = raw.read(READ_SIZE)
+            if not data:
+                break
+    except (lzma.LZMAError, OSError, zlib.error, EOFError) as e:
+        raise TraceError(f"{_describe(path)}: corrupt {kind} data ({e})") from None
+    if not decompressor.eof:
+        raise TraceError(f"{_describe(path)}: truncated {kind} file (the stream ends early)")
+
+
+class _GzipStream:
+    """zlib in gzip mode with the decompressor protocol of lzma/bz2 (eof, unused_data)."""
+
+    def __init__(self) -> None:
+        self._z = zlib.decompressobj(16 + zlib.MAX_WBITS)
+
+    def decompress(self, data: bytes) -> bytes:
+        return self._z.decompress(data)
+
+    @property
+    def eof(self) -> bool:
+        return self._z.eof
+
+    @property
+    def unused_data(self) -> bytes:
+        return self._z.unused_data
+
+
+class _Prepend(io.RawIOBase):
+    """A raw stream that first returns `head`, then the rest of `raw`."""
+
+    def __init__(self, head: bytes, raw: BinaryIO) -> None:
+        self._head = head
+        self._raw = raw
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
+        if self._head:
+            n = min(len(b), len(self._head))
+            b[:n] = self._head[:n]
+            self._head = self._head[n:]
+            return n
+        data = self._raw.read(len(b))
+        n = len(data)
+        b[:n] = data
+        return n
+
+
+class TraceSource:
+    """One trace to read: a file (plain, .gz, .xz, .zst or .bz2, recognised by
+    content) or "-" for standard input.
+
+    `blocks()` yields the lines (without their newline) in lists of a few
+    thousand, streamed in constant memory; afterwards `lines_read` is the
+    number of lines and `missing_final_newline` says whether the last line
+    was cut off before its newline (a file truncated mid-line). Raises
+    TraceError for a missing file or a damaged compressed stream, after
+    yielding every line before the damage.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.name = _describe(path)
+        self.lines_read = 0
+        self.missing_final_newline = False
+
+    def blocks(self) -> Iterator[list[str]]:
+        raw = _open_binary(self.path)
+        try:
+            rest = ""
+            decode = codecs.getincrementaldecoder("utf-8")("replace").decode
+            for block in _decompressed_blocks(raw, self.path):
+                lines = (rest + decode(block)).split("\n")
+                rest = lines.pop()
+                self.lines_read += len(lines)
+                yield lines
+            rest += decode(b"", True)
+            if rest:
+                self.missing_final_newline = True
+                self.lines_read += 1
+                yield [rest]
+        finally:
+            if raw is not sys.stdin.buffer:
+                raw.close()
+
+
+def read_line_blocks(path: str) -> Iterator[list[str]]:
+    """The lines of a trace in lists (see TraceSource)."""
+    return TraceSource(path).blocks()
+
+
+def read_lines(path: str) -> Iterator[str]:
+    """The lines of a trace one by one (see TraceSource)."""
+    for lines in TraceSource(path).blocks():
+        yield from lines
+
+
+__all__ = ["TraceError", "TraceSource", "detect_compression", "read_line_blocks", "read_lines"]
