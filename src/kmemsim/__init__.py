@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from kmemsim.errors import KmemsimError, Oops
 from kmemsim.include.linux import gfp_types as _gfp_types
+from kmemsim.include.linux import slab as _slab
 from kmemsim.include.linux.gfp_types import GFP
 from kmemsim.init.main import Kernel, boot
 
@@ -28,9 +29,4 @@ def _export(names: dict[str, object]) -> None:
 
 
 _export(dict(_gfp_types.GFP_NAMES))
-try:  # the SLAB_* flags, once the slab layer is there
-    from kmemsim.include.linux import slab as _slab
-
-    _export({n: getattr(_slab, n) for n in dir(_slab) if n.startswith("SLAB_")})
-except ImportError:  # pragma: no cover - during bring-up only
-    pass
+_export({n: getattr(_slab, n) for n in dir(_slab) if n.startswith("SLAB_")})

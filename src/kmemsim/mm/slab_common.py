@@ -1,0 +1,763 @@
+"""Model of mm/slab_common.c: cache creation and merging, the kmalloc caches and family, slabinfo.
+
+kmem_cache_create() first looks for an existing cache to merge with
+(find_mergeable(): no constructor, no usercopy region, no debug or
+never-merge flag, the same SLAB_MERGE_SAME flags, a cache at most one word
+larger whose size is a multiple of the new alignment); the new name becomes
+an alias of that cache, a link in /sys/kernel/slab to its unique id
+(":A-0000192"). Otherwise SLUB opens a new cache (mm/slub.py).
+
+The kmalloc caches of 6.18 are created at boot for each type (normal, rcl
+for __GFP_RECLAIMABLE, dma for __GFP_DMA, cg for __GFP_ACCOUNT, as
+kmalloc_type() picks them), for the sizes 8 .. 8k plus 96 and 192. A
+request up to 192 bytes finds its size class through size_index[] (so 65..96
+bytes use kmalloc-96 and 129..192 kmalloc-192), larger ones through
+fls(size - 1). kmalloc caches align to the largest power of two dividing
+their size. Requests above KMALLOC_MAX_CACHE_SIZE are large kmallocs: pages
+straight from the page allocator (bytes_alloc = PAGE_SIZE << order),
+counted as unreclaimable slab memory.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from kmemsim.errors import Oops
+from kmemsim.include.linux.gfp_types import GFP
+from kmemsim.include.linux.slab import (
+    ARCH_KMALLOC_MINALIGN,
+    KMALLOC_CGROUP,
+    KMALLOC_DMA,
+    KMALLOC_MAX_CACHE_SIZE,
+    KMALLOC_NORMAL,
+    KMALLOC_RECLAIM,
+    KMALLOC_SHIFT_HIGH,
+    KMALLOC_SHIFT_LOW,
+    KMALLOC_TYPE_PREFIX,
+    NR_KMALLOC_TYPES,
+    SLAB_ACCOUNT,
+    SLAB_CACHE_DMA,
+    SLAB_CONSISTENCY_CHECKS,
+    SLAB_HWCACHE_ALIGN,
+    SLAB_KMALLOC,
+    SLAB_MERGE_SAME,
+    SLAB_NEVER_MERGE,
+    SLAB_NO_MERGE,
+    SLAB_PANIC,
+    SLAB_POISON,
+    SLAB_RECLAIM_ACCOUNT,
+    SLAB_RED_ZONE,
+    SLAB_STORE_USER,
+    SLAB_TRACE,
+    SLAB_TYPESAFE_BY_RCU,
+    ZERO_SIZE_PTR,
+    SlabFlags,
+)
+from kmemsim.mm.slab import KmemCache, Slab
+from kmemsim.mm.slub import SLUB_RED_ACTIVE, Slub, calculate_alignment, get_order, slab_bug
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
+
+SIZE_MAX = (1 << 64) - 1
+# mm/slab_common.c size_index[]: kmalloc index of sizes 1..192, in steps of 8 bytes.
+SIZE_INDEX = (3, 4, 5, 5, 6, 6, 6, 6, 1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 2, 2, 2, 2)
+_NOT_NORMAL_BITS = int(GFP.RECLAIMABLE | GFP.DMA | GFP.ACCOUNT)
+
+
+def kmalloc_size_name(index: int) -> str:
+    """kmalloc_info[] names: 96, 192, 8 .. 512, then 1k .. 8k (and beyond for big pages)."""
+    if index == 1:
+        return "96"
+    if index == 2:
+        return "192"
+    size = 1 << index
+    if size >= 1 << 20:
+        return f"{size >> 20}M"
+    if size >= 1024:
+        return f"{size >> 10}k"
+    return str(size)
+
+
+def kmalloc_index_size(index: int) -> int:
+    return 96 if index == 1 else 192 if index == 2 else 1 << index
+
+
+class SlabAllocator(Slub):
+    """The slab layer of one kernel: caches, merging, kmalloc and the pseudo files."""
+
+    def __init__(self, k: Kernel) -> None:
+        super().__init__(k)
+        self.memcg = bool(k.config["MEMCG"])
+        self.zone_dma = bool(k.config["ZONE_DMA"])
+        self.kmalloc_caches: list[list[KmemCache | None]] = [
+            [None] * (KMALLOC_SHIFT_HIGH + 1) for _ in range(NR_KMALLOC_TYPES)
+        ]
+        # kmalloc_slab() answers for every size 0..KMALLOC_MAX_CACHE_SIZE, per type.
+        self._by_size: list[list[KmemCache]] = []
+        # Large kmallocs: head pfn -> (struct page, order).
+        self.large_kmalloc: dict[int, tuple[Any, int]] = {}
+        self.large_pages = 0
+        self._known: dict[str, dict[str, Any]] | None = None
+
+    # ------------------------------------------------------------------ kmalloc caches
+    def kmalloc_type(self, gfp: int) -> int:
+        """include/linux/slab.h kmalloc_type(): which kmalloc cache array serves `gfp`."""
+        if not gfp & _NOT_NORMAL_BITS:
+            return KMALLOC_NORMAL
+        if self.zone_dma and gfp & GFP.DMA:
+            return KMALLOC_DMA
+        if not self.memcg or gfp & GFP.RECLAIMABLE:
+            return KMALLOC_RECLAIM if not self.slub_tiny else KMALLOC_NORMAL
+        return KMALLOC_CGROUP
+
+    @staticmethod
+    def kmalloc_index(size: int) -> int:
+        """The kmalloc cache index of `size` (kmalloc_slab(): size_index[] up to 192)."""
+        if size <= 192:
+            return SIZE_INDEX[(size - 1) // 8] if size else 0
+        return (size - 1).bit_length()
+
+    def kmalloc_slab(self, size: int, gfp: int) -> KmemCache:
+        """mm/slab_common.c kmalloc_slab(): the cache for a request of `size` bytes."""
+        return self._by_size[self.kmalloc_type(gfp)][size]
+
+    def new_kmalloc_cache(self, idx: int, ktype: int) -> None:
+        """mm/slab_common.c new_kmalloc_cache()."""
+        flags = 0
+        if ktype == KMALLOC_RECLAIM:
+            flags |= SLAB_RECLAIM_ACCOUNT
+        elif ktype == KMALLOC_CGROUP:
+            flags |= SLAB_ACCOUNT
+        elif ktype == KMALLOC_DMA:
+            flags |= SLAB_CACHE_DMA
+        if ktype == KMALLOC_NORMAL and self.memcg:
+            flags |= SLAB_NO_MERGE
+        size = kmalloc_index_size(idx)
+        name = KMALLOC_TYPE_PREFIX[ktype] + kmalloc_size_name(idx)
+        s = self.create_boot_cache(name, size, int(flags) | int(SLAB_KMALLOC), 0, size)
+        self.kmalloc_caches[ktype][idx] = s
+
+    def create_boot_cache(
+        self, name: str, size: int, flags: int, useroffset: int, usersize: int
+    ) -> KmemCache:
+        """mm/slab_common.c create_boot_cache()/create_kmalloc_cache()."""
+        align = ARCH_KMALLOC_MINALIGN
+        if flags & SLAB_KMALLOC:
+            # The largest power of two dividing the size (the size itself for 2**n).
+            align = max(align, size & -size)
+        align = calculate_alignment(flags, align, size, self.cache_line, self.word)
+        s = KmemCache(name, size, align, flags, None, useroffset, usersize)
+        s.is_kmalloc = True
+        if not self.kmem_cache_open(s):
+            raise Oops(f"Creation of kmalloc slab {name} size={size} failed.")
+        s.refcount = 1
+        self.add_cache(s)
+        return s
+
+    def create_kmalloc_caches(self) -> None:
+        """mm/slab_common.c create_kmalloc_caches(): every type, 8 .. KMALLOC_MAX_CACHE_SIZE."""
+        types: list[int] = [KMALLOC_NORMAL]
+        if not self.slub_tiny:
+            types.append(KMALLOC_RECLAIM)
+        if self.zone_dma:
+            types.append(KMALLOC_DMA)
+        if self.memcg:
+            types.append(KMALLOC_CGROUP)
+        for ktype in types:
+            for i in range(KMALLOC_SHIFT_LOW, KMALLOC_SHIFT_HIGH + 1):
+                self.new_kmalloc_cache(i, ktype)
+                if i == 6:
+                    self.new_kmalloc_cache(1, ktype)
+                if i == 7:
+                    self.new_kmalloc_cache(2, ktype)
+        normal = self.kmalloc_caches[KMALLOC_NORMAL]
+        self._by_size = []
+        for kt in range(NR_KMALLOC_TYPES):
+            row = self.kmalloc_caches[kt]
+            table: list[KmemCache] = []
+            for size in range(KMALLOC_MAX_CACHE_SIZE + 1):
+                idx = self.kmalloc_index(size) if size else KMALLOC_SHIFT_LOW
+                cache = row[idx] or normal[idx]
+                assert cache is not None
+                table.append(cache)
+            self._by_size.append(table)
+
+    # ------------------------------------------------------------------ cache list
+    def add_cache(self, s: KmemCache) -> None:
+        s.unique_id = "" if self.slab_unmergeable(s) else self.create_unique_id(s)
+        self.caches.append(s)
+
+    def sysfs_name(self, s: KmemCache) -> str:
+        """The directory of a cache in /sys/kernel/slab: its name, or its unique id."""
+        return s.unique_id or s.name
+
+    def find_cache(self, name: str) -> KmemCache | None:
+        """The cache called `name`, or the cache `name` was merged into."""
+        for s in reversed(self.caches):
+            if s.name == name or name in s.aliases or s.unique_id == name:
+                return s
+        return None
+
+    # ------------------------------------------------------------------ create / destroy
+    def find_mergeable(
+        self, size: int, align: int, flags: int, name: str, ctor: Callable[[int], Any] | None
+    ) -> KmemCache | None:
+        """mm/slab_common.c find_mergeable()."""
+        if self.slab_nomerge or ctor is not None:
+            return None
+        flags = self.kmem_cache_flags(flags, name)
+        if flags & SLAB_NEVER_MERGE:
+            return None
+        size = (size + self.word - 1) & ~(self.word - 1)
+        align = calculate_alignment(flags, align, size, self.cache_line, self.word)
+        size = (size + align - 1) & ~(align - 1)
+        for s in reversed(self.caches):
+            if self.slab_unmergeable(s):
+                continue
+            if size > s.size:
+                continue
+            if (flags & SLAB_MERGE_SAME) != (s.flags & SLAB_MERGE_SAME):
+                continue
+            if s.size & ~(align - 1) != s.size:
+                continue
+            if s.size - size >= self.word:
+                continue
+            return s
+        return None
+
+    def kmem_cache_create(
+        self,
+        name: str,
+        size: int,
+        align: int = 0,
+        flags: int = 0,
+        ctor: Callable[[int], Any] | None = None,
+        useroffset: int = 0,
+        usersize: int = 0,
+        freeptr_offset: int | None = None,
+    ) -> KmemCache | None:
+        """kmem_cache_create(): a new cache, or an existing one it merges with; None on error."""
+        flags = int(flags)
+        err = 0
+        if (
+            not name
+            or size <= 0
+            or size > (1 << 31) - self.word - 1
+            or usersize > size
+            or useroffset > size - usersize
+            or (
+                freeptr_offset is not None
+                and (
+                    not flags & SLAB_TYPESAFE_BY_RCU
+                    or freeptr_offset % self.word
+                    or freeptr_offset > size - self.word
+                )
+            )
+            or flags & ~self._permitted_flags()
+        ):
+            err = -22
+        if not err and self.k_in_interrupt():
+            err = -22
+        if err:
+            if flags & SLAB_PANIC:
+                raise Oops(f"kmem_cache_create: Failed to create slab '{name}'. Error {err}")
+            self.k.log.pr_warn(f"kmem_cache_create({name}) failed with error {err}")
+            return None
+        if not usersize and freeptr_offset is None:
+            alias = self.find_mergeable(size, align, flags, name, ctor)
+            if alias is not None:
+                alias.refcount += 1
+                alias.object_size = max(alias.object_size, size)
+                alias.inuse = max(alias.inuse, (size + self.word - 1) & ~(self.word - 1))
+                if name not in alias.aliases:
+                    alias.aliases.append(name)
+                return alias
+        s = KmemCache(name, size, 0, flags, ctor, useroffset, usersize, freeptr_offset)
+        s.align = calculate_alignment(flags, align, size, self.cache_line, self.word)
+        if not self.kmem_cache_open(s):
+            if flags & SLAB_PANIC:
+                raise Oops(f"kmem_cache_create: Failed to create slab '{name}'. Error -22")
+            self.k.log.pr_warn(f"kmem_cache_create({name}) failed with error -22")
+            return None
+        s.refcount = 1
+        self.add_cache(s)
+        return s
+
+    def _permitted_flags(self) -> int:
+        # SLAB_CORE_FLAGS | SLAB_DEBUG_FLAGS | SLAB_CACHE_FLAGS (mm/slab.h), as bits.
+        return int(
+            ~(SlabFlags.KMALLOC | SlabFlags.OBJECT_POISON | SlabFlags.CMPXCHG_DOUBLE)
+            & ((1 << 19) - 1)
+        )
+
+    def k_in_interrupt(self) -> bool:
+        f = getattr(self.k.sched, "in_interrupt", None)
+        return bool(f()) if callable(f) else False
+
+    def kmem_cache_create_known(self, name: str) -> KmemCache | None:
+        """Create `name` with the creation parameters the profile recorded from the real kernel."""
+        existing = self.find_cache(name)
+        if existing is not None:
+            return existing
+        known = self.known_caches()
+        params = known.get(name)
+        if params is None:
+            return None
+        flags = 0
+        for fname in params.get("flags", []):
+            flags |= int(getattr(SlabFlags, fname.removeprefix("SLAB_")))
+        ctor: Callable[[int], Any] | None = None
+        if params.get("ctor"):
+            ctor = _named_ctor(str(params["ctor"]))
+        usersize = int(params.get("usersize", 0))
+        fpo = params.get("freeptr_offset")
+        return self.kmem_cache_create(
+            name,
+            int(params["object_size"]),
+            int(params["align"]),
+            flags,
+            ctor,
+            0,
+            usersize,
+            None if fpo is None else int(fpo),
+        )
+
+    def known_caches(self) -> dict[str, dict[str, Any]]:
+        """profiles/<profile>.caches.json of the booted profile ({} when it has none)."""
+        if self._known is None:
+            self._known = {}
+            profile = str(
+                getattr(self.k.machine, "profile_name", "") or getattr(self.k.machine, "name", "")
+            )
+            if profile:
+                try:
+                    text = (
+                        resources.files("kmemsim.profiles") / f"{profile}.caches.json"
+                    ).read_text()
+                except (FileNotFoundError, OSError):
+                    text = ""
+                if text:
+                    self._known = dict(json.loads(text)["caches"])
+        return self._known
+
+    def kmem_cache_destroy(self, s: KmemCache | None) -> None:
+        """kmem_cache_destroy(): drop a reference; the last one shuts the cache down."""
+        if s is None:
+            return
+        s.refcount -= 1
+        if s.refcount > 0:
+            return
+        self.flush_all(s)
+        for slab in list(s.node.partial):
+            if slab.inuse == 0:
+                self.remove_partial(s, slab)
+                self.discard_slab(s, slab)
+        if s.node.nr_slabs:
+            self.report_objects_remaining(s)
+            s.refcount = 1
+            self.k.log.pr_warn("------------[ cut here ]------------")
+            self.k.log.pr_warn(
+                f"kmem_cache_destroy {s.name}: Slab cache still has objects "
+                "when called from kmem_cache_destroy"
+            )
+            self.k.log.pr_warn("---[ end trace 0000000000000000 ]---")
+            return
+        self.caches.remove(s)
+
+    def report_objects_remaining(self, s: KmemCache) -> None:
+        """list_slab_objects(): "Objects remaining in <cache> on __kmem_cache_shutdown()"."""
+        slabs = (
+            set(s.node.full)
+            | set(s.node.partial)
+            | {sl for sl in self.slab_of_pfn.values() if sl.cache is s}
+        )
+        for slab in sorted(slabs, key=lambda sl: sl.pfn):
+            if slab.inuse == 0:
+                continue
+            slab_bug(self, s, f"Objects remaining in {s.name} on __kmem_cache_shutdown()")
+            log = self.k.log
+            log.pr_err(
+                f"Slab 0x{slab.base:016x} objects={slab.objects} used={slab.inuse} "
+                f"fp=0x{slab.freelist:016x} flags=0x{0:x}()"
+            )
+            free = set(self.slab_free_objects(s, slab))
+            for i in range(slab.objects):
+                obj = slab.base + s.red_left_pad + i * s.size
+                if obj not in free:
+                    log.pr_err(f"Object 0x{obj:016x} @offset={obj - slab.base}")
+
+    def slab_free_objects(self, s: KmemCache, slab: Slab) -> list[int]:
+        """Objects on the slab's freelist (and the CPU freelist if it is a CPU slab)."""
+        out: list[int] = []
+        heads = [slab.freelist]
+        for c in s.cpu_slab:
+            if c.slab is slab:
+                heads.append(c.freelist)
+        for obj in heads:
+            n = 0
+            while obj and n <= slab.objects:
+                out.append(obj)
+                obj = self.get_freepointer(s, obj)
+                n += 1
+        return out
+
+    # ------------------------------------------------------------------ object API
+    def kmem_cache_alloc(self, s: KmemCache, gfp: int) -> int:
+        """kmem_cache_alloc(): an object of cache `s`, or 0."""
+        return self.slab_alloc(s, int(gfp), s.object_size)
+
+    def kmem_cache_alloc_node(self, s: KmemCache, gfp: int, node: int = -1) -> int:
+        """kmem_cache_alloc_node(): one node here."""
+        return self.slab_alloc(s, int(gfp), s.object_size)
+
+    def kmem_cache_zalloc(self, s: KmemCache, gfp: int) -> int:
+        """kmem_cache_zalloc()."""
+        return self.slab_alloc(s, int(gfp) | int(GFP.ZERO), s.object_size)
+
+    def kmem_cache_free(self, s: KmemCache, addr: int) -> None:
+        """kmem_cache_free(): `addr` must be an object of `s` (cache_from_obj() checks it)."""
+        if not addr:
+            return
+        slab = self.slab_of_pfn.get((addr + self._v2p) >> self.page_shift)
+        if slab is None or slab.cache is not s:
+            cname = slab.cache.name if slab is not None else "(null)"
+            self.k.log.pr_warn("------------[ cut here ]------------")
+            self.k.log.pr_warn(
+                f"kmem_cache_free: Wrong slab cache. {s.name} but object is from {cname}"
+            )
+            if slab is None:
+                return
+            s = slab.cache
+        self.slab_free(s, slab, addr)
+
+    def kmem_cache_shrink(self, s: KmemCache) -> int:
+        """kmem_cache_shrink(): 0 when every slab went back, 1 when some are in use."""
+        return self.kmem_cache_shrink_cache(s)
+
+    # ------------------------------------------------------------------ kmalloc family
+    def kmalloc(self, size: int, gfp: int) -> int:
+        """kmalloc(): a kmalloc cache object of the size class, a large kmalloc, or 0."""
+        if size > KMALLOC_MAX_CACHE_SIZE:
+            return self.kmalloc_large(size, gfp)
+        if size <= 0:
+            return ZERO_SIZE_PTR if size == 0 else self.kmalloc_large(size & SIZE_MAX, gfp)
+        if gfp & _NOT_NORMAL_BITS:
+            s = self._by_size[self.kmalloc_type(gfp)][size]
+        else:
+            s = self._by_size[0][size]
+        return self.slab_alloc(s, gfp, size)
+
+    def kmalloc_node(self, size: int, gfp: int, node: int = -1) -> int:
+        """kmalloc_node(): one node here."""
+        return self.kmalloc(size, gfp)
+
+    def kmalloc_large(self, size: int, gfp: int) -> int:
+        """___kmalloc_large_node(): whole pages with __GFP_COMP, counted as slab memory."""
+        from kmemsim.mm.slub import GFP_SLAB_BUG_MASK
+
+        gfp = int(gfp)
+        if gfp & GFP_SLAB_BUG_MASK:
+            gfp = self.kmalloc_fix_flags(gfp)
+        order = get_order(size, self.page_shift)
+        page = self.k.page_alloc.alloc_pages(gfp | int(GFP.COMP), order)
+        if page is None:
+            return 0
+        page.owner = "large_kmalloc"
+        self.large_kmalloc[page.pfn] = (page, order)
+        self.large_pages += 1 << order
+        return int(self.k.page_alloc.page_address(page))
+
+    def kmalloc_array(self, n: int, size: int, gfp: int) -> int:
+        """kmalloc_array(): NULL when n * size overflows size_t."""
+        if n < 0 or size < 0 or n * size > SIZE_MAX:
+            return 0
+        return self.kmalloc(n * size, gfp)
+
+    def kcalloc(self, n: int, size: int, gfp: int) -> int:
+        return self.kmalloc_array(n, size, int(gfp) | int(GFP.ZERO))
+
+    def kzalloc(self, size: int, gfp: int) -> int:
+        return self.kmalloc(size, int(gfp) | int(GFP.ZERO))
+
+    def ksize(self, p: int) -> int:
+        """ksize(): the usable size of the object at `p` (0 for NULL and ZERO_SIZE_PTR)."""
+        if p <= ZERO_SIZE_PTR:
+            return 0
+        pfn = (p + self._v2p) >> self.page_shift
+        slab = self.slab_of_pfn.get(pfn)
+        if slab is not None:
+            return self.slab_ksize(slab.cache)
+        large = self.large_kmalloc.get(pfn)
+        if large is not None:
+            return self.page_size << large[1]
+        self.warn("mm/slab_common.c", "__ksize")
+        return 0
+
+    @staticmethod
+    def slab_ksize(s: KmemCache) -> int:
+        """mm/slab.h slab_ksize(): what a user of the object may touch."""
+        if s.flags & (SLAB_RED_ZONE | SLAB_POISON):
+            return s.object_size
+        if s.flags & (SLAB_TYPESAFE_BY_RCU | SLAB_STORE_USER):
+            return s.inuse
+        return s.size
+
+    def kfree(self, p: int) -> None:
+        """kfree(): a slab object or a large kmalloc; NULL and ZERO_SIZE_PTR are no-ops."""
+        if p <= 16:
+            return
+        pfn = (p + self._v2p) >> self.page_shift
+        slab = self.slab_of_pfn.get(pfn)
+        if slab is not None:
+            self.slab_free(slab.cache, slab, p)
+            return
+        self.free_large_kmalloc(pfn, p)
+
+    def free_large_kmalloc(self, pfn: int, p: int) -> None:
+        """mm/slub.c free_large_kmalloc(): the pages of a large kmalloc back to the buddy."""
+        large = self.large_kmalloc.pop(pfn, None)
+        if large is None:
+            self.warn("mm/slub.c", "free_large_kmalloc")
+            self.dump_page(pfn, "Not a kmalloc allocation")
+            return
+        page, order = large
+        if p != self.k.page_alloc.page_address(page):
+            # The kernel frees the folio of any address inside it.
+            pass
+        self.large_pages -= 1 << order
+        page.owner = ""
+        self.k.page_alloc.free_pages_struct(page, order)
+
+    def warn(self, file: str, func: str) -> None:
+        """WARN_ON_ONCE()'s report: cut here, the location, the end marker."""
+        log = self.k.log
+        cpu = self.current_cpu()
+        log.pr_warn("------------[ cut here ]------------")
+        log.pr_warn(f"WARNING: CPU: {cpu} PID: 1 at {file} {func}")
+        log.pr_warn("---[ end trace 0000000000000000 ]---")
+
+    def dump_page(self, pfn: int, reason: str) -> None:
+        """mm/debug.c dump_page(): the page's state and why it was dumped."""
+        page: Any = None
+        try:
+            page = self.k.page_alloc.pfn_to_page(pfn)
+        except Exception:
+            page = None
+        refcount = getattr(page, "refcount", 0) if page is not None else 0
+        log = self.k.log
+        log.pr_warn(
+            f"page: refcount:{refcount} mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}"
+        )
+        log.pr_warn("flags: 0x0(zone=0)")
+        log.pr_warn(f"page dumped because: {reason}")
+
+    def kfree_sensitive(self, p: int) -> None:
+        """kfree_sensitive(): clear the whole object (ksize bytes), then kfree() it."""
+        ks = self.ksize(p)
+        if ks:
+            self.fill(p, 0, ks)
+        self.kfree(p)
+
+    def krealloc(self, p: int, new_size: int, gfp: int) -> int:
+        """krealloc(): in place while it fits the object, else a copy and kfree of the old."""
+        gfp = int(gfp)
+        if not new_size:
+            self.kfree(p)
+            return ZERO_SIZE_PTR
+        s: KmemCache | None = None
+        if p > ZERO_SIZE_PTR:
+            pfn = (p + self._v2p) >> self.page_shift
+            slab = self.slab_of_pfn.get(pfn)
+            if slab is not None:
+                s = slab.cache
+                orig_size = self.get_orig_size(s, p)
+                ks = s.object_size
+            else:
+                large = self.large_kmalloc.get(pfn)
+                ks = orig_size = (self.page_size << large[1]) if large else 0
+            if new_size <= ks:
+                if gfp & GFP.ZERO:
+                    if orig_size and orig_size < new_size:
+                        self.fill(p + orig_size, 0, new_size - orig_size)
+                    else:
+                        self.fill(p + new_size, 0, ks - new_size)
+                if s is not None and s.flags & SLAB_STORE_USER and s.flags & SLAB_KMALLOC:
+                    self.set_orig_size(s, p, new_size)
+                    if s.flags & SLAB_RED_ZONE and new_size < ks:
+                        self.fill(p + new_size, SLUB_RED_ACTIVE, ks - new_size)
+                return p
+            ret = self.kmalloc(new_size, gfp)
+            if ret:
+                self.write(ret, self.read(p, orig_size or ks))
+                self.kfree(p)
+            return ret
+        return self.kmalloc(new_size, gfp)
+
+    def kmemdup(self, src: int, size: int, gfp: int) -> int:
+        """kmemdup(): a kmalloc()ed copy of `size` bytes at `src`."""
+        p = self.kmalloc(size, gfp)
+        if p and size:
+            self.write(p, self.read(src, size))
+        return p
+
+    def kstrdup(self, s: str | int, gfp: int) -> int:
+        """kstrdup(): a kmalloc()ed copy of a NUL-terminated string (str or address); 0 for NULL."""
+        if isinstance(s, str):
+            data = s.encode() + b"\0"
+        else:
+            if not s:
+                return 0
+            buf = bytearray()
+            addr = s
+            while True:
+                chunk = self.read(addr, 64)
+                nul = chunk.find(b"\0")
+                if nul >= 0:
+                    buf += chunk[: nul + 1]
+                    break
+                buf += chunk
+                addr += 64
+            data = bytes(buf)
+        p = self.kmalloc(len(data), gfp)
+        if p:
+            self.write(p, data)
+        return p
+
+    # ------------------------------------------------------------------ /proc and /sys
+    def count_free(self, s: KmemCache) -> int:
+        """count_partial(n, count_free): free objects on the node's partial slabs."""
+        return sum(slab.objects - slab.inuse for slab in s.node.partial)
+
+    def slabinfo(self) -> str:
+        """/proc/slabinfo (mm/slab_common.c slab_show, version 2.1), newest cache first."""
+        lines = [
+            "slabinfo - version: 2.1",
+            "# name            <active_objs> <num_objs> <objsize> <objperslab> "
+            "<pagesperslab> : tunables <limit> <batchcount> <sharedfactor> : slabdata "
+            "<active_slabs> <num_slabs> <sharedavail>",
+        ]
+        for s in reversed(self.caches):
+            n = s.node
+            num_objs = n.total_objects
+            active = num_objs - self.count_free(s)
+            lines.append(
+                f"{s.name:<17} {active:6d} {num_objs:6d} {s.size:6d} {s.oo_objects:4d} "
+                f"{1 << s.oo_order:4d} : tunables {0:4d} {0:4d} {0:4d} : slabdata "
+                f"{n.nr_slabs:6d} {n.nr_slabs:6d} {0:6d}"
+            )
+        return "\n".join(lines) + "\n"
+
+    def sysfs_attrs(self, s: KmemCache) -> dict[str, Callable[[], str]]:
+        """The attribute files of /sys/kernel/slab/<cache>/ (mm/slub.c slab_attrs)."""
+        f = s.flags
+
+        def num(v: Callable[[], int]) -> Callable[[], str]:
+            return lambda: f"{v()}\n"
+
+        def per_node(v: Callable[[], int]) -> Callable[[], str]:
+            def show() -> str:
+                x = v()
+                return f"{x} N0={x}\n" if x else "0\n"
+
+            return show
+
+        def ctor() -> str:
+            if s.ctor is None:
+                return ""
+            name = getattr(s.ctor, "__name__", "ctor")
+            return f"{name}+0x0/0x10\n"
+
+        def cpu_slabs() -> int:
+            return sum(1 for c in s.cpu_slab if c.slab is not None) + sum(
+                len(c.partial) for c in s.cpu_slab
+            )
+
+        def slabs_cpu_partial() -> str:
+            total_objs = total_slabs = 0
+            parts = []
+            for cpu, c in enumerate(s.cpu_slab):
+                if c.partial:
+                    sl = len(c.partial)
+                    objs = sl * s.oo_objects
+                    total_slabs += sl
+                    total_objs += objs
+                    parts.append(f" C{cpu}={objs}({sl})")
+            return f"{total_objs}({total_slabs})" + "".join(parts) + "\n"
+
+        return {
+            "slab_size": num(lambda: s.size),
+            "object_size": num(lambda: s.object_size),
+            "objs_per_slab": num(lambda: s.oo_objects),
+            "order": num(lambda: s.oo_order),
+            "min_partial": num(lambda: s.min_partial),
+            "cpu_partial": num(lambda: s.cpu_partial),
+            "objects": per_node(lambda: s.node.total_objects - self.count_free(s)),
+            "objects_partial": per_node(lambda: sum(sl.inuse for sl in s.node.partial)),
+            "partial": per_node(lambda: s.node.nr_partial),
+            "cpu_slabs": per_node(cpu_slabs),
+            "slabs": per_node(lambda: s.node.nr_slabs),
+            "total_objects": per_node(lambda: s.node.total_objects),
+            "slabs_cpu_partial": slabs_cpu_partial,
+            "ctor": ctor,
+            "aliases": num(lambda: max(s.refcount - 1, 0)),
+            "align": num(lambda: s.align),
+            "hwcache_align": num(lambda: int(bool(f & SLAB_HWCACHE_ALIGN))),
+            "reclaim_account": num(lambda: int(bool(s.flags & SLAB_RECLAIM_ACCOUNT))),
+            "cache_dma": num(lambda: int(bool(s.flags & SLAB_CACHE_DMA))),
+            "usersize": num(lambda: s.usersize),
+            "destroy_by_rcu": num(lambda: int(bool(s.flags & SLAB_TYPESAFE_BY_RCU))),
+            "sanity_checks": num(lambda: int(bool(s.flags & SLAB_CONSISTENCY_CHECKS))),
+            "trace": num(lambda: int(bool(s.flags & SLAB_TRACE))),
+            "red_zone": num(lambda: int(bool(s.flags & SLAB_RED_ZONE))),
+            "poison": num(lambda: int(bool(s.flags & SLAB_POISON))),
+            "store_user": num(lambda: int(bool(s.flags & SLAB_STORE_USER))),
+            "sheaf_capacity": num(lambda: 0),
+            "remote_node_defrag_ratio": num(lambda: 100),
+            "validate": lambda: "",
+            "shrink": lambda: "",
+        }
+
+    def register_fs(self) -> None:
+        """/proc/slabinfo and the generated /sys/kernel/slab tree."""
+        from kmemsim.fs.libfs import Link
+
+        fs = self.k.fs
+        fs.create_file("/proc/slabinfo", self.slabinfo)
+
+        def entries() -> dict[str, KmemCache | str]:
+            out: dict[str, KmemCache | str] = {}
+            for s in self.caches:
+                d = self.sysfs_name(s)
+                out[d] = s
+                if s.unique_id:
+                    out.setdefault(s.name, d)
+                    for a in s.aliases:
+                        out.setdefault(a, d)
+            return out
+
+        def lookup(rel: str) -> Any:
+            first, _, rest = rel.partition("/")
+            ent = entries().get(first)
+            if ent is None:
+                return None
+            if isinstance(ent, str):
+                return Link(ent) if not rest else None
+            if not rest:
+                return None
+            return self.sysfs_attrs(ent).get(rest)
+
+        fs.create_dir("/sys/kernel/slab", lookup, lambda: list(entries()))
+
+
+def _named_ctor(name: str) -> Callable[[int], Any]:
+    """A constructor standing for a real one (known by name only): it leaves the object as is."""
+
+    def ctor(addr: int) -> None:
+        return None
+
+    ctor.__name__ = name.split("+")[0]
+    return ctor
