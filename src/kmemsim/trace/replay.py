@@ -64,6 +64,9 @@ PAGE_SIZE = 4096
 # KMALLOC_MAX_CACHE_SIZE with 4 KiB pages: larger kmalloc goes to the page allocator.
 KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE
 MAX_EXAMPLES = 5
+# How many recent mm_page_free pfns to remember for mm_page_free_batched (a
+# batch is at most a pcp list's worth of pages).
+RECENT_FREES = 4096
 MAX_MALFORMED_SHOWN = 20
 
 
@@ -120,7 +123,8 @@ class Replay:
         self.last_timestamp: str | None = None
         self.elapsed = 0.0
         self._gfp: dict[str, int] = {}
-        self._last_page_free: dict[int, int] = {}
+        # pfns of the latest mm_page_free events (insertion-ordered, bounded).
+        self._recently_freed: dict[int, None] = {}
         self._last_page_alloc: dict[int, tuple[int, int, int]] = {}
         self._cpu = -1
         self._source_name = ""
@@ -451,14 +455,18 @@ class Replay:
                 "model returned NULL", f"mm_page_alloc order={order} {gfp_text} failed in the model"
             )
         pages[pfn] = [page, order, migratetype, gfp_text]
+        self._recently_freed.pop(pfn, None)
         self._last_page_alloc[cpu] = (pfn, order, self.events)
 
     def _mm_page_free(self, cpu: int, text: str) -> None:
         pfn, order = ev.decode_mm_page_free(text)
-        self._last_page_free[cpu] = pfn
-        self._page_free(pfn, order, batched=False)
+        recent = self._recently_freed
+        recent[pfn] = None
+        if len(recent) > RECENT_FREES:
+            del recent[next(iter(recent))]
+        self._page_free(pfn, order)
 
-    def _page_free(self, pfn: int, order: int, batched: bool) -> None:
+    def _page_free(self, pfn: int, order: int) -> None:
         rec = self.pages.pop(pfn, None)
         self.stats.page_free(order, matched=rec is not None)
         if rec is None:
@@ -474,13 +482,15 @@ class Replay:
 
     def _mm_page_free_batched(self, cpu: int, text: str) -> None:
         (pfn,) = ev.decode_mm_page_free_batched(text)
-        if self._last_page_free.get(cpu) == pfn:
-            # The mm_page_free just before reported the same page: one free.
+        recent = self._recently_freed
+        if pfn in recent:
+            # free_unref_folios() traced this page with mm_page_free a moment
+            # ago, while preparing the batch: one free, reported twice.
+            del recent[pfn]
             self._quirk("batched_repeat")
-            del self._last_page_free[cpu]
             return
-        # A batched free on its own (older kernels): free it once.
-        self._page_free(pfn, 0, batched=True)
+        # A batched free on its own (older kernels): the page's only free event.
+        self._page_free(pfn, 0)
 
     # ------------------------------------------------------------------ sampling
     def take_sample(self, final: bool = False) -> None:
