@@ -152,6 +152,9 @@ OPTIONS: dict[str, Option] = dict(
         _opt("movablecore", parse_size, 0, "mm/mm_init.c", "size of ZONE_MOVABLE"),
         _opt("kernelcore", parse_size, 0, "mm/mm_init.c", "memory not movable"),
         _opt("page_alloc.shuffle", parse_bool, False, "mm/shuffle.c", "randomise the free lists"),
+        _opt("ZSWAP", parse_bool, False, "mm/Kconfig", "zswap (meminfo Zswap lines)"),
+        _opt("overcommit_ratio", parse_int, 50, "mm/util.c", "CommitLimit: percent of RAM"),
+        _opt("overcommit_kbytes", parse_int, 0, "mm/util.c", "CommitLimit in kB (0: ratio)"),
         # --- slab -----------------------------------------------------------
         _opt("SLUB_TINY", parse_bool, False, "mm/Kconfig", "SLUB for small systems"),
         _opt("SLUB_CPU_PARTIAL", parse_bool, True, "mm/Kconfig", "per-cpu partial slab lists"),
