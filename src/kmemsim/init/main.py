@@ -129,9 +129,9 @@ class Kernel:
 
     def get_zeroed_page(self, gfp: int) -> int:
         """get_zeroed_page(): one zeroed page's address, or 0."""
-        from kmemsim.include.linux.gfp_types import __GFP_ZERO
+        from kmemsim.include.linux.gfp_types import GFP
 
-        return self.page_alloc.get_free_pages(int(gfp) | __GFP_ZERO, 0)
+        return self.page_alloc.get_free_pages(int(gfp) | GFP.ZERO, 0)
 
     def free_pages(self, addr: int, order: int) -> None:
         """free_pages(addr, order): free what __get_free_pages() returned (0 is a no-op)."""
@@ -207,9 +207,9 @@ class Kernel:
 
     def kmem_cache_zalloc(self, s: Any, gfp: int) -> int:
         """kmem_cache_zalloc(): a zeroed object's address, or 0."""
-        from kmemsim.include.linux.gfp_types import __GFP_ZERO
+        from kmemsim.include.linux.gfp_types import GFP
 
-        return self.slab.kmem_cache_alloc(s, int(gfp) | __GFP_ZERO)
+        return self.slab.kmem_cache_alloc(s, int(gfp) | GFP.ZERO)
 
     def kmem_cache_free(self, s: Any, addr: int) -> None:
         """kmem_cache_free()."""
@@ -229,9 +229,9 @@ class Kernel:
 
     def kzalloc(self, size: int, gfp: int) -> int:
         """kzalloc(): zeroed kmalloc()."""
-        from kmemsim.include.linux.gfp_types import __GFP_ZERO
+        from kmemsim.include.linux.gfp_types import GFP
 
-        return self.slab.kmalloc(size, int(gfp) | __GFP_ZERO)
+        return self.slab.kmalloc(size, int(gfp) | GFP.ZERO)
 
     def kmalloc_array(self, n: int, size: int, gfp: int) -> int:
         """kmalloc_array(): n * size bytes; NULL when the product overflows size_t."""
@@ -239,9 +239,9 @@ class Kernel:
 
     def kcalloc(self, n: int, size: int, gfp: int) -> int:
         """kcalloc(): zeroed kmalloc_array()."""
-        from kmemsim.include.linux.gfp_types import __GFP_ZERO
+        from kmemsim.include.linux.gfp_types import GFP
 
-        return self.slab.kmalloc_array(n, size, int(gfp) | __GFP_ZERO)
+        return self.slab.kmalloc_array(n, size, int(gfp) | GFP.ZERO)
 
     def krealloc(self, p: int, new_size: int, gfp: int) -> int:
         """krealloc(): resize in place when it fits, else copy to a new object."""
