@@ -3,6 +3,8 @@
 The kernel keeps one struct page for every page frame (the memmap). kmemsim
 keeps one only for frames in use: the page allocator creates a Page when it
 hands out a block (for the head frame) and drops it when the block comes back.
+pfn_to_page() of any other frame returns a short-lived view: a tail frame of a
+compound block knows its head (compound_head()), a free frame has refcount 0.
 A free frame's state lives in the buddy free lists, a never-used frame has no
 state at all; so host memory follows the pages in use, not the RAM size.
 
@@ -47,10 +49,21 @@ class PG(enum.IntFlag):
 class Page:
     """A struct page in use: the head frame of an allocated block of 2**order frames."""
 
-    __slots__ = ("_refcount", "flags", "migratetype", "order", "owner", "pfn", "private", "slab")
+    __slots__ = (
+        "_refcount",
+        "flags",
+        "head",
+        "migratetype",
+        "order",
+        "owner",
+        "pfn",
+        "private",
+        "slab",
+    )
 
     def __init__(self, pfn: int, order: int = 0, migratetype: int = 0) -> None:
         self.pfn = pfn
+        # The order of the block this page heads (compound_order() when PG_head).
         self.order = order
         self.migratetype = migratetype
         self.flags = PG(0)
@@ -59,6 +72,20 @@ class Page:
         self.private: int = 0
         # The struct slab that overlays this page when a slab cache owns it.
         self.slab: Any = None
+        # For a view of a tail frame of a compound block: its head (compound_head()).
+        self.head: Page | None = None
+
+    def PageHead(self) -> bool:
+        """PageHead(): the first page of a compound (__GFP_COMP) block."""
+        return bool(self.flags & PG.head)
+
+    def PageTail(self) -> bool:
+        """PageTail(): a later page of a compound block."""
+        return self.head is not None
+
+    def get_page(self) -> None:
+        """get_page(): take a reference."""
+        self._refcount += 1
 
     @property
     def refcount(self) -> int:
@@ -66,4 +93,6 @@ class Page:
         return self._refcount
 
     def __repr__(self) -> str:
+        if self.head is not None:
+            return f"<Page pfn={self.pfn:#x} tail of {self.head.pfn:#x}>"
         return f"<Page pfn={self.pfn:#x} order={self.order} refcount={self._refcount}>"

@@ -1,0 +1,109 @@
+"""Model of mm/debug.c (dump_page) and bad_page() of mm/page_alloc.c, with WARN().
+
+When the page allocator finds a page in a state it must not be in (freed
+twice, freed with the wrong order), the kernel prints "BUG: Bad page state in
+process <comm>  pfn:<pfn>", dumps the struct page (refcount, mapcount,
+mapping, index, pfn; the flags with the node and zone encoded in their top
+bits; the raw words), says why, lists the modules and the stack, taints the
+kernel with 'B' and leaves the page alone. kmemsim prints the same lines and,
+as the kernel does, does not touch the free lists for such a page.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kmemsim.include.linux.mm_types import PG, Page
+from kmemsim.kernel.printk import LogLevel
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
+
+# Page flag layout of a 64-bit SPARSEMEM_VMEMMAP kernel without NUMA balancing
+# distribution quirks: zone number just below the node bits, LAST_CPUPID below it.
+ZONES_PGSHIFT = 51
+LAST_CPUPID_PGSHIFT = 30
+LAST_CPUPID_MASK = 0x1FFFFF
+
+
+def _zone_index(k: Kernel, pfn: int) -> int:
+    pa = k.page_alloc
+    zb = pa.page_zone(pfn)
+    return zb.idx if zb is not None else 0
+
+
+def _page_flags_word(k: Kernel, page: Page) -> int:
+    zone = _zone_index(k, page.pfn)
+    return int(page.flags) | (zone << ZONES_PGSHIFT) | (LAST_CPUPID_MASK << LAST_CPUPID_PGSHIFT)
+
+
+def format_page_flags(k: Kernel, page: Page) -> str:
+    """%pGp: the flags word, then the names of set flags and the node/zone fields."""
+    word = _page_flags_word(k, page)
+    names = [f.name for f in PG if f.name and page.flags & f]
+    fields = [
+        *names,
+        "node=0",
+        f"zone={_zone_index(k, page.pfn)}",
+        f"lastcpupid={LAST_CPUPID_MASK:#x}",
+    ]
+    return f"{word:#x}({'|'.join(fields)})"
+
+
+def dump_page(k: Kernel, page: Page, reason: str) -> None:
+    """dump_page(): the struct page, then "page dumped because: <reason>"."""
+    log = k.log
+    log.pr_warn(
+        f"page: refcount:{page.refcount} mapcount:0 mapping:0000000000000000 "
+        f"index:0x0 pfn:{page.pfn:#x}"
+    )
+    if page.flags & PG.head:
+        log.pr_warn(
+            f"head: order:{page.order} mapcount:0 entire_mapcount:0 nr_pages_mapped:0 pincount:0"
+        )
+    log.pr_warn(f"flags: {format_page_flags(k, page)}")
+    word = _page_flags_word(k, page)
+    raw = [
+        word,
+        0xDEAD000000000100,
+        0xDEAD000000000122,
+        0,
+        0,
+        0,
+        (page.refcount & 0xFFFFFFFF) << 32 | 0xFFFFFFFF,
+        0,
+    ]
+    log.pr_warn("raw: " + " ".join(f"{w:016x}" for w in raw[:4]))
+    log.pr_warn("raw: " + " ".join(f"{w:016x}" for w in raw[4:]))
+    log.pr_warn(f"page dumped because: {reason}")
+
+
+def bad_page(k: Kernel, page: Page, reason: str) -> None:
+    """bad_page(): report a page in a bad state and taint the kernel ('B')."""
+    sched = getattr(k, "sched", None)
+    comm = sched.comm if sched is not None else "swapper/0"
+    k.log.printk(f"BUG: Bad page state in process {comm}  pfn:{page.pfn:05x}", LogLevel.ALERT)
+    dump_page(k, page, reason)
+    k.log.pr_warn("Modules linked in:")
+    if sched is not None:
+        sched.dump_stack(["bad_page", "free_frozen_pages", "__free_pages"])
+    taint(k, "B")
+
+
+def taint(k: Kernel, flag: str) -> None:
+    """add_taint(): remember a taint letter (shown by later reports)."""
+    sched = getattr(k, "sched", None)
+    if sched is not None:
+        sched.taint(flag)
+
+
+def warn_on(k: Kernel, file: str, function: str) -> None:
+    """WARN_ON_ONCE(): "WARNING: CPU: n PID: p at <file> <function>" and the stack."""
+    sched = getattr(k, "sched", None)
+    cpu = sched.current_cpu if sched is not None else 0
+    pid = sched.pid if sched is not None else 0
+    k.log.pr_warn(f"WARNING: CPU: {cpu} PID: {pid} at {file} {function}")
+    k.log.pr_warn("Modules linked in:")
+    if sched is not None:
+        sched.dump_stack([function])
+    taint(k, "W")

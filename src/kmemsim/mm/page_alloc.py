@@ -1,0 +1,1674 @@
+"""Model of mm/page_alloc.c (Linux 6.18): the zoned buddy page allocator.
+
+Each zone keeps free blocks of 2**order pages on free_area[order], one list per
+migrate type; a free block is known by its first frame (pfn) and its order, as
+PageBuddy() and buddy_order() know it. __rmqueue_smallest() takes the smallest
+block that fits from the head of a list and expand() gives the upper halves
+back to the list heads; __free_one_page() merges a block with its buddy
+(pfn ^ (1 << order)) while the buddy is free and of the same order, then puts
+it at the list head, or the tail when a merge one order up looks likely
+(buddy_merge_likely) or when memblock hands memory over at boot (FPI_TO_TAIL).
+
+Memory is grouped by mobility in pageblocks of 2**pageblock_order pages, each
+with a migrate type (one byte per pageblock here); a free block always sits on
+the list of its pageblock's type. When the requested type's lists are empty,
+__rmqueue_claim() takes the largest block of a fallback type (fallbacks[]) and
+tries to claim its whole pageblock (try_to_claim_block), else
+__rmqueue_steal() takes the smallest one without claiming. High-order atomic
+allocations reserve pageblocks as MIGRATE_HIGHATOMIC (about 1% of a zone).
+
+Orders 0..PAGE_ALLOC_COSTLY_ORDER and the THP order go through per-CPU lists
+(struct per_cpu_pages): refilled from the buddy lists in batches (rmqueue_bulk)
+and drained back when over their auto-tuned `high` (free_pcppages_bulk).
+NR_FREE_PAGES counts only the buddy lists, as in the kernel.
+
+An allocation picks the highest zone its GFP mask allows (gfp_zone), walks the
+zonelist down from it, and takes from the first zone whose free pages stay
+above a watermark plus the lowmem_reserve protecting it from the higher zone
+(__zone_watermark_ok). The fast path uses the low watermark; the slow path
+(__alloc_pages_slowpath) wakes kswapd, drops to the min watermark, lets atomic
+requests dig deeper (ALLOC_MIN_RESERVE, ALLOC_NON_BLOCK, ALLOC_HIGHATOMIC),
+reclaims what the model can reclaim (per-CPU lists, empty slabs) for requests
+that may sleep, retries as should_reclaim_retry() does, and fails with
+warn_alloc()'s report. kmemsim has no page cache, no swap, no compaction and
+no user processes: reclaim frees only slab pages, costly orders fail after
+one reclaim pass (compaction would be the only further help), and the OOM
+killer finds no victim (the kernel then panics: "System is deadlocked on
+memory"), which here raises kmemsim.errors.Oops.
+
+Host memory: a Page object exists only for an allocated block (its head frame);
+free blocks are dictionary entries keyed by pfn, so a 1 TiB machine costs
+a few hundred thousand entries and no per-page loop ever runs.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import OrderedDict
+from typing import TYPE_CHECKING, Any
+
+from kmemsim.errors import Oops
+from kmemsim.include.linux.gfp_types import (
+    GFP,
+    GFP_HIGHUSER_MOVABLE,
+    GFP_USER,
+    format_gfp_mask,
+)
+from kmemsim.include.linux.mm_types import PG, Page
+from kmemsim.include.linux.mmzone import (
+    MIGRATE_PCPTYPES,
+    MigrateType,
+    PglistData,
+    Zone,
+    ZoneType,
+)
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
+
+# --- constants (include/linux/mmzone.h, mm/internal.h, include/linux/gfp.h) -------------
+PAGE_ALLOC_COSTLY_ORDER = 3
+MIGRATE_UNMOVABLE = int(MigrateType.UNMOVABLE)
+MIGRATE_MOVABLE = int(MigrateType.MOVABLE)
+MIGRATE_RECLAIMABLE = int(MigrateType.RECLAIMABLE)
+MIGRATE_HIGHATOMIC = int(MigrateType.HIGHATOMIC)
+# Without CONFIG_CMA, MIGRATE_ISOLATE follows MIGRATE_HIGHATOMIC.
+MIGRATE_ISOLATE = 4
+MIGRATE_TYPES = 5
+MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
+# show_migration_types() letters, in migrate type order.
+MIGRATETYPE_LETTERS = ("U", "M", "E", "H", "I")
+
+# mm/page_alloc.c fallbacks[]: the types a request may take pages from, in order.
+FALLBACKS: dict[int, tuple[int, int]] = {
+    MIGRATE_UNMOVABLE: (MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE),
+    MIGRATE_MOVABLE: (MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE),
+    MIGRATE_RECLAIMABLE: (MIGRATE_UNMOVABLE, MIGRATE_MOVABLE),
+}
+
+# Watermark indices (enum zone_watermarks) and the ALLOC_* flags of mm/internal.h.
+WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO = 0, 1, 2, 3
+ALLOC_WMARK_MIN = WMARK_MIN
+ALLOC_WMARK_LOW = WMARK_LOW
+ALLOC_WMARK_HIGH = WMARK_HIGH
+ALLOC_NO_WATERMARKS = 0x04
+ALLOC_WMARK_MASK = ALLOC_NO_WATERMARKS - 1
+ALLOC_OOM = 0x08
+ALLOC_NON_BLOCK = 0x10
+ALLOC_MIN_RESERVE = 0x20  # == __GFP_HIGH
+ALLOC_CPUSET = 0x40
+ALLOC_CMA = 0x80
+ALLOC_NOFRAGMENT = 0x100
+ALLOC_HIGHATOMIC = 0x200
+ALLOC_TRYLOCK = 0x400
+ALLOC_KSWAPD = 0x800  # == __GFP_KSWAPD_RECLAIM
+ALLOC_RESERVES = ALLOC_NON_BLOCK | ALLOC_MIN_RESERVE | ALLOC_HIGHATOMIC | ALLOC_OOM
+
+# free_one_page() flags (fpi_t).
+FPI_NONE = 0
+FPI_TO_TAIL = 1 << 1
+
+# Per-CPU page lists: CONFIG_PCP_BATCH_SCALE_MAX, boot pageset, flag bits.
+PCP_BATCH_SCALE_MAX = 5
+BOOT_PAGESET_HIGH = 0
+BOOT_PAGESET_BATCH = 1
+MIN_PERCPU_PAGELIST_HIGH_FRACTION = 8
+PCPF_PREV_FREE_HIGH_ORDER = 1 << 0
+PCPF_FREE_HIGH_BATCH = 1 << 1
+NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
+NR_PCP_THP = 2
+
+# mm/vmscan.c: direct reclaim retries without progress before giving up.
+MAX_RECLAIM_RETRIES = 16
+
+_K_MASK = GFP.DMA | GFP.HIGHMEM | GFP.DMA32 | GFP.MOVABLE
+
+
+def get_order(size: int) -> int:
+    """The buddy order that holds `size` bytes (include/asm-generic/getorder.h), 4 KiB pages.
+
+    >>> get_order(4096), get_order(4097), get_order(1 << 22)
+    (0, 1, 10)
+    """
+    return max(0, (size - 1) >> 12).bit_length()
+
+
+def mult_frac(x: int, n: int, d: int) -> int:
+    """mult_frac(): x * n / d without overflowing (include/linux/math.h)."""
+    q, r = divmod(x, d)
+    return q * n + (r * n) // d
+
+
+def rounddown_pow_of_two(n: int) -> int:
+    return 1 << (n.bit_length() - 1)
+
+
+def fls(x: int) -> int:
+    """fls(): the 1-based index of the most significant set bit, 0 for 0."""
+    return x.bit_length()
+
+
+def gfp_migratetype(gfp: int) -> int:
+    """gfp_migratetype(): MOVABLE and RECLAIMABLE bits give the pageblock type wanted."""
+    return (gfp & (GFP.RECLAIMABLE | GFP.MOVABLE)) >> 3
+
+
+def pageblock_order_for(arch: str, max_order: int) -> int:
+    """pageblock_order (include/linux/pageblock-flags.h) for an architecture.
+
+    With CONFIG_HUGETLB_PAGE it is min(HUGETLB_PAGE_ORDER, MAX_PAGE_ORDER): the
+    PMD size, 2 MiB (order 9) on x86_64 and 4 MiB (order 10) on non-PAE i386.
+    32-bit ARM without LPAE has no huge pages: pageblock_order = MAX_PAGE_ORDER.
+    """
+    if arch == "x86_64":
+        return min(9, max_order)
+    if arch == "i386":
+        return min(10, max_order)
+    return max_order
+
+
+class PerCpuPages:
+    """struct per_cpu_pages: one CPU's lists of free pages of one zone."""
+
+    __slots__ = (
+        "alloc_factor",
+        "batch",
+        "count",
+        "flags",
+        "free_count",
+        "high",
+        "high_max",
+        "high_min",
+        "lists",
+    )
+
+    def __init__(self, nr_lists: int) -> None:
+        self.count = 0
+        self.high = BOOT_PAGESET_HIGH
+        self.high_min = BOOT_PAGESET_HIGH
+        self.high_max = BOOT_PAGESET_HIGH
+        self.batch = BOOT_PAGESET_BATCH
+        self.free_count = 0
+        self.alloc_factor = 0
+        self.flags = 0
+        # Each list is ordered head first; the values are unused (pfn -> None).
+        self.lists: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(nr_lists)]
+
+
+class ZoneBuddy:
+    """The page allocator's part of struct zone: free_area[], pageblock types, pcp, watermarks."""
+
+    def __init__(self, pa: PageAllocator, zone: Zone, idx: int) -> None:
+        self.zone = zone
+        self.idx = idx  # zone_idx(): the index among the kernel's configured zones
+        self.nr_orders = pa.max_order + 1
+        # free_area[order].free_list[migratetype], head first.
+        self.free_list: list[list[OrderedDict[int, None]]] = [
+            [OrderedDict() for _ in range(MIGRATE_TYPES)] for _ in range(self.nr_orders)
+        ]
+        # PageBuddy frames: first pfn of a free block -> its order.
+        self.buddy_order: dict[int, int] = {}
+        self.nr_free = 0  # NR_FREE_PAGES
+        self.nr_free_highatomic = 0
+        self.nr_reserved_highatomic = 0
+        pb = pa.pageblock_order
+        self.pb_base = zone.zone_start_pfn >> pb
+        nr_blocks = ((zone.zone_end_pfn + (1 << pb) - 1) >> pb) - self.pb_base
+        # memmap_init(): every pageblock starts MIGRATE_MOVABLE.
+        self.pageblock_mt = bytearray([MIGRATE_MOVABLE]) * max(nr_blocks, 0)
+        self.watermark = [0, 0, 0, 0]
+        self.watermark_boost = 0
+        self.lowmem_reserve: list[int] = [0] * pa.nr_zones
+        self.stat_threshold = 0
+        self.below_high = False  # ZONE_BELOW_HIGH
+        self.reclaim_active = False  # ZONE_RECLAIM_ACTIVE
+        self.boosted_watermark = False  # ZONE_BOOSTED_WATERMARK
+        nr_lists = NR_LOWORDER_PCP_LISTS + NR_PCP_THP
+        self.pcp = [PerCpuPages(nr_lists) for _ in range(pa.nr_cpus)]
+        # Event counters this zone feeds (PGALLOC_<zone>, numa_hit, ...).
+        self.pgalloc = 0
+        self.allocstall = 0
+        self.numa_hit = 0
+
+    # -- derived counts -------------------------------------------------------------
+    def nr_free_order(self, order: int) -> int:
+        """free_area[order].nr_free."""
+        return sum(len(lst) for lst in self.free_list[order])
+
+    def nr_free_pages_blocks(self, pageblock_order: int) -> int:
+        """NR_FREE_PAGES_BLOCKS: free pages in blocks of at least a pageblock."""
+        return sum(
+            len(lst) << o
+            for o in range(pageblock_order, self.nr_orders)
+            for lst in self.free_list[o]
+        )
+
+    def pcp_count(self) -> int:
+        return sum(p.count for p in self.pcp)
+
+    def wmark(self, i: int) -> int:
+        """wmark_pages(): the watermark plus the current boost."""
+        return self.watermark[i] + self.watermark_boost
+
+    def managed(self) -> int:
+        return self.zone.managed_pages
+
+
+class PageAllocator:
+    """The buddy allocator of node 0: its zones' free lists, per-CPU lists and policies."""
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+        self.pgdat: PglistData = k.pgdat
+        cfg = k.config
+        self.max_order: int = int(cfg["ARCH_FORCE_MAX_ORDER"])
+        self.nr_page_orders = self.max_order + 1
+        machine = k.machine
+        self.arch: str = str(getattr(machine, "arch", "x86_64"))
+        self.bits: int = int(getattr(machine, "bits", 64))
+        self.nr_cpus: int = max(1, int(getattr(machine, "cpus", 1)))
+        self.page_shift: int = int(getattr(k.direct_map, "page_shift", 12))
+        self.pageblock_order = pageblock_order_for(self.arch, self.max_order)
+        self.pageblock_nr_pages = 1 << self.pageblock_order
+        self.thp = bool(cfg["TRANSPARENT_HUGEPAGE"]) and self.arch == "x86_64"
+        # HPAGE_PMD_ORDER: the THP order kept on the per-CPU lists.
+        self.thp_order = 9 if self.thp else -1
+        # The kernel's enum zone_type: only the zones this configuration builds.
+        self.zones: list[Zone] = self._configured_zones()
+        self.nr_zones = len(self.zones)
+        self.zone_by_type: dict[ZoneType, ZoneBuddy] = {}
+        self.buddies: list[ZoneBuddy] = []
+        for idx, zone in enumerate(self.zones):
+            zb = ZoneBuddy(self, zone, idx)
+            zone.buddy = zb
+            self.zone_by_type[zone.zone_type] = zb
+            self.buddies.append(zb)
+        self._populated: list[ZoneBuddy] = []
+        self._refresh_populated()
+        # Allocated blocks: head pfn -> Page (the only per-page host objects).
+        self.pages: dict[int, Page] = {}
+        self.page_group_by_mobility_disabled = False
+        self.min_free_kbytes = 1024
+        self.user_min_free_kbytes = -1
+        # Global event counters of /proc/vmstat that the page allocator feeds.
+        self.events: dict[str, int] = {}
+        self.kswapd_wakeups = 0
+        self._zonelist_cache: dict[int, list[ZoneBuddy]] = {}
+
+    # ------------------------------------------------------------------ zones
+    def _configured_zones(self) -> list[Zone]:
+        cfg = self.k.config
+        wanted: list[ZoneType] = []
+        if cfg["ZONE_DMA"]:
+            wanted.append(ZoneType.DMA)
+        if cfg["ZONE_DMA32"] and self.bits == 64:
+            wanted.append(ZoneType.DMA32)
+        wanted.append(ZoneType.NORMAL)
+        if cfg["HIGHMEM"] and self.bits == 32:
+            wanted.append(ZoneType.HIGHMEM)
+        wanted.append(ZoneType.MOVABLE)
+        if self.bits == 64:
+            wanted.append(ZoneType.DEVICE)
+        by_type = {z.zone_type: z for z in self.pgdat.zones}
+        out = []
+        for zt in wanted:
+            z = by_type.get(zt)
+            if z is None:
+                z = Zone(node=self.pgdat.node_id, zone_type=zt)
+            out.append(z)
+        return out
+
+    def _refresh_populated(self) -> None:
+        self._populated = [zb for zb in self.buddies if zb.zone.present_pages]
+        self._zonelist_cache = {}
+
+    def zone_of_type(self, zt: ZoneType) -> ZoneBuddy | None:
+        return self.zone_by_type.get(zt)
+
+    def page_zone(self, pfn: int) -> ZoneBuddy | None:
+        """page_zone(): the zone whose span holds `pfn` (None outside every zone)."""
+        for zb in self._populated:
+            z = zb.zone
+            if z.zone_start_pfn <= pfn < z.zone_start_pfn + z.spanned_pages:
+                return zb
+        return None
+
+    def gfp_zone(self, gfp: int) -> int:
+        """gfp_zone(): the highest zone index a mask allows (GFP_ZONE_TABLE)."""
+        bits = gfp & _K_MASK
+        if bits & GFP.DMA:
+            zt = ZoneType.DMA
+        elif bits & GFP.DMA32:
+            zt = ZoneType.DMA32
+        elif bits & GFP.HIGHMEM:
+            zt = ZoneType.MOVABLE if bits & GFP.MOVABLE else ZoneType.HIGHMEM
+        else:
+            zt = ZoneType.NORMAL
+        zb = self.zone_by_type.get(zt)
+        if zb is None:
+            # OPT_ZONE_*: a zone the configuration lacks maps to ZONE_NORMAL
+            # (ZONE_HIGHMEM; ZONE_DMA32 on 32-bit), ZONE_DMA without it too.
+            zb = self.zone_by_type[ZoneType.NORMAL]
+        return zb.idx
+
+    def zonelist(self, highest_zoneidx: int) -> list[ZoneBuddy]:
+        """The node's zonelist from `highest_zoneidx` down, populated zones only."""
+        zl = self._zonelist_cache.get(highest_zoneidx)
+        if zl is None:
+            zl = [zb for zb in reversed(self._populated) if zb.idx <= highest_zoneidx]
+            self._zonelist_cache[highest_zoneidx] = zl
+        return zl
+
+    # ------------------------------------------------------------------ pageblocks
+    def get_pageblock_migratetype(self, zb: ZoneBuddy, pfn: int) -> int:
+        return zb.pageblock_mt[(pfn >> self.pageblock_order) - zb.pb_base]
+
+    def set_pageblock_migratetype(self, zb: ZoneBuddy, pfn: int, mt: int) -> None:
+        if self.page_group_by_mobility_disabled and mt < MIGRATE_PCPTYPES:
+            mt = MIGRATE_UNMOVABLE
+        zb.pageblock_mt[(pfn >> self.pageblock_order) - zb.pb_base] = mt
+
+    def change_pageblock_range(self, zb: ZoneBuddy, pfn: int, order: int, mt: int) -> None:
+        nr = max(1, 1 << (order - self.pageblock_order)) if order >= self.pageblock_order else 1
+        for i in range(nr):
+            self.set_pageblock_migratetype(zb, pfn + (i << self.pageblock_order), mt)
+
+    # ------------------------------------------------------------------ free lists
+    def _account(self, zb: ZoneBuddy, nr: int, mt: int) -> None:
+        """account_freepages(): NR_FREE_PAGES and the free highatomic count."""
+        if mt == MIGRATE_ISOLATE:
+            return
+        zb.nr_free += nr
+        if mt == MIGRATE_HIGHATOMIC:
+            zb.nr_free_highatomic += nr
+
+    def _add_to_free_list(self, zb: ZoneBuddy, pfn: int, order: int, mt: int, tail: bool) -> None:
+        lst = zb.free_list[order][mt]
+        lst[pfn] = None
+        if not tail:
+            lst.move_to_end(pfn, last=False)
+        zb.buddy_order[pfn] = order
+
+    def _del_from_free_list(self, zb: ZoneBuddy, pfn: int, order: int, mt: int) -> None:
+        del zb.free_list[order][mt][pfn]
+        del zb.buddy_order[pfn]
+
+    def _expand(self, zb: ZoneBuddy, pfn: int, low: int, high: int, mt: int) -> int:
+        """expand(): put the upper halves of a split block back on the list heads."""
+        nr_added = 0
+        size = 1 << high
+        while high > low:
+            high -= 1
+            size >>= 1
+            self._add_to_free_list(zb, pfn + size, high, mt, False)
+            nr_added += size
+        return nr_added
+
+    def _page_del_and_expand(self, zb: ZoneBuddy, pfn: int, low: int, high: int, mt: int) -> None:
+        self._del_from_free_list(zb, pfn, high, mt)
+        nr_pages = 1 << high
+        nr_pages -= self._expand(zb, pfn, low, high, mt)
+        self._account(zb, -nr_pages, mt)
+
+    def _rmqueue_smallest(self, zb: ZoneBuddy, order: int, mt: int) -> int:
+        """__rmqueue_smallest(): the first block of the smallest order that fits, or -1."""
+        free_list = zb.free_list
+        for current_order in range(order, self.nr_page_orders):
+            lst = free_list[current_order][mt]
+            if lst:
+                pfn = next(iter(lst))
+                self._page_del_and_expand(zb, pfn, order, current_order, mt)
+                return pfn
+        return -1
+
+    def _buddy_is_free(self, zb: ZoneBuddy, buddy_pfn: int, order: int) -> bool:
+        return zb.buddy_order.get(buddy_pfn, -1) == order
+
+    def _free_one_page_core(self, zb: ZoneBuddy, pfn: int, order: int, mt: int, fpi: int) -> None:
+        """__free_one_page(): merge with free buddies, then add to the head or tail."""
+        self._account(zb, 1 << order, mt)
+        buddy_order = zb.buddy_order
+        max_order = self.max_order
+        pb_order = self.pageblock_order
+        buddy_pfn = 0
+        while order < max_order:
+            buddy_pfn = pfn ^ (1 << order)
+            if buddy_order.get(buddy_pfn, -1) != order:
+                break
+            buddy_mt = mt
+            if order >= pb_order:
+                buddy_mt = self.get_pageblock_migratetype(zb, buddy_pfn)
+                if buddy_mt != mt and (buddy_mt >= MIGRATE_PCPTYPES or mt >= MIGRATE_PCPTYPES):
+                    break
+            self._del_from_free_list(zb, buddy_pfn, order, buddy_mt)
+            if buddy_mt != mt:
+                # Match the buddy's pageblock to ours so expand() keeps lists right.
+                self.set_pageblock_migratetype(zb, buddy_pfn, mt)
+            pfn &= buddy_pfn
+            order += 1
+        if fpi & FPI_TO_TAIL:
+            to_tail = True
+        else:
+            to_tail = self._buddy_merge_likely(zb, pfn, buddy_pfn, order)
+        self._add_to_free_list(zb, pfn, order, mt, to_tail)
+
+    def _buddy_merge_likely(self, zb: ZoneBuddy, pfn: int, buddy_pfn: int, order: int) -> bool:
+        """buddy_merge_likely(): is the buddy of the next order up free?"""
+        if order >= self.max_order - 1:
+            return False
+        higher_pfn = buddy_pfn & pfn
+        return self._buddy_is_free(zb, higher_pfn ^ (1 << (order + 1)), order + 1)
+
+    def _free_one_page(self, zb: ZoneBuddy, pfn: int, order: int, fpi: int) -> None:
+        """free_one_page() / split_large_buddy(): above pageblock_order, pageblock by pageblock."""
+        if order <= self.pageblock_order:
+            mt = self.get_pageblock_migratetype(zb, pfn)
+            self._free_one_page_core(zb, pfn, order, mt, fpi)
+            return
+        end = pfn + (1 << order)
+        step = self.pageblock_order
+        while pfn < end:
+            mt = self.get_pageblock_migratetype(zb, pfn)
+            self._free_one_page_core(zb, pfn, step, mt, fpi)
+            pfn += 1 << step
+
+    # ------------------------------------------------------------------ boot
+    def free_pages_core(self, pfn: int, order: int) -> None:
+        """__free_pages_core(): memblock gives a block to the buddy allocator (to the tail)."""
+        zb = self.page_zone(pfn)
+        if zb is None:
+            return
+        nr = 1 << order
+        zb.zone.managed_pages += nr
+        if order == self.max_order and order > self.pageblock_order:
+            # Same outcome as split_large_buddy() freeing each pageblock in turn and
+            # merging them, when all of its pageblocks share one mergeable type.
+            base = (pfn >> self.pageblock_order) - zb.pb_base
+            n = 1 << (order - self.pageblock_order)
+            mts = zb.pageblock_mt[base : base + n]
+            mt = mts[0]
+            if mt < MIGRATE_PCPTYPES and mts.count(mt) == n:
+                self._account(zb, nr, mt)
+                self._add_to_free_list(zb, pfn, order, mt, True)
+                return
+        self._free_one_page(zb, pfn, order, FPI_TO_TAIL)
+
+    def adjust_managed_page_count(self, pfn: int, count: int) -> None:
+        """adjust_managed_page_count(): a zone gains or loses managed pages."""
+        zb = self.page_zone(pfn)
+        if zb is not None:
+            zb.zone.managed_pages += count
+
+    # ------------------------------------------------------------------ counts
+    def nr_free_pages(self) -> int:
+        """global NR_FREE_PAGES (MemFree)."""
+        return sum(zb.nr_free for zb in self.buddies)
+
+    def nr_free_pcp(self) -> int:
+        """Pages sitting on per-CPU lists (free_pcp)."""
+        return sum(zb.pcp_count() for zb in self.buddies)
+
+    def totalram_pages(self) -> int:
+        """totalram_pages(): the managed pages of all zones."""
+        return sum(zb.zone.managed_pages for zb in self.buddies)
+
+    def totalhigh_pages(self) -> int:
+        zb = self.zone_by_type.get(ZoneType.HIGHMEM)
+        return zb.zone.managed_pages if zb else 0
+
+    def nr_free_highpages(self) -> int:
+        zb = self.zone_by_type.get(ZoneType.HIGHMEM)
+        return zb.nr_free if zb else 0
+
+    def zone_free_pages(self, zt: ZoneType) -> int:
+        zb = self.zone_by_type.get(zt)
+        return zb.nr_free if zb else 0
+
+    def nr_allocated_pages(self) -> int:
+        """Pages in blocks handed out (the heads known to the allocator)."""
+        return sum(1 << p.order for p in self.pages.values())
+
+    def nr_free_zone_pages(self, offset: int) -> int:
+        """nr_free_zone_pages(): managed pages above the high watermark, zones <= offset."""
+        total = 0
+        for zb in self.zonelist(offset):
+            size = zb.zone.managed_pages
+            high = zb.wmark(WMARK_HIGH)
+            if size > high:
+                total += size - high
+        return total
+
+    def nr_free_buffer_pages(self) -> int:
+        """nr_free_buffer_pages(): nr_free_zone_pages(gfp_zone(GFP_USER))."""
+        return self.nr_free_zone_pages(self.gfp_zone(GFP_USER))
+
+    def count_event(self, name: str, n: int = 1) -> None:
+        self.events[name] = self.events.get(name, 0) + n
+
+    # ------------------------------------------------------------------ struct page
+    def pfn_valid(self, pfn: int) -> bool:
+        return self.page_zone(pfn) is not None
+
+    def pfn_to_page(self, pfn: int) -> Page:
+        """pfn_to_page(): the Page of an allocated head, or a view of any other frame.
+
+        A tail frame of an allocated compound block gets a view whose head is the
+        block's Page (compound_head()); a free frame a view with refcount 0.
+        """
+        page = self.pages.get(pfn)
+        if page is not None:
+            return page
+        head = self._find_head(pfn)
+        view = Page(pfn, 0, 0)
+        view._refcount = 0
+        if head is not None:
+            view.migratetype = head.migratetype
+            if head.flags & PG.head:
+                view.head = head
+        return view
+
+    def _find_head(self, pfn: int) -> Page | None:
+        pages = self.pages
+        for o in range(1, self.nr_page_orders):
+            head = pages.get(pfn & ~((1 << o) - 1))
+            if head is not None and head.order >= o:
+                return head
+        return None
+
+    def compound_head(self, page_or_pfn: Page | int) -> Page:
+        """compound_head(): the head Page of the block a frame belongs to."""
+        if isinstance(page_or_pfn, int):
+            page_or_pfn = self.pfn_to_page(page_or_pfn)
+        return page_or_pfn.head if page_or_pfn.head is not None else page_or_pfn
+
+    def page_address(self, page: Page) -> int:
+        """page_address(): the direct-map address of a page, 0 for highmem."""
+        dm = self.k.direct_map
+        if page.pfn >= dm.max_low_pfn:
+            return 0
+        return int(dm.pfn_to_virt(page.pfn))
+
+    # ------------------------------------------------------------------ watermarks
+    def _unusable_free(self, zb: ZoneBuddy, order: int, alloc_flags: int) -> int:
+        """__zone_watermark_unusable_free()."""
+        unusable = (1 << order) - 1
+        if not alloc_flags & ALLOC_RESERVES:
+            unusable += zb.nr_free_highatomic
+        return unusable
+
+    def zone_watermark_ok(
+        self,
+        zb: ZoneBuddy,
+        order: int,
+        mark: int,
+        highest_zoneidx: int,
+        alloc_flags: int,
+        free_pages: int | None = None,
+    ) -> bool:
+        """__zone_watermark_ok(): free pages above mark + lowmem_reserve, and a block."""
+        if free_pages is None:
+            free_pages = zb.nr_free
+        m = mark
+        free_pages -= self._unusable_free(zb, order, alloc_flags)
+        if alloc_flags & ALLOC_RESERVES:
+            if alloc_flags & ALLOC_MIN_RESERVE:
+                m -= m // 2
+                if alloc_flags & ALLOC_NON_BLOCK:
+                    m -= m // 4
+            if alloc_flags & ALLOC_OOM:
+                m -= m // 2
+        if free_pages <= m + zb.lowmem_reserve[highest_zoneidx]:
+            return False
+        if not order:
+            return True
+        for o in range(order, self.nr_page_orders):
+            lists = zb.free_list[o]
+            for mt in range(MIGRATE_PCPTYPES):
+                if lists[mt]:
+                    return True
+            if alloc_flags & (ALLOC_HIGHATOMIC | ALLOC_OOM) and lists[MIGRATE_HIGHATOMIC]:
+                return True
+        return False
+
+    def _zone_watermark_fast(
+        self, zb: ZoneBuddy, order: int, mark: int, highest_zoneidx: int, alloc_flags: int
+    ) -> bool:
+        """zone_watermark_fast()."""
+        free_pages = zb.nr_free
+        if not order:
+            reserved = self._unusable_free(zb, 0, alloc_flags)
+            usable = free_pages - min(free_pages, reserved)
+            if usable > mark + zb.lowmem_reserve[highest_zoneidx]:
+                return True
+        if self.zone_watermark_ok(zb, order, mark, highest_zoneidx, alloc_flags, free_pages):
+            return True
+        if (
+            not order
+            and alloc_flags & ALLOC_MIN_RESERVE
+            and zb.watermark_boost
+            and (alloc_flags & ALLOC_WMARK_MASK) == WMARK_MIN
+        ):
+            return self.zone_watermark_ok(
+                zb, order, zb.watermark[WMARK_MIN], highest_zoneidx, alloc_flags, free_pages
+            )
+        return False
+
+    # ------------------------------------------------------------------ fallback
+    def _should_try_claim_block(self, order: int, start_mt: int) -> bool:
+        if order >= self.pageblock_order:
+            return True
+        if order >= self.pageblock_order // 2:
+            return True
+        if start_mt in (MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE):
+            return True
+        return self.page_group_by_mobility_disabled
+
+    def _find_suitable_fallback(self, zb: ZoneBuddy, order: int, mt: int, claimable: bool) -> int:
+        """find_suitable_fallback(): -1 none in this order, -2 too low to claim."""
+        if claimable and not self._should_try_claim_block(order, mt):
+            return -2
+        lists = zb.free_list[order]
+        for fallback_mt in FALLBACKS[mt]:
+            if lists[fallback_mt]:
+                return fallback_mt
+        return -1
+
+    def _boost_watermark(self, zb: ZoneBuddy) -> bool:
+        factor = int(self.k.config["watermark_boost_factor"])
+        if not factor:
+            return False
+        if self.pageblock_nr_pages * 4 > zb.zone.managed_pages:
+            return False
+        max_boost = mult_frac(zb.watermark[WMARK_HIGH], factor, 10000)
+        if not max_boost:
+            return False
+        max_boost = max(self.pageblock_nr_pages, max_boost)
+        zb.watermark_boost = min(zb.watermark_boost + self.pageblock_nr_pages, max_boost)
+        return True
+
+    def _block_bounds(self, zb: ZoneBuddy, pfn: int) -> tuple[int, int] | None:
+        start = pfn & ~(self.pageblock_nr_pages - 1)
+        end = start + self.pageblock_nr_pages
+        z = zb.zone
+        if start < z.zone_start_pfn or end > z.zone_end_pfn:
+            return None
+        return start, end
+
+    def _prep_move_freepages_block(self, zb: ZoneBuddy, pfn: int) -> tuple[int, int, int] | None:
+        """prep_move_freepages_block(): (start_pfn, free pages, movable pages) of the block."""
+        bounds = self._block_bounds(zb, pfn)
+        if bounds is None:
+            return None
+        start, end = bounds
+        free = movable = 0
+        buddy_order = zb.buddy_order
+        pages = self.pages
+        p = start
+        while p < end:
+            o = buddy_order.get(p)
+            if o is not None:
+                free += 1 << o
+                p += 1 << o
+                continue
+            page = pages.get(p)
+            if page is not None:
+                if page.migratetype == MIGRATE_MOVABLE:
+                    movable += 1 << page.order
+                p += 1 << page.order
+                continue
+            p += 1
+        return start, free, movable
+
+    def _move_freepages_block(self, zb: ZoneBuddy, start: int, old_mt: int, new_mt: int) -> int:
+        """__move_freepages_block(): move the block's free pages to new_mt's lists."""
+        end = start + self.pageblock_nr_pages
+        moved = 0
+        buddy_order = zb.buddy_order
+        p = start
+        while p < end:
+            o = buddy_order.get(p)
+            if o is None:
+                page = self.pages.get(p)
+                p += (1 << page.order) if page is not None else 1
+                continue
+            self._del_from_free_list(zb, p, o, old_mt)
+            self._add_to_free_list(zb, p, o, new_mt, True)
+            self._account(zb, -(1 << o), old_mt)
+            self._account(zb, 1 << o, new_mt)
+            moved += 1 << o
+            p += 1 << o
+        return moved
+
+    def move_freepages_block(self, zb: ZoneBuddy, pfn: int, old_mt: int, new_mt: int) -> int:
+        """move_freepages_block(): -1 when the block crosses the zone boundary."""
+        prep = self._prep_move_freepages_block(zb, pfn)
+        if prep is None:
+            return -1
+        start = prep[0]
+        moved = self._move_freepages_block(zb, start, old_mt, new_mt)
+        self.set_pageblock_migratetype(zb, start, new_mt)
+        return moved
+
+    def _try_to_claim_block(
+        self,
+        zb: ZoneBuddy,
+        pfn: int,
+        current_order: int,
+        order: int,
+        start_type: int,
+        block_type: int,
+        alloc_flags: int,
+    ) -> int:
+        """try_to_claim_block(): take the whole pageblock for start_type if enough fits."""
+        if current_order >= self.pageblock_order:
+            self._del_from_free_list(zb, pfn, current_order, block_type)
+            self._account(zb, -(1 << current_order), block_type)
+            self.change_pageblock_range(zb, pfn, current_order, start_type)
+            nr_added = self._expand(zb, pfn, order, current_order, start_type)
+            self._account(zb, nr_added, start_type)
+            return pfn
+        if self._boost_watermark(zb) and alloc_flags & ALLOC_KSWAPD:
+            zb.boosted_watermark = True
+        prep = self._prep_move_freepages_block(zb, pfn)
+        if prep is None:
+            return -1
+        start, free_pages, movable_pages = prep
+        if start_type == MIGRATE_MOVABLE:
+            alike = movable_pages
+        elif block_type == MIGRATE_MOVABLE:
+            alike = self.pageblock_nr_pages - (free_pages + movable_pages)
+        else:
+            alike = 0
+        if (
+            free_pages + alike >= (1 << (self.pageblock_order - 1))
+            or self.page_group_by_mobility_disabled
+        ):
+            self._move_freepages_block(zb, start, block_type, start_type)
+            self.set_pageblock_migratetype(zb, start, start_type)
+            return self._rmqueue_smallest(zb, order, start_type)
+        return -1
+
+    def _rmqueue_claim(self, zb: ZoneBuddy, order: int, start_mt: int, alloc_flags: int) -> int:
+        min_order = order
+        if order < self.pageblock_order and alloc_flags & ALLOC_NOFRAGMENT:
+            min_order = self.pageblock_order
+        for current_order in range(self.max_order, min_order - 1, -1):
+            fallback_mt = self._find_suitable_fallback(zb, current_order, start_mt, True)
+            if fallback_mt == -1:
+                continue
+            if fallback_mt == -2:
+                break
+            pfn = next(iter(zb.free_list[current_order][fallback_mt]))
+            got = self._try_to_claim_block(
+                zb, pfn, current_order, order, start_mt, fallback_mt, alloc_flags
+            )
+            if got >= 0:
+                self.count_event("extfrag", 1)
+                return got
+        return -1
+
+    def _rmqueue_steal(self, zb: ZoneBuddy, order: int, start_mt: int) -> int:
+        for current_order in range(order, self.nr_page_orders):
+            fallback_mt = self._find_suitable_fallback(zb, current_order, start_mt, False)
+            if fallback_mt == -1:
+                continue
+            pfn = next(iter(zb.free_list[current_order][fallback_mt]))
+            self._page_del_and_expand(zb, pfn, order, current_order, fallback_mt)
+            return pfn
+        return -1
+
+    def _rmqueue(
+        self, zb: ZoneBuddy, order: int, mt: int, alloc_flags: int, mode: list[int]
+    ) -> int:
+        """__rmqueue(): own type first, then claim a fallback block, then steal.
+
+        `mode` remembers where the last call found pages (enum rmqueue_mode:
+        0 normal, 2 claim, 3 steal), as rmqueue_bulk() passes it along.
+        """
+        if mode[0] == 0:
+            pfn = self._rmqueue_smallest(zb, order, mt)
+            if pfn >= 0:
+                return pfn
+        if mode[0] <= 2:
+            pfn = self._rmqueue_claim(zb, order, mt, alloc_flags)
+            if pfn >= 0:
+                mode[0] = 0
+                return pfn
+        if not alloc_flags & ALLOC_NOFRAGMENT:
+            pfn = self._rmqueue_steal(zb, order, mt)
+            if pfn >= 0:
+                mode[0] = 3
+                return pfn
+        return -1
+
+    # ------------------------------------------------------------------ per-CPU lists
+    def pcp_allowed_order(self, order: int) -> bool:
+        return order <= PAGE_ALLOC_COSTLY_ORDER or order == self.thp_order
+
+    def order_to_pindex(self, mt: int, order: int) -> int:
+        if order > PAGE_ALLOC_COSTLY_ORDER:
+            return NR_LOWORDER_PCP_LISTS + (1 if mt == MIGRATE_MOVABLE else 0)
+        return MIGRATE_PCPTYPES * order + mt
+
+    def pindex_to_order(self, pindex: int) -> int:
+        if pindex >= NR_LOWORDER_PCP_LISTS:
+            return self.thp_order
+        return pindex // MIGRATE_PCPTYPES
+
+    def _nr_pcp_alloc(self, pcp: PerCpuPages, zb: ZoneBuddy, order: int) -> int:
+        base_batch = pcp.batch
+        high_min, high_max = pcp.high_min, pcp.high_max
+        high = pcp.high = min(max(pcp.high, high_min), high_max)
+        if high < base_batch:
+            return 1
+        batch = base_batch if order else base_batch << pcp.alloc_factor
+        if high_min != high_max and not zb.below_high:
+            high = pcp.high = min(high + batch, high_max)
+        if not order:
+            max_nr_alloc = max(high - pcp.count - base_batch, base_batch)
+            if batch <= max_nr_alloc and pcp.alloc_factor < PCP_BATCH_SCALE_MAX:
+                pcp.alloc_factor += 1
+            batch = min(batch, max_nr_alloc)
+        if batch > 1:
+            batch = max(batch >> order, 2)
+        return batch
+
+    def _rmqueue_bulk(
+        self,
+        zb: ZoneBuddy,
+        order: int,
+        count: int,
+        lst: OrderedDict[int, None],
+        mt: int,
+        alloc_flags: int,
+    ) -> int:
+        mode = [0]
+        i = 0
+        while i < count:
+            pfn = self._rmqueue(zb, order, mt, alloc_flags, mode)
+            if pfn < 0:
+                break
+            lst[pfn] = None
+            i += 1
+        return i
+
+    def _rmqueue_pcplist(self, zb: ZoneBuddy, order: int, mt: int, alloc_flags: int) -> int:
+        pcp = zb.pcp[self.k.sched.current_cpu % self.nr_cpus] if self._has_sched else zb.pcp[0]
+        pcp.free_count >>= 1
+        lst = pcp.lists[self.order_to_pindex(mt, order)]
+        if not lst:
+            batch = self._nr_pcp_alloc(pcp, zb, order)
+            alloced = self._rmqueue_bulk(zb, order, batch, lst, mt, alloc_flags)
+            pcp.count += alloced << order
+            if not lst:
+                return -1
+        pfn, _ = lst.popitem(last=False)
+        pcp.count -= 1 << order
+        return pfn
+
+    def _nr_pcp_high(self, pcp: PerCpuPages, zb: ZoneBuddy, batch: int, free_high: bool) -> int:
+        high_min, high_max = pcp.high_min, pcp.high_max
+        high = pcp.high = min(max(pcp.high, high_min), high_max)
+        if not high:
+            return 0
+        if free_high:
+            pcp.high = max(high - (batch << PCP_BATCH_SCALE_MAX), high_min)
+            return 0
+        if zb.reclaim_active:
+            free_count = max(pcp.free_count, batch)
+            pcp.high = max(high - free_count, high_min)
+            return min(batch << 2, pcp.high)
+        if high_min == high_max:
+            return high
+        if zb.below_high:
+            free_count = max(pcp.free_count, batch)
+            pcp.high = max(high - free_count, high_min)
+            high = max(pcp.count, high_min)
+        elif pcp.count >= high:
+            need_high = pcp.free_count + batch
+            if pcp.high < need_high:
+                pcp.high = min(max(need_high, high_min), high_max)
+        return high
+
+    @staticmethod
+    def _nr_pcp_free(pcp: PerCpuPages, batch: int, high: int, free_high: bool) -> int:
+        if free_high:
+            return min(pcp.count, batch << PCP_BATCH_SCALE_MAX)
+        if high < batch:
+            return 1
+        min_nr_free = batch
+        max_nr_free = high - batch
+        return max(min(pcp.free_count, max_nr_free), min_nr_free)
+
+    def free_pcppages_bulk(self, zb: ZoneBuddy, count: int, pcp: PerCpuPages, pindex: int) -> None:
+        """free_pcppages_bulk(): give pages back round-robin, from each list's tail."""
+        count = min(pcp.count, count)
+        pindex -= 1
+        nr_lists = len(pcp.lists)
+        while count > 0:
+            while True:
+                pindex += 1
+                if pindex > nr_lists - 1:
+                    pindex = 0
+                lst = pcp.lists[pindex]
+                if lst:
+                    break
+            order = self.pindex_to_order(pindex)
+            nr_pages = 1 << order
+            while True:
+                pfn, _ = lst.popitem(last=True)
+                mt = self.get_pageblock_migratetype(zb, pfn)
+                count -= nr_pages
+                pcp.count -= nr_pages
+                self._free_one_page_core(zb, pfn, order, mt, FPI_NONE)
+                if count <= 0 or not lst:
+                    break
+
+    def _free_frozen_page_commit(
+        self, zb: ZoneBuddy, pcp: PerCpuPages, pfn: int, mt: int, order: int
+    ) -> None:
+        pcp.alloc_factor >>= 1
+        pindex = self.order_to_pindex(mt, order)
+        lst = pcp.lists[pindex]
+        lst[pfn] = None
+        lst.move_to_end(pfn, last=False)
+        pcp.count += 1 << order
+        batch = pcp.batch
+        free_high = False
+        if order and order <= PAGE_ALLOC_COSTLY_ORDER:
+            free_high = (
+                pcp.free_count >= batch + pcp.high_min // 2
+                and bool(pcp.flags & PCPF_PREV_FREE_HIGH_ORDER)
+                and (not pcp.flags & PCPF_FREE_HIGH_BATCH or pcp.count >= batch)
+            )
+            pcp.flags |= PCPF_PREV_FREE_HIGH_ORDER
+        elif pcp.flags & PCPF_PREV_FREE_HIGH_ORDER:
+            pcp.flags &= ~PCPF_PREV_FREE_HIGH_ORDER
+        if pcp.free_count < (batch << PCP_BATCH_SCALE_MAX):
+            pcp.free_count += 1 << order
+        high = self._nr_pcp_high(pcp, zb, batch, free_high)
+        if pcp.count >= high:
+            self.free_pcppages_bulk(zb, self._nr_pcp_free(pcp, batch, high, free_high), pcp, pindex)
+            if zb.below_high and self.zone_watermark_ok(
+                zb, 0, zb.wmark(WMARK_HIGH), self.nr_zones - 1, 0
+            ):
+                zb.below_high = False
+
+    def drain_zone_pages(self, zb: ZoneBuddy, cpu: int | None = None) -> int:
+        """drain_pages_zone(): empty the per-CPU lists of a zone (every CPU by default)."""
+        drained = 0
+        for c, pcp in enumerate(zb.pcp):
+            if cpu is not None and c != cpu:
+                continue
+            if pcp.count:
+                drained += pcp.count
+                self.free_pcppages_bulk(zb, pcp.count, pcp, 0)
+        return drained
+
+    def drain_all_pages(self) -> int:
+        """drain_all_pages(NULL): every zone's per-CPU lists back to the buddy lists."""
+        return sum(self.drain_zone_pages(zb) for zb in self.buddies)
+
+    @property
+    def _has_sched(self) -> bool:
+        return getattr(self.k, "sched", None) is not None
+
+    # ------------------------------------------------------------------ rmqueue
+    def _rmqueue_buddy(self, zb: ZoneBuddy, order: int, alloc_flags: int, mt: int) -> int:
+        pfn = -1
+        if alloc_flags & ALLOC_HIGHATOMIC:
+            pfn = self._rmqueue_smallest(zb, order, MIGRATE_HIGHATOMIC)
+        if pfn < 0:
+            pfn = self._rmqueue(zb, order, mt, alloc_flags, [0])
+            if pfn < 0 and alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK):
+                pfn = self._rmqueue_smallest(zb, order, MIGRATE_HIGHATOMIC)
+        return pfn
+
+    def _rmqueue_zone(self, zb: ZoneBuddy, order: int, alloc_flags: int, mt: int) -> int:
+        pfn = -1
+        if self.pcp_allowed_order(order):
+            pfn = self._rmqueue_pcplist(zb, order, mt, alloc_flags)
+        if pfn < 0:
+            pfn = self._rmqueue_buddy(zb, order, alloc_flags, mt)
+            if pfn < 0:
+                return -1
+        zb.pgalloc += 1 << order
+        zb.numa_hit += 1
+        if alloc_flags & ALLOC_KSWAPD and zb.boosted_watermark:
+            zb.boosted_watermark = False
+            self.wakeup_kswapd(zb, 0)
+        return pfn
+
+    def _reserve_highatomic_pageblock(self, zb: ZoneBuddy, pfn: int, order: int) -> None:
+        managed = zb.zone.managed_pages
+        if managed // 100 < self.pageblock_nr_pages:
+            return
+        nr = self.pageblock_nr_pages
+        max_managed = (managed // 100 + nr - 1) // nr * nr
+        if zb.nr_reserved_highatomic >= max_managed:
+            return
+        mt = self.get_pageblock_migratetype(zb, pfn)
+        if mt >= MIGRATE_PCPTYPES:
+            return
+        if order < self.pageblock_order:
+            if self.move_freepages_block(zb, pfn, mt, MIGRATE_HIGHATOMIC) == -1:
+                return
+            zb.nr_reserved_highatomic += nr
+        else:
+            self.change_pageblock_range(zb, pfn, order, MIGRATE_HIGHATOMIC)
+            zb.nr_reserved_highatomic += 1 << order
+
+    def unreserve_highatomic_pageblock(self, highest_zoneidx: int, mt: int, force: bool) -> bool:
+        """unreserve_highatomic_pageblock(): give a reserved block back to `mt`."""
+        for zb in self.zonelist(highest_zoneidx):
+            if not force and zb.nr_reserved_highatomic <= self.pageblock_nr_pages:
+                continue
+            for order in range(self.nr_page_orders):
+                lst = zb.free_list[order][MIGRATE_HIGHATOMIC]
+                if not lst:
+                    continue
+                pfn = next(iter(lst))
+                size = max(self.pageblock_nr_pages, 1 << order)
+                size = min(size, zb.nr_reserved_highatomic)
+                zb.nr_reserved_highatomic -= size
+                if order < self.pageblock_order:
+                    ret = self.move_freepages_block(zb, pfn, MIGRATE_HIGHATOMIC, mt)
+                else:
+                    self._del_from_free_list(zb, pfn, order, MIGRATE_HIGHATOMIC)
+                    self._account(zb, -(1 << order), MIGRATE_HIGHATOMIC)
+                    self._add_to_free_list(zb, pfn, order, mt, False)
+                    self._account(zb, 1 << order, mt)
+                    self.change_pageblock_range(zb, pfn, order, mt)
+                    ret = 1
+                if not force or ret > 0:
+                    return ret > 0
+        return False
+
+    # ------------------------------------------------------------------ allocation
+    def _alloc_flags_nofragment(self, preferred: ZoneBuddy | None, gfp: int) -> int:
+        flags = gfp & GFP.KSWAPD_RECLAIM
+        if preferred is None or preferred.zone.zone_type != ZoneType.NORMAL:
+            return flags
+        dma32 = self.zone_by_type.get(ZoneType.DMA32)
+        if dma32 is None or not dma32.zone.present_pages:
+            return flags
+        return flags | ALLOC_NOFRAGMENT
+
+    def get_page_from_freelist(
+        self, gfp: int, order: int, alloc_flags: int, highest_zoneidx: int, mt: int
+    ) -> tuple[int, ZoneBuddy | None]:
+        """get_page_from_freelist(): the first zone of the zonelist that passes its watermark."""
+        zonelist = self.zonelist(highest_zoneidx)
+        while True:
+            no_fallback = alloc_flags & ALLOC_NOFRAGMENT
+            for zb in zonelist:
+                ok = False
+                if not zb.below_high:
+                    if self._zone_watermark_fast(
+                        zb, order, zb.wmark(WMARK_HIGH), highest_zoneidx, alloc_flags
+                    ):
+                        ok = True
+                    else:
+                        zb.below_high = True
+                if not ok:
+                    mark = zb.wmark(alloc_flags & ALLOC_WMARK_MASK)
+                    if (
+                        not self._zone_watermark_fast(zb, order, mark, highest_zoneidx, alloc_flags)
+                        and not alloc_flags & ALLOC_NO_WATERMARKS
+                    ):
+                        continue
+                pfn = self._rmqueue_zone(zb, order, alloc_flags, mt)
+                if pfn >= 0:
+                    if alloc_flags & ALLOC_HIGHATOMIC:
+                        self._reserve_highatomic_pageblock(zb, pfn, order)
+                    return pfn, zb
+            if no_fallback:
+                alloc_flags &= ~ALLOC_NOFRAGMENT
+                continue
+            return -1, None
+
+    def gfp_to_alloc_flags(self, gfp: int, order: int) -> int:
+        """gfp_to_alloc_flags(): the slow path's watermark and reserve rights."""
+        alloc_flags = ALLOC_WMARK_MIN | ALLOC_CPUSET
+        alloc_flags |= gfp & (GFP.HIGH | GFP.KSWAPD_RECLAIM)
+        if not gfp & GFP.DIRECT_RECLAIM:
+            if not gfp & GFP.NOMEMALLOC:
+                alloc_flags |= ALLOC_NON_BLOCK
+                if order > 0 and alloc_flags & ALLOC_MIN_RESERVE:
+                    alloc_flags |= ALLOC_HIGHATOMIC
+            if alloc_flags & ALLOC_MIN_RESERVE:
+                alloc_flags &= ~ALLOC_CPUSET
+        return alloc_flags
+
+    @staticmethod
+    def _gfp_pfmemalloc_flags(gfp: int) -> int:
+        if gfp & GFP.NOMEMALLOC:
+            return 0
+        if gfp & GFP.MEMALLOC:
+            return ALLOC_NO_WATERMARKS
+        return 0
+
+    def alloc_pages(self, gfp: int, order: int) -> Page | None:
+        """alloc_pages(): 2**order contiguous pages as the head Page, or None."""
+        gfp = int(gfp)
+        if order > self.max_order:
+            if not gfp & GFP.NOWARN:
+                self._warn("__alloc_frozen_pages_noprof")
+            return None
+        sched = self.k.sched if self._has_sched else None
+        if sched is not None and gfp & GFP.DIRECT_RECLAIM:
+            sched.might_alloc(gfp, "__alloc_frozen_pages_noprof")
+        highest = self.gfp_zone(gfp)
+        mt = gfp_migratetype(gfp)
+        zonelist = self.zonelist(highest)
+        alloc_flags = ALLOC_WMARK_LOW | self._alloc_flags_nofragment(
+            zonelist[0] if zonelist else None, gfp
+        )
+        pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
+        if pfn < 0:
+            pfn, zb = self._alloc_pages_slowpath(gfp, order, highest, mt)
+            if pfn < 0:
+                return None
+        assert zb is not None
+        return self._prep_new_page(pfn, order, gfp, mt)
+
+    def _prep_new_page(self, pfn: int, order: int, gfp: int, mt: int) -> Page:
+        page = Page(pfn, order, mt)
+        if gfp & GFP.COMP and order:
+            page.flags = PG.head
+        self.pages[pfn] = page
+        if gfp & GFP.ZERO:
+            self.k.mem.zero_frames(pfn, 1 << order)
+        return page
+
+    def _alloc_pages_slowpath(
+        self, gfp: int, order: int, highest: int, mt: int
+    ) -> tuple[int, ZoneBuddy | None]:
+        """__alloc_pages_slowpath() as far as the model has reclaim to offer."""
+        can_direct_reclaim = bool(gfp & GFP.DIRECT_RECLAIM)
+        costly_order = order > PAGE_ALLOC_COSTLY_ORDER
+        alloc_flags = self.gfp_to_alloc_flags(gfp, order)
+        no_progress_loops = 0
+        drained = False
+        if alloc_flags & ALLOC_KSWAPD:
+            self.wake_all_kswapds(order, highest)
+        pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
+        if pfn >= 0:
+            return pfn, zb
+        while True:
+            if alloc_flags & ALLOC_KSWAPD:
+                self.wake_all_kswapds(order, highest)
+            reserve_flags = self._gfp_pfmemalloc_flags(gfp)
+            if reserve_flags:
+                alloc_flags = reserve_flags | (alloc_flags & ALLOC_CPUSET)
+            pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
+            if pfn >= 0:
+                return pfn, zb
+            if not can_direct_reclaim:
+                break
+            # __alloc_pages_direct_reclaim(): reclaim, try again, then drain and retry once.
+            for z in self.zonelist(highest):
+                z.allocstall += 1
+            progress = self.try_to_free_pages(order, highest)
+            pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
+            if pfn < 0 and not drained:
+                self.unreserve_highatomic_pageblock(highest, mt, False)
+                progress += self.drain_all_pages()
+                drained = True
+                pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
+            if pfn >= 0:
+                return pfn, zb
+            if gfp & GFP.NORETRY:
+                break
+            if costly_order and not gfp & GFP.RETRY_MAYFAIL:
+                break
+            # should_reclaim_retry(): retry while reclaim makes progress, at most
+            # MAX_RECLAIM_RETRIES times without; the model's reclaim is exhausted
+            # after one pass, so further passes would change nothing.
+            if progress:
+                no_progress_loops = 0
+                continue
+            no_progress_loops += 1
+            if no_progress_loops <= MAX_RECLAIM_RETRIES and self._reclaim_could_help(
+                order, highest, alloc_flags
+            ):
+                continue
+            if self.unreserve_highatomic_pageblock(highest, mt, True):
+                continue
+            # __alloc_pages_may_oom()
+            if gfp & GFP.NOFAIL:
+                break
+            if costly_order or gfp & (GFP.RETRY_MAYFAIL | GFP.THISNODE):
+                break
+            normal = self.zone_by_type[ZoneType.NORMAL].idx
+            if highest < normal:
+                break
+            self._out_of_memory(gfp, order)
+        if gfp & GFP.NOFAIL and can_direct_reclaim:
+            # __alloc_pages_cpuset_fallback(ALLOC_MIN_RESERVE), then keep trying:
+            # when nothing at all is free the kernel can only loop forever.
+            for flags in (ALLOC_MIN_RESERVE | ALLOC_WMARK_MIN, ALLOC_NO_WATERMARKS):
+                pfn, zb = self.get_page_from_freelist(gfp, order, flags, highest, mt)
+                if pfn >= 0:
+                    return pfn, zb
+            self._out_of_memory(gfp, order)
+        if not gfp & GFP.NOWARN:
+            self.warn_alloc(gfp, order)
+        return -1, None
+
+    def _reclaim_could_help(self, order: int, highest: int, alloc_flags: int) -> bool:
+        """should_reclaim_retry()'s estimate: would reclaimable pages meet the min watermark?
+
+        The model has no LRU pages (zone_reclaimable_pages() is 0), so reclaim
+        could help only where the free pages alone already pass the check.
+        """
+        for zb in self.zonelist(highest):
+            if self.zone_watermark_ok(zb, order, zb.wmark(WMARK_MIN), highest, alloc_flags):
+                return False  # would have succeeded already; nothing more to find
+        return False
+
+    def _out_of_memory(self, gfp: int, order: int) -> None:
+        """out_of_memory() with no process to kill: the kernel panics."""
+        log = self.k.log
+        comm = self.k.sched.comm if self._has_sched else "swapper/0"
+        log.pr_warn(
+            f"{comm} invoked oom-killer: gfp_mask={format_gfp_mask(gfp)}, order={order}, "
+            "oom_score_adj=0"
+        )
+        self.show_mem(gfp)
+        log.pr_emerg("Out of memory and no killable processes...")
+        log.pr_emerg("Kernel panic - not syncing: System is deadlocked on memory")
+        raise Oops("Kernel panic - not syncing: System is deadlocked on memory")
+
+    # ------------------------------------------------------------------ kswapd / reclaim
+    def wake_all_kswapds(self, order: int, highest: int) -> None:
+        for zb in self.zonelist(highest):
+            self.wakeup_kswapd(zb, order)
+            break  # one node: waking it once is enough
+
+    def wakeup_kswapd(self, zb: ZoneBuddy, order: int) -> None:
+        """wakeup_kswapd() and one kswapd run (mm/vmscan.c balance_pgdat, in the model).
+
+        kswapd reclaims until the zones are above their high watermark plus boost;
+        the model can reclaim only empty slabs. It then resets the boost.
+        """
+        self.kswapd_wakeups += 1
+        below = any(
+            z.nr_free < z.wmark(WMARK_HIGH) for z in self._populated if z.zone.managed_pages
+        )
+        if below or zb.watermark_boost:
+            self.count_event("pageoutrun")
+            for z in self._populated:
+                z.reclaim_active = True
+            if below:
+                self._shrink_slab()
+            for z in self._populated:
+                z.reclaim_active = False
+                z.watermark_boost = 0
+
+    def _shrink_slab(self) -> int:
+        slab = getattr(self.k, "slab", None)
+        if slab is None or not hasattr(slab, "shrink_all"):
+            return 0
+        before = self.nr_free_pages() + self.nr_free_pcp()
+        slab.shrink_all()
+        return max(0, self.nr_free_pages() + self.nr_free_pcp() - before)
+
+    def try_to_free_pages(self, order: int, highest: int) -> int:
+        """try_to_free_pages(): direct reclaim; the model's reclaimable memory is empty slabs."""
+        return self._shrink_slab()
+
+    # ------------------------------------------------------------------ freeing
+    def free_pages_struct(self, page: Page, order: int) -> None:
+        """__free_pages(): drop the reference; the last one frees the block."""
+        head = self.pages.get(page.pfn)
+        if head is None:
+            self._bad_free(page, order, "nonzero _refcount")
+            return
+        if head.order != order:
+            reason = "PageTail not set" if order > head.order else "wrong order"
+            self._bad_free(head, order, reason)
+            return
+        head._refcount -= 1
+        if head._refcount > 0:
+            return
+        if head._refcount < 0:
+            head._refcount = 0
+        self._free_block(head)
+
+    def _free_block(self, head: Page) -> None:
+        del self.pages[head.pfn]
+        head.flags = PG(0)
+        head.slab = None
+        head.owner = ""
+        self.free_frozen_pages(head.pfn, head.order)
+
+    def free_frozen_pages(self, pfn: int, order: int) -> None:
+        """__free_frozen_pages(): to the per-CPU lists where allowed, else the buddy lists."""
+        zb = self.page_zone(pfn)
+        if zb is None:
+            return
+        self.count_event("pgfree", 1 << order)
+        if not self.pcp_allowed_order(order):
+            self._free_one_page(zb, pfn, order, FPI_NONE)
+            return
+        mt = self.get_pageblock_migratetype(zb, pfn)
+        if mt >= MIGRATE_PCPTYPES:
+            if mt == MIGRATE_ISOLATE:
+                self._free_one_page(zb, pfn, order, FPI_NONE)
+                return
+            mt = MIGRATE_MOVABLE
+        cpu = self.k.sched.current_cpu % self.nr_cpus if self._has_sched else 0
+        self._free_frozen_page_commit(zb, zb.pcp[cpu], pfn, mt, order)
+
+    def get_free_pages(self, gfp: int, order: int) -> int:
+        """__get_free_pages(): the direct-map address of the block, or 0."""
+        page = self.alloc_pages(int(gfp) & ~GFP.HIGHMEM, order)
+        if page is None:
+            return 0
+        return self.page_address(page)
+
+    def free_pages(self, addr: int, order: int) -> None:
+        """free_pages(): free what __get_free_pages() returned; 0 is a no-op."""
+        if addr == 0:
+            return
+        dm = self.k.direct_map
+        if not dm.virt_addr_valid(addr):
+            self._warn("free_pages")
+            return
+        pfn = dm.virt_to_pfn(addr)
+        page = self.pages.get(pfn)
+        if page is None:
+            self._bad_free(self.pfn_to_page(pfn), order, "nonzero _refcount")
+            return
+        self.free_pages_struct(page, order)
+
+    def _bad_free(self, page: Page, order: int, reason: str) -> None:
+        from kmemsim.mm.debug import bad_page
+
+        bad_page(self.k, page, reason)
+
+    def _warn(self, function: str) -> None:
+        from kmemsim.mm.debug import warn_on
+
+        warn_on(self.k, "mm/page_alloc.c", function)
+
+    # ------------------------------------------------------------------ trace replay
+    def take_free_block(self, pfn: int, order: int, gfp: int) -> Page | None:
+        """Allocate exactly the block at `pfn` (take_page_off_buddy / __isolate_free_page).
+
+        The block may sit on a per-CPU list or inside a larger free buddy block,
+        which is split around it. Returns None when (part of) it is in use.
+        """
+        zb = self.page_zone(pfn)
+        if zb is None or pfn & ((1 << order) - 1) or order > self.max_order:
+            return None
+        self._take_from_pcp(zb, pfn, order)
+        buddy_order = zb.buddy_order
+        for o in range(order, self.nr_page_orders):
+            head = pfn & ~((1 << o) - 1)
+            if buddy_order.get(head, -1) == o:
+                break
+        else:
+            return None
+        mt = self.get_pageblock_migratetype(zb, head)
+        self._del_from_free_list(zb, head, o, mt)
+        self._account(zb, -(1 << o), mt)
+        # break_down_buddy_pages(): free the halves that do not hold the target.
+        high = o
+        cur = head
+        while high > order:
+            high -= 1
+            size = 1 << high
+            if pfn >= cur + size:
+                other, cur = cur, cur + size
+            else:
+                other = cur + size
+            other_mt = self.get_pageblock_migratetype(zb, other)
+            self._add_to_free_list(zb, other, high, other_mt, False)
+            self._account(zb, size, other_mt)
+        zb.pgalloc += 1 << order
+        want_mt = gfp_migratetype(int(gfp))
+        return self._prep_new_page(pfn, order, int(gfp), want_mt)
+
+    def _take_from_pcp(self, zb: ZoneBuddy, pfn: int, order: int) -> None:
+        """Give back to the buddy lists any per-CPU block overlapping the wanted range."""
+        for pcp in zb.pcp:
+            if not pcp.count:
+                continue
+            for pindex, lst in enumerate(pcp.lists):
+                if not lst:
+                    continue
+                o = self.pindex_to_order(pindex)
+                size = 1 << max(o, order)
+                head = pfn & ~(size - 1)
+                for cand in range(head, head + size, 1 << o) if o <= order else (head,):
+                    if cand in lst:
+                        del lst[cand]
+                        pcp.count -= 1 << o
+                        mt = self.get_pageblock_migratetype(zb, cand)
+                        self._free_one_page_core(zb, cand, o, mt, FPI_NONE)
+
+    # ------------------------------------------------------------------ reports
+    def warn_alloc(self, gfp: int, order: int) -> None:
+        """warn_alloc(): "page allocation failure" with the stack and Mem-Info."""
+        from kmemsim.mm.show_mem import show_mem
+
+        sched = self.k.sched if self._has_sched else None
+        comm = sched.comm if sched is not None else "swapper/0"
+        self.k.log.pr_warn(
+            f"{comm}: page allocation failure: order:{order}, mode:{format_gfp_mask(gfp)}, "
+            "nodemask=(null),cpuset=/,mems_allowed=0"
+        )
+        if sched is not None:
+            sched.dump_stack(
+                [
+                    "warn_alloc",
+                    "__alloc_pages_slowpath",
+                    "__alloc_frozen_pages_noprof",
+                    "alloc_pages_noprof",
+                ]
+            )
+        show_mem(self.k, gfp)
+
+    def show_mem(self, gfp: int = 0) -> None:
+        from kmemsim.mm.show_mem import show_mem
+
+        show_mem(self.k, gfp)
+
+
+# ---------------------------------------------------------------------- boot-time setup
+def build_all_zonelists(k: Kernel) -> None:
+    """build_all_zonelists(): the zonelist of node 0 and its boot messages."""
+    pa = k.page_alloc
+    pa._refresh_populated()
+    if pa.bits == 64:
+        k.log.pr_info("Fallback order for Node 0: 0 ")
+    # 6.18 counts the present pages of the zones a GFP_HIGHUSER_MOVABLE request may use.
+    highest = pa.gfp_zone(GFP_HIGHUSER_MOVABLE)
+    vm_total_pages = sum(zb.zone.present_pages for zb in pa.zonelist(highest))
+    pa.page_group_by_mobility_disabled = vm_total_pages < pa.pageblock_nr_pages * MIGRATE_TYPES
+    k.log.pr_info(
+        f"Built 1 zonelists, mobility grouping "
+        f"{'off' if pa.page_group_by_mobility_disabled else 'on'}.  "
+        f"Total pages: {vm_total_pages}"
+    )
+    if pa.bits == 64:
+        policy = max(
+            (zb for zb in pa._populated if zb.zone.zone_type < ZoneType.MOVABLE),
+            key=lambda zb: zb.idx,
+            default=None,
+        )
+        if policy is not None:
+            k.log.pr_info(f"Policy zone: {policy.zone.name}")
+
+
+def calculate_min_free_kbytes(pa: PageAllocator) -> None:
+    """calculate_min_free_kbytes(): sqrt(lowmem_kbytes * 16), clamped to 128..262144."""
+    lowmem_kbytes = pa.nr_free_buffer_pages() * ((1 << pa.page_shift) >> 10)
+    new_min = math.isqrt(lowmem_kbytes * 16)
+    if new_min > pa.user_min_free_kbytes:
+        pa.min_free_kbytes = min(max(new_min, 128), 262144)
+    else:
+        pa.k.log.pr_warn(
+            f"min_free_kbytes is not updated to {new_min} because user defined value "
+            f"{pa.user_min_free_kbytes} is preferred"
+        )
+
+
+def setup_per_zone_wmarks(pa: PageAllocator) -> None:
+    """__setup_per_zone_wmarks(): min/low/high/promo from min_free_kbytes and the scale factor."""
+    pages_min = pa.min_free_kbytes >> (pa.page_shift - 10)
+    scale = int(pa.k.config["watermark_scale_factor"])
+    lowmem_pages = sum(
+        zb.zone.managed_pages
+        for zb in pa.buddies
+        if zb.zone.zone_type not in (ZoneType.HIGHMEM, ZoneType.MOVABLE)
+    )
+    for zb in pa.buddies:
+        managed = zb.zone.managed_pages
+        tmp = pages_min * managed // lowmem_pages if lowmem_pages else 0
+        if zb.zone.zone_type in (ZoneType.HIGHMEM, ZoneType.MOVABLE):
+            min_pages = min(max(managed // 1024, 32), 128)  # SWAP_CLUSTER_MAX .. 128
+            zb.watermark[WMARK_MIN] = min_pages
+        else:
+            zb.watermark[WMARK_MIN] = tmp
+        tmp = max(tmp >> 2, mult_frac(managed, scale, 10000))
+        zb.watermark_boost = 0
+        zb.watermark[WMARK_LOW] = zb.watermark[WMARK_MIN] + tmp
+        zb.watermark[WMARK_HIGH] = zb.watermark[WMARK_LOW] + tmp
+        zb.watermark[WMARK_PROMO] = zb.watermark[WMARK_HIGH] + tmp
+    # The per-CPU high marks follow the low watermark.
+    for zb in pa.buddies:
+        zone_set_pageset_high_and_batch(pa, zb, 0)
+
+
+def _lowmem_reserve_ratio(pa: PageAllocator) -> list[int]:
+    """sysctl_lowmem_reserve_ratio for the configured zones (boot default or the option)."""
+    text = str(pa.k.config["lowmem_reserve_ratio"])
+    values = [int(v) for v in text.split()]
+    defaults = {
+        ZoneType.DMA: 256,
+        ZoneType.DMA32: 256,
+        ZoneType.NORMAL: 32,
+        ZoneType.HIGHMEM: 0,
+        ZoneType.MOVABLE: 0,
+        ZoneType.DEVICE: 0,
+    }
+    if pa.k.config.is_set("lowmem_reserve_ratio") and len(values) >= pa.nr_zones:
+        return values[: pa.nr_zones]
+    return [defaults[z.zone_type] for z in pa.zones]
+
+
+def setup_per_zone_lowmem_reserve(pa: PageAllocator) -> None:
+    """setup_per_zone_lowmem_reserve(): how much of a lower zone higher requests must leave."""
+    ratios = _lowmem_reserve_ratio(pa)
+    for i, zb in enumerate(pa.buddies):
+        ratio = ratios[i]
+        clear = not ratio or not zb.zone.managed_pages
+        managed = 0
+        for j in range(i + 1, pa.nr_zones):
+            managed += pa.buddies[j].zone.managed_pages
+            zb.lowmem_reserve[j] = 0 if clear else managed // ratio
+
+
+def refresh_zone_stat_thresholds(pa: PageAllocator) -> None:
+    """calculate_normal_threshold() of mm/vmstat.c: the per-CPU counter drift allowed."""
+    cpus = pa.nr_cpus
+    for zb in pa.buddies:
+        mem = zb.zone.managed_pages >> (27 - pa.page_shift)
+        zb.stat_threshold = min(125, 2 * fls(cpus) * (1 + fls(mem)))
+
+
+def zone_batchsize(pa: PageAllocator, zb: ZoneBuddy) -> int:
+    """zone_batchsize(): ~0.1% of the zone or 1 MiB, /4, rounded to 2**n - 1."""
+    batch = min(zb.zone.managed_pages >> 10, (1 << 20) >> pa.page_shift)
+    batch //= 4
+    if batch < 1:
+        batch = 1
+    return rounddown_pow_of_two(batch + batch // 2) - 1
+
+
+def zone_highsize(
+    pa: PageAllocator, zb: ZoneBuddy, batch: int, cpu_online: int, high_fraction: int
+) -> int:
+    """zone_highsize(): the zone's low watermark (or managed/fraction) split over the CPUs."""
+    if not high_fraction:
+        total_pages = zb.watermark[WMARK_LOW]
+    else:
+        total_pages = zb.zone.managed_pages // high_fraction
+    nr_split_cpus = pa.nr_cpus + cpu_online
+    if not nr_split_cpus:
+        nr_split_cpus = pa.nr_cpus
+    high = total_pages // nr_split_cpus
+    return max(high, batch << 2)
+
+
+def zone_set_pageset_high_and_batch(pa: PageAllocator, zb: ZoneBuddy, cpu_online: int) -> None:
+    """zone_set_pageset_high_and_batch(): high_min, high_max and batch of every CPU."""
+    fraction = int(pa.k.config["percpu_pagelist_high_fraction"])
+    new_batch = max(1, zone_batchsize(pa, zb))
+    if fraction:
+        new_high_min = zone_highsize(pa, zb, new_batch, cpu_online, fraction)
+        new_high_max = new_high_min
+    else:
+        new_high_min = zone_highsize(pa, zb, new_batch, cpu_online, 0)
+        new_high_max = zone_highsize(
+            pa, zb, new_batch, cpu_online, MIN_PERCPU_PAGELIST_HIGH_FRACTION
+        )
+    for pcp in zb.pcp:
+        pcp.high_min = new_high_min
+        pcp.high_max = new_high_max
+        pcp.batch = new_batch
+
+
+def set_recommended_min_free_kbytes(pa: PageAllocator) -> None:
+    """khugepaged's set_recommended_min_free_kbytes() (mm/khugepaged.c)."""
+    nr_zones = sum(1 for zb in pa._populated if zb.idx <= pa.gfp_zone(GFP_USER))
+    nr = pa.pageblock_nr_pages
+    recommended_min = nr * nr_zones * 2
+    recommended_min += nr * nr_zones * MIGRATE_PCPTYPES * MIGRATE_PCPTYPES
+    recommended_min = min(recommended_min, pa.nr_free_buffer_pages() // 20)
+    recommended_min <<= pa.page_shift - 10
+    if recommended_min > pa.min_free_kbytes:
+        if pa.user_min_free_kbytes >= 0:
+            pa.k.log.pr_info(
+                f"raising min_free_kbytes from {pa.min_free_kbytes} to {recommended_min} "
+                "to help transparent hugepage allocations"
+            )
+        pa.min_free_kbytes = recommended_min
+    setup_per_zone_wmarks(pa)
+
+
+def init_per_zone_wmark_min(k: Kernel) -> None:
+    """init_per_zone_wmark_min() (postcore_initcall), then khugepaged's raise (hugepage_init).
+
+    A `min_free_kbytes` boot option acts as the sysctl written by the user.
+    """
+    pa = k.page_alloc
+    pa._refresh_populated()
+    user = k.config["min_free_kbytes"]
+    calculate_min_free_kbytes(pa)
+    setup_per_zone_wmarks(pa)
+    refresh_zone_stat_thresholds(pa)
+    setup_per_zone_lowmem_reserve(pa)
+    if pa.thp:
+        set_recommended_min_free_kbytes(pa)
+    if user is not None:
+        pa.user_min_free_kbytes = int(user)
+        pa.min_free_kbytes = int(user)
+        setup_per_zone_wmarks(pa)
+
+
+def sysctl_min_free_kbytes(k: Kernel, value: int) -> None:
+    """Writing /proc/sys/vm/min_free_kbytes: min_free_kbytes_sysctl_handler()."""
+    pa = k.page_alloc
+    pa.user_min_free_kbytes = value
+    pa.min_free_kbytes = value
+    setup_per_zone_wmarks(pa)
+
+
+def page_alloc_from_kernel(k: Any) -> PageAllocator:
+    """The PageAllocator of a kernel (helper for tools)."""
+    pa: PageAllocator = k.page_alloc
+    return pa

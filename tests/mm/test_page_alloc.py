@@ -1,0 +1,356 @@
+"""The buddy allocator of mm/page_alloc.c: splitting, merging, per-CPU lists, GFP zones.
+
+The kernels here are built by hand (`small_kernel`) on the zone layout of the
+captured 6.18 machine or a small PC, so that the allocator is tested on its own.
+"""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+
+from kmemsim.arch.memory import DirectMap
+from kmemsim.hw.physmem import PhysicalMemory
+from kmemsim.include.linux.gfp_types import (
+    __GFP_COMP,
+    __GFP_NOWARN,
+    __GFP_ZERO,
+    GFP_ATOMIC,
+    GFP_DMA,
+    GFP_DMA32,
+    GFP_HIGHUSER_MOVABLE,
+    GFP_KERNEL,
+)
+from kmemsim.include.linux.mmzone import PglistData, Zone, ZoneType
+from kmemsim.init.config import KernelConfig
+from kmemsim.init.main import Kernel
+from kmemsim.kernel.sched.core import ExecContext
+from kmemsim.mm.page_alloc import (
+    MIGRATE_MOVABLE,
+    MIGRATE_UNMOVABLE,
+    PageAllocator,
+    build_all_zonelists,
+    get_order,
+    init_per_zone_wmark_min,
+)
+from kmemsim.mm.vmstat import proc_vmstat_init
+
+PAGE_OFFSET_64 = 0xFFFF888000000000
+
+
+def free_range(k: Kernel, start: int, end: int) -> None:
+    """__free_pages_memory(): the largest aligned blocks of at most MAX_PAGE_ORDER."""
+    max_order = k.page_alloc.max_order
+    while start < end:
+        order = min(max_order, (start & -start).bit_length() - 1 if start else max_order)
+        while start + (1 << order) > end:
+            order -= 1
+        k.page_alloc.free_pages_core(start, order)
+        start += 1 << order
+
+
+def small_kernel(
+    zones: dict[ZoneType, tuple[int, int]],
+    ranges: list[tuple[int, int]],
+    *,
+    cpus: int = 2,
+    arch: str = "x86_64",
+    config: dict[str, object] | None = None,
+) -> Kernel:
+    """A kernel whose node has `zones` {type: (start_pfn, end_pfn)} and frees `ranges`."""
+    bits = 64 if arch == "x86_64" else 32
+    machine = SimpleNamespace(
+        ram=PhysicalMemory(12),
+        arch=arch,
+        bits=bits,
+        cpus=cpus,
+        page_shift=12,
+        name="test machine",
+    )
+    cfg = KernelConfig()
+    if arch != "x86_64":
+        cfg.update({"ZONE_DMA32": False, "HIGHMEM": True}, user=False)
+    if config:
+        cfg.update(config)
+    k = Kernel(machine, cfg)  # type: ignore[arg-type]
+    k.sched = ExecContext(k, comm="test", pid=100)
+    end_pfn = max(e for _, e in ranges)
+    offset = PAGE_OFFSET_64 if bits == 64 else 0xC0000000
+    low = end_pfn if bits == 64 else min(end_pfn, 0x38000)
+    k.direct_map = DirectMap(page_offset=offset, phys_offset=0, page_shift=12, max_low_pfn=low)
+    zl = []
+    for zt in ZoneType:
+        z = Zone(node=0, zone_type=zt)
+        if zt in zones:
+            s, e = zones[zt]
+            z.zone_start_pfn, z.spanned_pages = s, e - s
+            z.present_pages = sum(max(0, min(e, b) - max(s, a)) for a, b in ranges)
+        zl.append(z)
+    present = sum(b - a for a, b in ranges)
+    k.pgdat = PglistData(0, 0, end_pfn, present, zl)
+    k.memblock = None  # type: ignore[assignment]
+    k.page_alloc = PageAllocator(k)
+    build_all_zonelists(k)
+    for a, b in ranges:
+        for s, e in zones.values():
+            lo, hi = max(a, s), min(b, e)
+            if lo < hi:
+                free_range(k, lo, hi)
+    init_per_zone_wmark_min(k)
+    proc_vmstat_init(k)
+    return k
+
+
+def pc_kernel(mem_mib: int = 256, cpus: int = 2, **kw: object) -> Kernel:
+    """A small x86_64 PC: DMA below 16 MiB, DMA32 above (the first page and the ISA hole out)."""
+    end = mem_mib << 8
+    zones = {ZoneType.DMA: (1, 4096), ZoneType.DMA32: (4096, end)}
+    return small_kernel(zones, [(1, 0x9F), (0x100, end)], cpus=cpus, **kw)  # type: ignore[arg-type]
+
+
+def free_lists(k: Kernel) -> dict[tuple[str, int, int], tuple[int, ...]]:
+    """Every free list's content, in list order."""
+    out = {}
+    for zb in k.page_alloc.buddies:
+        for order, lists in enumerate(zb.free_list):
+            for mt, lst in enumerate(lists):
+                if lst:
+                    out[(zb.zone.name, order, mt)] = tuple(lst)
+    return out
+
+
+def free_blocks(k: Kernel) -> set[tuple[str, int, int]]:
+    """The free buddy blocks as (zone, order, pfn), whatever their migrate type."""
+    return {
+        (zb.zone.name, order, pfn)
+        for zb in k.page_alloc.buddies
+        for order, lists in enumerate(zb.free_list)
+        for lst in lists
+        for pfn in lst
+    }
+
+
+# ---------------------------------------------------------------------------- tests
+def test_get_order_matches_getorder_h() -> None:
+    assert [get_order(s) for s in (1, 4096, 4097, 8192, 8193, 1 << 20, (1 << 22) + 1)] == [
+        0,
+        0,
+        1,
+        1,
+        2,
+        8,
+        11,
+    ]
+
+
+def test_boot_frees_whole_max_order_blocks_to_the_movable_lists() -> None:
+    k = pc_kernel(64)
+    dma32 = k.page_alloc.zone_by_type[ZoneType.DMA32]
+    # 64 MiB - 16 MiB = 48 MiB = 12 blocks of 4 MiB, all MOVABLE pageblocks.
+    assert len(dma32.free_list[10][MIGRATE_MOVABLE]) == 12
+    assert dma32.nr_free == dma32.zone.managed_pages == 12 * 1024
+    dma = k.page_alloc.zone_by_type[ZoneType.DMA]
+    assert dma.nr_free == (0x9F - 1) + (4096 - 0x100)
+
+
+def test_split_and_merge_restore_the_free_lists() -> None:
+    k = pc_kernel(64)
+    before = free_blocks(k)
+    page = k.alloc_pages(GFP_KERNEL, 3)
+    assert page is not None and page.order == 3
+    zb = k.page_alloc.page_zone(page.pfn)
+    assert zb is not None and zb.zone.zone_type == ZoneType.DMA32
+    k.free_pages_struct(page, 3)
+    k.page_alloc.drain_all_pages()
+    # The same blocks; the claimed pageblock stays UNMOVABLE, as in the kernel.
+    assert free_blocks(k) == before
+
+
+def test_expand_puts_upper_halves_on_the_list_heads() -> None:
+    k = pc_kernel(64, config={"TRANSPARENT_HUGEPAGE": False})
+    pa = k.page_alloc
+    dma32 = pa.zone_by_type[ZoneType.DMA32]
+    first = next(iter(dma32.free_list[10][MIGRATE_MOVABLE]))
+    # An order-4 request bypasses the per-CPU lists: straight __rmqueue_smallest().
+    page = k.alloc_pages(GFP_HIGHUSER_MOVABLE & ~0x2, 4)  # no __GFP_HIGHMEM on x86_64
+    assert page is not None and page.pfn == first
+    for order in range(4, 10):
+        assert next(iter(dma32.free_list[order][MIGRATE_MOVABLE])) == first + (1 << order)
+
+
+def test_unmovable_request_claims_a_whole_movable_pageblock() -> None:
+    k = pc_kernel(64)
+    pa = k.page_alloc
+    dma32 = pa.zone_by_type[ZoneType.DMA32]
+    page = k.alloc_pages(GFP_KERNEL, 0)
+    assert page is not None
+    # fallbacks[UNMOVABLE] -> MOVABLE: the largest free block (order 10, two
+    # pageblocks) is claimed whole and its split halves land on UNMOVABLE lists.
+    assert pa.get_pageblock_migratetype(dma32, page.pfn) == MIGRATE_UNMOVABLE
+    assert pa.get_pageblock_migratetype(dma32, page.pfn + 512) == MIGRATE_UNMOVABLE
+    assert next(iter(dma32.free_list[9][MIGRATE_UNMOVABLE])) == page.pfn + 512
+
+
+def test_gfp_zone_picks_dma_dma32_and_normal() -> None:
+    k = small_kernel(
+        {
+            ZoneType.DMA: (1, 4096),
+            ZoneType.DMA32: (4096, 1 << 20),
+            ZoneType.NORMAL: (1 << 20, 0x110000),
+        },
+        [(1, 0x9F), (0x100, 0xC0000), (1 << 20, 0x110000)],
+    )
+    normal = k.alloc_pages(GFP_KERNEL, 0)
+    dma = k.alloc_pages(GFP_KERNEL | GFP_DMA, 0)
+    dma32 = k.alloc_pages(GFP_KERNEL | GFP_DMA32, 0)
+    assert normal is not None and normal.pfn >= 1 << 20
+    assert dma is not None and dma.pfn < 4096
+    assert dma32 is not None and 4096 <= dma32.pfn < 1 << 20
+
+
+def test_get_zeroed_page_and_free_pages_roundtrip() -> None:
+    k = pc_kernel(64)
+    addr = k.get_free_pages(GFP_KERNEL, 0)
+    k.write(addr, b"\xaa" * 64)
+    k.free_pages(addr, 0)
+    again = k.get_zeroed_page(GFP_KERNEL)
+    assert again == addr  # LIFO per-CPU list: the hot page comes back
+    assert k.read(again, 64) == bytes(64)
+    assert k.virt_to_page(again).pfn == k.direct_map.virt_to_pfn(again)
+    k.free_pages(0, 0)  # a no-op
+
+
+def test_compound_tail_pages_find_their_head() -> None:
+    k = pc_kernel(64)
+    page = k.alloc_pages(GFP_KERNEL | __GFP_COMP, 2)
+    assert page is not None and page.PageHead()
+    tail = k.pfn_to_page(page.pfn + 3)
+    assert tail.PageTail() and k.page_alloc.compound_head(tail) is page
+    assert k.page_alloc.compound_head(page.pfn + 1) is page
+
+
+def test_pcp_refill_takes_a_batch_and_counts_it() -> None:
+    k = pc_kernel(256)
+    pa = k.page_alloc
+    dma32 = pa.zone_by_type[ZoneType.DMA32]
+    free_before = dma32.nr_free
+    page = k.alloc_pages(GFP_KERNEL, 0)
+    assert page is not None
+    pcp = dma32.pcp[0]
+    # Taken from the buddy lists in one go: batch pages, one handed out.
+    taken = free_before - dma32.nr_free
+    assert taken == pcp.count + 1
+    assert taken == pcp.batch  # alloc_factor was 0 on the first refill
+
+
+def test_atomic_allocation_never_sleeps_and_fails_quietly_with_nowarn() -> None:
+    k = pc_kernel(32)
+    pages = []
+    with k.irq_context():
+        while True:
+            p = k.alloc_pages(GFP_ATOMIC | __GFP_NOWARN, 0)
+            if p is None:
+                break
+            pages.append(p)
+    assert "sleeping function" not in k.dmesg()
+    assert "page allocation failure" not in k.dmesg()
+    # GFP_ATOMIC digs below min: min - min/2 - (min/2)/4 remains in reserve.
+    dma32 = k.page_alloc.zone_by_type[ZoneType.DMA32]
+    wmin = dma32.watermark[0]
+    assert dma32.nr_free <= wmin
+
+
+def test_gfp_kernel_in_irq_context_reports_sleeping_function() -> None:
+    k = pc_kernel(32)
+    with k.irq_context():
+        page = k.alloc_pages(GFP_KERNEL, 0)
+    assert page is not None
+    log = k.dmesg()
+    assert (
+        "BUG: sleeping function called from invalid context at include/linux/sched/mm.h:321" in log
+    )
+    assert "in_atomic(): 1, irqs_disabled(): 1, non_block: 0, pid: 100, name: test" in log
+    assert "preempt_count: 10000, expected: 0" in log
+    assert "RCU nest depth: 0, expected: 0" in log
+
+
+def test_costly_order_failure_prints_warn_alloc_report() -> None:
+    k = pc_kernel(32)
+    held = []
+    while (p := k.alloc_pages(GFP_KERNEL | __GFP_NOWARN, 9)) is not None:
+        held.append(p)
+    assert k.alloc_pages(GFP_KERNEL, 10) is None
+    log = k.dmesg()
+    assert "test: page allocation failure: order:10, mode:0xcc0(GFP_KERNEL), nodemask=(null)" in log
+    assert "Mem-Info:" in log
+    assert "lowmem_reserve[]: 0 " in log
+    line = next(x for x in log.splitlines() if "Node 0 DMA32: " in x)
+    assert line.split("] ", 1)[1].startswith("Node 0 DMA32: 0*4kB ")
+    assert line.endswith("kB (U) 0*4096kB = 2048kB")
+
+
+def test_double_free_reports_bad_page_state_and_keeps_lists_consistent() -> None:
+    k = pc_kernel(32)
+    page = k.alloc_pages(GFP_KERNEL, 1)
+    assert page is not None
+    k.free_pages_struct(page, 1)
+    k.page_alloc.drain_all_pages()
+    before = free_lists(k)
+    k.free_pages_struct(page, 1)
+    assert f"BUG: Bad page state in process test  pfn:{page.pfn:05x}" in k.dmesg()
+    assert "page dumped because: nonzero _refcount" in k.dmesg()
+    assert free_lists(k) == before
+
+
+def test_free_with_wrong_order_is_reported_and_not_freed() -> None:
+    k = pc_kernel(32)
+    page = k.alloc_pages(GFP_KERNEL | __GFP_COMP, 1)
+    assert page is not None
+    k.free_pages_struct(page, 2)
+    assert "BUG: Bad page state" in k.dmesg()
+    assert page.pfn in k.page_alloc.pages
+    k.free_pages_struct(page, 1)
+    assert page.pfn not in k.page_alloc.pages
+
+
+def test_nofail_never_fails_while_memory_remains() -> None:
+    from kmemsim.include.linux.gfp_types import __GFP_NOFAIL
+
+    k = pc_kernel(32)
+    while k.alloc_pages(GFP_KERNEL | __GFP_NOWARN | 0x10000, 0) is not None:  # __GFP_NORETRY
+        pass
+    assert k.alloc_pages(GFP_KERNEL | __GFP_NOFAIL, 0) is not None
+
+
+def test_take_free_block_follows_a_traced_pfn() -> None:
+    k = pc_kernel(64)
+    pa = k.page_alloc
+    total = pa.nr_free_pages()
+    page = pa.take_free_block(0x2345, 0, GFP_KERNEL)
+    assert page is not None and page.pfn == 0x2345
+    assert pa.nr_free_pages() == total - 1
+    assert pa.take_free_block(0x2345, 0, GFP_KERNEL) is None
+    k.free_pages_struct(page, 0)
+    pa.drain_all_pages()
+    assert pa.nr_free_pages() == total
+
+
+def test_zeroing_uses_simulated_memory() -> None:
+    k = pc_kernel(32)
+    p = k.alloc_pages(GFP_KERNEL, 0)
+    assert p is not None
+    addr = k.page_address(p)
+    k.write(addr, b"x" * 4096)
+    k.free_pages_struct(p, 0)
+    q = k.alloc_pages(GFP_KERNEL | __GFP_ZERO, 0)
+    assert q is not None and q.pfn == p.pfn
+    assert k.read(k.page_address(q), 4096) == bytes(4096)
+
+
+@pytest.mark.parametrize("arch,expected", [("x86_64", 9), ("i386", 10)])
+def test_pageblock_order_per_architecture(arch: str, expected: int) -> None:
+    from kmemsim.mm.page_alloc import pageblock_order_for
+
+    assert pageblock_order_for(arch, 10) == expected
+    assert pageblock_order_for("arm", 10) == 10
