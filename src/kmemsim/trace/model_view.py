@@ -109,30 +109,14 @@ class ModelView:
 
     # ------------------------------------------------------------------ free lists
     def zones(self) -> list[Any]:
-        pgdat = getattr(self.k, "pgdat", None)
-        if pgdat is None:
-            return []
-        return [z for z in pgdat.populated_zones() if self.free_counts(z) is not None]
-
-    def free_counts(self, zone: Any) -> list[int] | None:
-        """Free blocks per order of a zone (all migrate types), or None if unknown."""
+        """The page allocator's populated zones (struct zone with its buddy state)."""
         pa = getattr(self.k, "page_alloc", None)
-        fn = getattr(pa, "zone_free_counts", None)
-        if fn is not None:
-            return list(fn(zone))
-        area = getattr(zone, "free_area", None)
-        if area is None:
-            return None
-        out = []
-        for fa in area:
-            nr = getattr(fa, "nr_free", None)
-            if nr is None:
-                nr = sum(len(lst) for lst in getattr(fa, "free_list", []))
-            out.append(int(nr))
-        return out
+        return [zb for zb in getattr(pa, "buddies", []) if zb.zone.present_pages]
 
-    def managed_pages(self) -> int:
-        return sum(int(getattr(z, "managed_pages", 0)) for z in self.zones())
+    @staticmethod
+    def free_counts(zb: Any) -> list[int]:
+        """free_area[order].nr_free of a zone, for every order."""
+        return [zb.nr_free_order(o) for o in range(zb.nr_orders)]
 
     # ------------------------------------------------------------------ sampling
     def sample(self) -> dict[str, Any]:
@@ -141,15 +125,19 @@ class ModelView:
         zones: dict[str, Any] = {}
         total_free = 0
         free_by_order: list[int] = []
+        managed = 0
+        pcp = 0
         for z in self.zones():
-            counts = self.free_counts(z) or []
+            counts = self.free_counts(z)
             free = sum(n << o for o, n in enumerate(counts))
             total_free += free
+            managed += z.zone.managed_pages
+            pcp += z.pcp_count()
             if len(free_by_order) < len(counts):
                 free_by_order += [0] * (len(counts) - len(free_by_order))
             for o, n in enumerate(counts):
                 free_by_order[o] += n
-            zones[z.name] = {
+            zones[z.zone.name] = {
                 "free_blocks": counts,
                 "free_pages": free,
                 "unusable_index": [unusable_free_index(counts, o) for o in range(len(counts))],
@@ -157,8 +145,9 @@ class ModelView:
         out["zones"] = zones
         out["free_blocks_by_order"] = free_by_order
         out["free_pages"] = total_free
-        managed = self.managed_pages()
-        out["used_pages"] = managed - total_free if managed else None
+        out["pcp_pages"] = pcp
+        # In use: managed pages neither on the free lists nor on the per-CPU lists.
+        out["used_pages"] = managed - total_free - pcp
         slab_pages = 0
         waste = 0
         per_cache: dict[str, tuple[int, int]] = {}

@@ -13,13 +13,12 @@ from __future__ import annotations
 
 import bz2
 import codecs
-import io
 import lzma
 import os
 import sys
 import zlib
 from collections.abc import Iterator
-from typing import BinaryIO
+from typing import Any, BinaryIO
 
 from kmemsim.errors import KmemsimError
 
@@ -76,25 +75,7 @@ def _decompressed_blocks(raw: BinaryIO, path: str) -> Iterator[bytes]:
         while block := raw.read(READ_SIZE):
             yield block
         return
-    if kind == "zstd":
-        import zstandard
-
-        try:
-            reader = zstandard.ZstdDecompressor().stream_reader(
-                io.BufferedReader(_Prepend(first, raw)), read_across_frames=True
-            )
-            while block := reader.read(READ_SIZE):
-                yield block
-        except zstandard.ZstdError as e:
-            raise TraceError(f"{_describe(path)}: corrupt zstd data ({e})") from None
-        return
-    decompressor: lzma.LZMADecompressor | bz2.BZ2Decompressor | _GzipStream
-    if kind == "xz":
-        decompressor = lzma.LZMADecompressor()
-    elif kind == "bzip2":
-        decompressor = bz2.BZ2Decompressor()
-    else:
-        decompressor = _GzipStream()
+    decompressor = _decompressor(kind)
     data = first
     try:
         while True:
@@ -109,22 +90,35 @@ def _decompressed_blocks(raw: BinaryIO, path: str) -> Iterator[bytes]:
                         data = raw.read(READ_SIZE)
                         if not data:
                             return
-                    decompressor = (
-                        lzma.LZMADecompressor()
-                        if kind == "xz"
-                        else bz2.BZ2Decompressor()
-                        if kind == "bzip2"
-                        else _GzipStream()
-                    )
+                    decompressor = _decompressor(kind)
                 else:
                     data = b""
             data = raw.read(READ_SIZE)
             if not data:
                 break
-    except (lzma.LZMAError, OSError, zlib.error, EOFError) as e:
+    except (lzma.LZMAError, OSError, zlib.error, EOFError, _zstd_error()) as e:
         raise TraceError(f"{_describe(path)}: corrupt {kind} data ({e})") from None
     if not decompressor.eof:
         raise TraceError(f"{_describe(path)}: truncated {kind} file (the stream ends early)")
+
+
+def _decompressor(kind: str) -> Any:
+    """A decompressor object with decompress(), eof and unused_data."""
+    if kind == "xz":
+        return lzma.LZMADecompressor()
+    if kind == "bzip2":
+        return bz2.BZ2Decompressor()
+    if kind == "zstd":
+        import zstandard
+
+        return zstandard.ZstdDecompressor().decompressobj()
+    return _GzipStream()
+
+
+def _zstd_error() -> type[Exception]:
+    import zstandard
+
+    return zstandard.ZstdError
 
 
 class _GzipStream:
@@ -143,28 +137,6 @@ class _GzipStream:
     @property
     def unused_data(self) -> bytes:
         return self._z.unused_data
-
-
-class _Prepend(io.RawIOBase):
-    """A raw stream that first returns `head`, then the rest of `raw`."""
-
-    def __init__(self, head: bytes, raw: BinaryIO) -> None:
-        self._head = head
-        self._raw = raw
-
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, b: bytearray | memoryview) -> int:  # type: ignore[override]
-        if self._head:
-            n = min(len(b), len(self._head))
-            b[:n] = self._head[:n]
-            self._head = self._head[n:]
-            return n
-        data = self._raw.read(len(b))
-        n = len(data)
-        b[:n] = data
-        return n
 
 
 class TraceSource:

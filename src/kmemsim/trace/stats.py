@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from kmemsim.include.linux.mmzone import MigrateType
+from kmemsim.include.linux.mmzone import MIGRATETYPE_NAMES
 
 PAGE_SIZE = 4096
 
@@ -32,9 +32,11 @@ KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE
 
 
 def migratetype_name(mt: int) -> str:
-    """The 6.18 name of migrate type number `mt` (without CONFIG_CMA)."""
-    names = {0: "Unmovable", 1: "Movable", 2: "Reclaimable", 3: "HighAtomic", 4: "Isolate"}
-    return names.get(mt, f"type {mt}")
+    """The 6.18 name of migrate type number `mt` (without CONFIG_CMA), as
+    /proc/pagetypeinfo prints it (mm/vmstat.c migratetype_names[])."""
+    if 0 <= mt < len(MIGRATETYPE_NAMES):
+        return MIGRATETYPE_NAMES[mt]
+    return f"type {mt}"
 
 
 def kmalloc_cache_name(bytes_alloc: int, gfp: int) -> str:
@@ -60,7 +62,8 @@ def fragmentation(requested: int, allocated: int) -> float:
     return 100.0 - 100.0 * requested / allocated
 
 
-_MT_COLUMNS = len(MigrateType)
+# MIGRATE_TYPES without CONFIG_CMA: Unmovable, Movable, Reclaimable, HighAtomic, Isolate.
+_MT_COLUMNS = len(MIGRATETYPE_NAMES)
 
 
 class ReplayStats:

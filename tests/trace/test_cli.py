@@ -1,0 +1,201 @@
+"""`kmemsim replay`: exit codes, bad input, JSON, HTML, --compare, standard input."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import lzma
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from kmemsim.cli.main import _register_tools, cli
+
+HEAD = "            task-4429    [001] .....  9255.58{:04d}: "
+GOOD = [
+    "kmalloc: call_site=alloc_pipe_info+0x5d/0x230 ptr=00000000cfe7026a bytes_req=176 "
+    "bytes_alloc=192 gfp_flags=GFP_KERNEL_ACCOUNT|__GFP_ZERO node=-1 accounted=true",
+    "kmem_cache_alloc: call_site=alloc_inode+0xa3/0xd0 ptr=0000000000cb3ea8 name=inode_cache "
+    "bytes_req=616 bytes_alloc=624 gfp_flags=GFP_KERNEL node=-1 accounted=true",
+    "mm_page_alloc: page=0000000008e3026d pfn=0x114c6c order=0 migratetype=1 "
+    "gfp_flags=GFP_HIGHUSER_MOVABLE|__GFP_ZERO|__GFP_COMP",
+    "kfree: call_site=pipe_release+0x1/0x2 ptr=00000000cfe7026a",
+    "kfree: call_site=ida_alloc_range+0x39b/0x400 ptr=0000000000000000",
+    "kmem_cache_free: call_site=__fput+0x141/0x2a0 ptr=0000000000cb3ea8 name=inode_cache",
+    "mm_page_free: page=0000000008e3026d pfn=0x114c6c order=0",
+    "mm_page_free_batched: page=0000000008e3026d pfn=0x114c6c order=0",
+    "sched_switch: prev_comm=task prev_pid=1 next_comm=task next_pid=2",
+]
+
+
+def trace_text(bodies: list[str]) -> str:
+    return "".join(HEAD.format(i) + body + "\n" for i, body in enumerate(bodies))
+
+
+@pytest.fixture(scope="module")
+def runner() -> CliRunner:
+    _register_tools()
+    return CliRunner()
+
+
+def run(runner: CliRunner, *args: str, input: str | None = None) -> tuple[int, str, str]:
+    result = runner.invoke(cli, ["replay", *args], input=input, catch_exceptions=False)
+    return result.exit_code, result.stdout, result.stderr
+
+
+def test_a_good_trace_replays_with_exit_0(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "t.txt.gz"
+    path.write_bytes(gzip.compress(trace_text(GOOD).encode()))
+    code, out, err = run(runner, str(path), "--verify")
+    assert code == 0, out + err
+    assert "SUMMARY (SLAB allocator)" in out
+    assert "batched_repeat 1" in out and "kfree_null 1" in out
+    assert "sched_switch 1" in out  # unknown events are counted, not fatal
+
+
+def test_json_report(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text(trace_text(GOOD))
+    code, out, _ = run(runner, str(path), "--json", "--verify")
+    assert code == 0
+    report = json.loads(out)
+    assert report["kmemsim_replay"] == 1
+    assert report["events"] == 8
+    assert report["unknown_events"] == {"sched_switch": 1}
+    assert report["quirks"]["batched_repeat"] == 1
+    assert report["verify"] == {
+        "enabled": True,
+        "mismatches": {},
+        "total_mismatches": 0,
+        "examples": {},
+    }
+    for key in (
+        "total_bytes_requested",
+        "total_bytes_allocated",
+        "total_bytes_freed",
+        "internal_fragmentation_percent",
+        "cross_cpu_allocations",
+        "callsites",
+        "caches",
+    ):
+        assert key in report["slab"]
+    for key in (
+        "total_allocation_requests",
+        "total_free_requests",
+        "total_alloc_only_requests",
+        "total_free_only_requests",
+        "by_order",
+        "migratetypes",
+    ):
+        assert key in report["page"]
+    assert report["page"]["by_order"] == {"0": {"Movable": 1}}
+    for key in ("final", "peak", "series"):
+        assert key in report["model"]
+
+
+def test_a_mismatch_exits_1_with_examples(runner: CliRunner, tmp_path: Path) -> None:
+    # The real kernel never gives 96 bytes for a 100-byte kmalloc: the model gives 128.
+    path = tmp_path / "wrong.txt"
+    path.write_text(
+        trace_text(
+            [
+                "kmalloc: call_site=f+0x1/0x2 ptr=00000000cfe70260 bytes_req=100 bytes_alloc=96 "
+                "gfp_flags=GFP_KERNEL node=-1 accounted=false"
+            ]
+        )
+    )
+    code, out, _ = run(runner, str(path), "--verify")
+    assert code == 1
+    assert "kmalloc bytes_alloc: 1" in out
+    assert "wrong.txt:1:" in out and "model ksize=128" in out
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        (b"", "empty trace"),
+        (bytes(range(256)) * 40, "malformed"),
+        (trace_text(GOOD).encode()[:-30], "cut off mid-line"),
+        (trace_text(GOOD[:1]).replace("bytes_alloc=192", "bytes_alloc=x").encode(), "not a number"),
+    ],
+)
+def test_bad_input_exits_2_without_traceback(
+    runner: CliRunner, tmp_path: Path, content: bytes, message: str
+) -> None:
+    path = tmp_path / "bad.txt"
+    path.write_bytes(content)
+    code, out, err = run(runner, str(path))
+    assert code == 2
+    assert "Traceback" not in out + err
+    assert message in out + err
+
+
+def test_truncated_xz_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    data = lzma.compress(trace_text(GOOD * 200).encode())
+    path = tmp_path / "cut.txt.xz"
+    path.write_bytes(data[: len(data) // 2])
+    code, _, err = run(runner, str(path))
+    assert code == 2
+    assert "truncated xz file" in err and "Traceback" not in err
+
+
+def test_missing_file_and_bad_option_exit_2(runner: CliRunner, tmp_path: Path) -> None:
+    code, _, err = run(runner, str(tmp_path / "nope.txt"))
+    assert code == 2 and "No such file" in err
+    path = tmp_path / "t.txt"
+    path.write_text(trace_text(GOOD))
+    code, _, err = run(runner, str(path), "--config", "no_such_option=1")
+    assert code == 2 and "Traceback" not in err
+    code, _, err = run(runner, str(path), "--compare", "default", "slub_max_order")
+    assert code == 2 and "KEY=VALUE" in err
+
+
+def test_a_trace_on_more_cpus_than_the_machine_is_a_usage_error(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text(trace_text(GOOD).replace("[001]", "[007]"))
+    code, _, err = run(runner, str(path))
+    assert code == 2 and "--cpus 8" in err
+    code, _, _ = run(runner, str(path), "--cpus", "8")
+    assert code == 0
+
+
+def test_standard_input(runner: CliRunner) -> None:
+    code, out, _ = run(runner, "-", "--json", input=trace_text(GOOD))
+    assert code == 0
+    assert json.loads(out)["traces"] == ["<stdin>"]
+
+
+def test_html_is_written_atomically(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text(trace_text(GOOD))
+    html = tmp_path / "report.html"
+    code, _, _ = run(runner, str(path), "--html", str(html))
+    assert code == 0
+    text = html.read_text()
+    assert text.startswith("<!DOCTYPE html>") and "<svg" in text
+    # A failure while writing leaves the user's previous file whole and no debris.
+    html.write_text("previous report")
+    from kmemsim.trace import report
+
+    def broken(_fd: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(report.os, "fsync", broken)
+    with pytest.raises(OSError, match="No space"):
+        report.write_atomically(str(html), text)
+    assert html.read_text() == "previous report"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "t.txt"]
+
+
+def test_compare_two_configurations(runner: CliRunner, shared_data: Path) -> None:
+    path = shared_data / "trace-tar-extract.txt.xz"
+    code, out, err = run(runner, str(path), "--compare", "default", "slub_max_order=0")
+    assert code == 0, err
+    assert "slab pages at the end" in out
+    assert "unusable index" in out
+    assert "default" in out and "slub_max_order=0" in out

@@ -1,0 +1,74 @@
+"""Replay of the real 6.18 traces through the model: verify, quirks, report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+import kmemsim
+from kmemsim.trace.replay import Replay
+from kmemsim.trace.report import build_report, render_text
+
+SMALL_TRACES = ["trace-python-import", "trace-tar-extract", "trace-gcc-build"]
+
+
+@pytest.fixture(scope="module")
+def python_import(shared_data: Path) -> Replay:
+    """The python-import trace replayed with --verify on the machine it came from."""
+    k = kmemsim.boot("linux-6.18-x86_64")
+    return Replay(k, verify=True).run([str(shared_data / "trace-python-import.txt.xz")])
+
+
+@pytest.mark.parametrize("name", [*SMALL_TRACES[1:], "perf-python-import"])
+def test_every_shared_trace_verifies_with_zero_mismatches(shared_data: Path, name: str) -> None:
+    suffix = ".script.txt.xz" if name.startswith("perf") else ".txt.xz"
+    k = kmemsim.boot("linux-6.18-x86_64")
+    r = Replay(k, verify=True).run([str(shared_data / f"{name}{suffix}")])
+    assert r.events > 100_000
+    assert r.malformed == 0, r.malformed_examples
+    assert r.mismatches == {}, r.mismatch_examples
+
+
+def test_python_import_verifies_with_zero_mismatches(python_import: Replay) -> None:
+    assert python_import.events == 213_969  # TRACES.md
+    assert python_import.malformed == 0
+    assert python_import.mismatches == {}, python_import.mismatch_examples
+
+
+def test_the_quirks_readme_counts_on_python_import(python_import: Replay) -> None:
+    """README.md, 'What a replay must know', counted on trace-python-import."""
+    q = python_import.quirks
+    assert q["batched_repeat"] == 19_945  # every mm_page_free_batched repeats a free
+    assert q["implied_free"] == 7_226  # allocations returning a still-live pointer
+    assert q["kfree_null"] == 12_775  # traced kfree(NULL)
+    assert q["free_before_trace"] > 0  # objects allocated before the trace began
+    assert q["page_free_before_trace"] > 0
+    # lsm_file_cache is an alias of :0000024 on the real machine.
+    assert q.get("merged_cache", 0) > 0
+
+
+def test_report_figures_follow_perf_kmem(python_import: Replay) -> None:
+    report = build_report(python_import)
+    slab, page = report["slab"], report["page"]
+    assert slab["allocations"] == 5_195 + 61_888  # kmalloc + kmem_cache_alloc events
+    assert slab["total_bytes_allocated"] >= slab["total_bytes_requested"] > 0
+    assert slab["total_bytes_wasted_on_internal_fragmentation"] == (
+        slab["total_bytes_allocated"] - slab["total_bytes_requested"]
+    )
+    assert 0 < slab["internal_fragmentation_percent"] < 100
+    assert page["total_allocation_requests"] == 40_139
+    assert page["total_free_requests"] == 24_472  # mm_page_free; the batched repeats are not
+    assert page["total_alloc_freed_requests"] + page["total_free_only_requests"] == 24_472
+    assert page["migratetypes"][:4] == ["Unmovable", "Movable", "Reclaimable", "HighAtomic"]
+    assert sum(sum(row.values()) for row in page["by_order"].values()) == 40_139
+    model = report["model"]
+    assert model["final"]["slab_pages"] > 0
+    assert model["final"]["zones"]
+    for zone in model["final"]["zones"].values():
+        assert all(0.0 <= x <= 1.0 for x in zone["unusable_index"])
+        assert zone["unusable_index"][0] == 0.0  # every free page serves an order-0 request
+    assert len(model["series"]["event"]) == len(model["series"]["slab_pages"]) >= 2
+    text = render_text(report)
+    assert "SUMMARY (SLAB allocator)" in text and "SUMMARY (page allocator)" in text
+    assert "Verify: the model matches the trace (0 mismatches)" in text
