@@ -761,3 +761,95 @@ def _named_ctor(name: str) -> Callable[[int], Any]:
 
     ctor.__name__ = name.split("+")[0]
     return ctor
+
+
+# /sys/kernel/slab attribute -> the SLAB flag it shows (mm/slub.c *_show()).
+SYSFS_FLAG_ATTRS: dict[str, str] = {
+    "hwcache_align": "SLAB_HWCACHE_ALIGN",
+    "cache_dma": "SLAB_CACHE_DMA",
+    "reclaim_account": "SLAB_RECLAIM_ACCOUNT",
+    "poison": "SLAB_POISON",
+    "red_zone": "SLAB_RED_ZONE",
+    "store_user": "SLAB_STORE_USER",
+    "destroy_by_rcu": "SLAB_TYPESAFE_BY_RCU",
+    "sanity_checks": "SLAB_CONSISTENCY_CHECKS",
+    "trace": "SLAB_TRACE",
+}
+# create_unique_id() letters -> flags.
+UNIQUE_ID_LETTERS: dict[str, str] = {
+    "d": "SLAB_CACHE_DMA",
+    "D": "SLAB_CACHE_DMA32",
+    "a": "SLAB_RECLAIM_ACCOUNT",
+    "F": "SLAB_CONSISTENCY_CHECKS",
+    "A": "SLAB_ACCOUNT",
+}
+
+
+def parse_unique_id(uid: str) -> tuple[list[str], int] | None:
+    """ ":aA-0000032" -> (["SLAB_RECLAIM_ACCOUNT", "SLAB_ACCOUNT"], 32); None if not an id."""
+    if not uid.startswith(":"):
+        return None
+    letters, _, digits = uid[1:].rpartition("-")
+    if not digits.isdigit() or any(ch not in UNIQUE_ID_LETTERS for ch in letters):
+        return None
+    return [UNIQUE_ID_LETTERS[ch] for ch in letters], int(digits)
+
+
+def cache_args_from_sysfs(entry: dict[str, Any], word: int = 8) -> dict[str, Any]:
+    """The kmem_cache_create() arguments that explain a /sys/kernel/slab directory.
+
+    `entry` holds the directory's name and attributes (object_size, align, the
+    flag attributes, ctor, usersize, slab_size). The flags come from the flag
+    attributes and the letters of a unique id; a directory named after its
+    cache although nothing else forbids merging was created unmergeable
+    (SLAB_NO_MERGE, as kmem_buckets and sheaf caches are); an RCU cache whose
+    slab_size has no room for an outside free pointer was given a
+    freeptr_offset inside the object; kmalloc caches carry SLAB_KMALLOC.
+    """
+    flags = [flag for attr, flag in SYSFS_FLAG_ATTRS.items() if entry.get(attr)]
+    name = str(entry["name"])
+    parsed = parse_unique_id(name)
+    if parsed is not None:
+        flags += [f for f in parsed[0] if f not in flags]
+    if entry.get("kmalloc"):
+        flags.append("SLAB_KMALLOC")
+    ctor = str(entry.get("ctor") or "") or None
+    usersize = int(entry.get("usersize") or 0)
+    object_size = int(entry["object_size"])
+    align = int(entry["align"])
+    args: dict[str, Any] = {
+        "object_size": object_size,
+        "align": align,
+        "flags": flags,
+        "ctor": ctor,
+        "usersize": usersize,
+    }
+    never = {
+        "SLAB_RED_ZONE",
+        "SLAB_POISON",
+        "SLAB_STORE_USER",
+        "SLAB_TRACE",
+        "SLAB_TYPESAFE_BY_RCU",
+    }
+    if (
+        parsed is None
+        and not entry.get("kmalloc")
+        and ctor is None
+        and not usersize
+        and not never & set(flags)
+    ):
+        flags.append("SLAB_NO_MERGE")
+    if "SLAB_TYPESAFE_BY_RCU" in flags and ctor is None and "SLAB_POISON" not in flags:
+        outside = (((object_size + word - 1) & ~(word - 1)) + word + align - 1) & ~(align - 1)
+        if int(entry.get("slab_size", outside)) < outside:
+            args["freeptr_offset"] = 0
+    return args
+
+
+def cache_args_from_unique_id(uid: str) -> dict[str, Any] | None:
+    """What a unique id alone says of a merged cache: its flags and slab size."""
+    parsed = parse_unique_id(uid)
+    if parsed is None:
+        return None
+    flags, size = parsed
+    return {"object_size": size, "align": 8, "flags": flags, "ctor": None, "usersize": 0}
