@@ -57,8 +57,12 @@ def small_kernel(
     cpus: int = 2,
     arch: str = "x86_64",
     config: dict[str, object] | None = None,
+    free: list[tuple[int, int]] | None = None,
 ) -> Kernel:
-    """A kernel whose node has `zones` {type: (start_pfn, end_pfn)} and frees `ranges`."""
+    """A kernel whose node has `zones` {type: (start_pfn, end_pfn)} over the RAM `ranges`.
+
+    memblock_free_all() hands `free` (default: all of `ranges`) to the buddy allocator.
+    """
     bits = 64 if arch == "x86_64" else 32
     machine = SimpleNamespace(
         ram=PhysicalMemory(12),
@@ -89,10 +93,10 @@ def small_kernel(
         zl.append(z)
     present = sum(b - a for a, b in ranges)
     k.pgdat = PglistData(0, 0, end_pfn, present, zl)
-    k.memblock = None  # type: ignore[assignment]
+    k.memblock = SimpleNamespace(mem_pfn_ranges=lambda shift: list(ranges))  # type: ignore[assignment]
     k.page_alloc = PageAllocator(k)
     build_all_zonelists(k)
-    for a, b in ranges:
+    for a, b in free if free is not None else ranges:
         for s, e in zones.values():
             lo, hi = max(a, s), min(b, e)
             if lo < hi:
