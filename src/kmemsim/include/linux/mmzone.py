@@ -97,6 +97,18 @@ class PglistData:
     node_spanned_pages: int
     node_present_pages: int
     zones: list[Zone]
+    # Set by free_area_init (mm/mm_init.py): where ZONE_MOVABLE starts (0: no
+    # ZONE_MOVABLE), and calc_nr_kernel_pages()'s counts of the memblock pages
+    # free at that point, all of them and those below highmem (the basis of
+    # alloc_large_system_hash() sizes).
+    zone_movable_pfn: int = 0
+    nr_all_pages: int = 0
+    nr_kernel_pages: int = 0
+
+    @property
+    def node_end_pfn(self) -> int:
+        """pgdat_end_pfn()."""
+        return self.node_start_pfn + self.node_spanned_pages
 
     def zone(self, zone_type: ZoneType) -> Zone:
         return self.zones[zone_type]

@@ -1,0 +1,167 @@
+"""Model of the memory part of arch/x86/kernel/setup.c: setup_arch() on a PC.
+
+In the kernel's order:
+
+1. e820__memory_setup(): the BIOS map, printed ("BIOS-e820: ...");
+   a mem= limit edits it (parse_memopt) and the result is printed as
+   "user: ..." lines.
+2. early_reserve_memory(): memblock reservations that must exist before any
+   early allocation: the kernel image (_text to _end), page 0, the initrd,
+   the EBDA and BIOS area below 1 MiB (reserve_bios_regions).
+3. trim_bios_range(): page 0 becomes reserved, 640K-1M is not RAM.
+4. max_pfn and max_low_pfn from the e820 map ("last_pfn = ..." lines); on
+   i386 the lowmem/highmem split.
+5. e820__memblock_setup(): usable RAM into memblock.memory.
+6. reserve_real_mode(): the whole first MiB stays reserved (real-mode
+   trampoline, and BIOSes that scribble there).
+7. initmem_init(): x86_64 fakes one NUMA node over all RAM ("No NUMA
+   configuration found", "Faking a node at ...") and allocates its pg_data_t
+   from memblock ("NODE_DATA(0) allocated [mem ...]"); i386 prints
+   "NNNMB HIGHMEM available." / "NNNMB LOWMEM available.".
+8. paging_init(): sparse_init() allocates the memmap of every present
+   section (x86_64 is SPARSEMEM_VMEMMAP: 64 bytes of struct page per frame,
+   2 MiB per 128 MiB section, in one top-down memblock buffer) and
+   zone_sizes_init() calls free_area_init().
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kmemsim.arch.memory import DirectMap
+from kmemsim.arch.x86.kernel.e820 import (
+    e820__memory_setup,
+    parse_memopt,
+    trim_bios_range,
+)
+from kmemsim.arch.x86.mm.init import (
+    MAX_DMA_PFN,
+    X86_32_PAGE_OFFSET,
+    X86_64_PAGE_OFFSET,
+    find_low_pfn_range,
+    initmem_init_32,
+    max_arch_pfn,
+    zone_sizes_init,
+)
+from kmemsim.mm.memblock import Memblock
+from kmemsim.mm.mm_init import free_area_init
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
+
+SMP_CACHE_BYTES = 64
+# include/linux/mm_types.h: sizeof(struct page) with 64-bit and 32-bit longs.
+STRUCT_PAGE_SIZE = {64: 64, 32: 32}
+SECTION_SIZE_BITS_X86_64 = 27
+# SPARSEMEM_EXTREME: mem_section[] is NR_SECTION_ROOTS pointers to pages of
+# SECTIONS_PER_ROOT struct mem_section (16 bytes each).
+MEM_SECTION_SIZE = 16
+
+
+def setup_arch_x86(k: Kernel) -> None:
+    """setup_arch() for x86_64 and i386: memblock, direct map, zones."""
+    m = k.machine
+    log = k.log
+    page = m.page_size
+    shift = m.page_shift
+    img = m.kernel_image
+
+    table = e820__memory_setup(m.e820, log)
+    if m.mem_limit:
+        parse_memopt(table, m.mem_limit)
+
+    memblock = Memblock()
+    k.memblock = memblock
+    # early_reserve_memory()
+    memblock.reserve(img.start, img.end - img.start, "kernel image")
+    memblock.reserve(0, page, "page 0")
+    if img.initrd_size:
+        memblock.reserve(img.initrd_start, img.initrd_size, "initrd")
+    _reserve_bios_regions(k, table.ram_ranges())
+
+    trim_bios_range(table, page)
+    max_pfn = table.end_pfn(max_arch_pfn(k), max_arch_pfn(k), shift)
+    if m.bits == 64:
+        if max_pfn > (1 << (32 - shift)):
+            max_low_pfn = table.end_pfn(1 << (32 - shift), max_arch_pfn(k), shift)
+        else:
+            max_low_pfn = max_pfn
+    else:
+        max_low_pfn, max_pfn = find_low_pfn_range(k, max_pfn)
+        memblock.current_limit = max_low_pfn << shift
+
+    # phys_addr_t is 32 bits on i386 without PAE: ranges past 4 GiB are skipped.
+    table.memblock_setup(memblock, page, 1 << (64 if m.bits == 64 else 32))
+    # reserve_real_mode(): the first MiB, unconditionally.
+    memblock.reserve(0, 1 << 20, "real mode / first MiB")
+    if img.initrd_size:
+        end = (img.initrd_start + img.initrd_size + page - 1) & ~(page - 1)
+        log.pr_info(f"RAMDISK: [mem {img.initrd_start:#010x}-{end - 1:#010x}]")
+
+    if m.bits == 64:
+        # init_mem_mapping(): all of RAM is in the direct map.
+        max_low_pfn = max_pfn
+        page_offset = X86_64_PAGE_OFFSET
+        _initmem_init_64(k, max_pfn)
+        _sparse_init(k)
+    else:
+        page_offset = X86_32_PAGE_OFFSET[str(k.config["VMSPLIT"])]
+        initmem_init_32(k, max_low_pfn, max_pfn)
+    k.direct_map = DirectMap(
+        page_offset=page_offset, phys_offset=0, page_shift=shift, max_low_pfn=max_low_pfn
+    )
+    free_area_init(k, zone_sizes_init(k, max_low_pfn, max_pfn))
+
+
+def _reserve_bios_regions(k: Kernel, ram: list[tuple[int, int]]) -> None:
+    """reserve_bios_regions() (arch/x86/kernel/ebda.c): from the EBDA/BIOS start up to 1 MiB.
+
+    The BIOS data area's "base memory size" is where conventional RAM ends;
+    clamped to [128K, 636K] and rounded down to a page."""
+    low_end = max((e for s, e in ram if s < 0xA0000), default=0x9F000)
+    bios_start = min(max(low_end, 0x20000), 0x9F000) & ~(k.machine.page_size - 1)
+    k.memblock.reserve(bios_start, 0x100000 - bios_start, "EBDA/BIOS")
+
+
+def _initmem_init_64(k: Kernel, max_pfn: int) -> None:
+    """x86_numa_init() without a NUMA table: one fake node, and its NODE_DATA from memblock."""
+    log = k.log
+    shift = k.machine.page_shift
+    log.pr_info("No NUMA configuration found")
+    log.pr_info(f"Faking a node at [mem {0:#018x}-{(max_pfn << shift) - 1:#018x}]")
+    size = k.machine.arch_data.get("pglist_data_size", 0x2AB00)
+    size = (size + SMP_CACHE_BYTES - 1) & ~(SMP_CACHE_BYTES - 1)
+    pa = k.memblock.phys_alloc_range(size, SMP_CACHE_BYTES, owner="NODE_DATA(0)")
+    log.pr_info(f"NODE_DATA(0) allocated [mem {pa:#010x}-{pa + size - 1:#010x}]")
+
+
+def _sparse_init(k: Kernel) -> None:
+    """sparse_init(): mem_section roots, usemaps and the vmemmap of every present section."""
+    shift = k.machine.page_shift
+    per_section = 1 << (SECTION_SIZE_BITS_X86_64 - shift)
+    present = sorted(
+        {
+            sec
+            for s, e in k.memblock.mem_pfn_ranges(shift)
+            for sec in range(s // per_section, (e - 1) // per_section + 1)
+        }
+    )
+    if not present:
+        return
+    mb = k.memblock
+    sections_per_root = k.machine.page_size // MEM_SECTION_SIZE
+    nr_roots = (1 << (46 - SECTION_SIZE_BITS_X86_64)) // sections_per_root
+    mb.phys_alloc_range(nr_roots * 8, SMP_CACHE_BYTES, owner="mem_section roots")
+    for _root in sorted({sec // sections_per_root for sec in present}):
+        mb.phys_alloc_range(k.machine.page_size, k.machine.page_size, owner="mem_section")
+    # usemap_size(): pageblock flag bits of one section, in longs.
+    pageblock_order = min(9, int(k.config["ARCH_FORCE_MAX_ORDER"]))
+    bits = (per_section >> pageblock_order) * 4
+    usemap = -(-bits // 64) * 8
+    mb.phys_alloc_range(usemap * len(present), SMP_CACHE_BYTES, owner="usemap")
+    # section_map_size(): the struct pages of a section, in whole PMD (2 MiB) mappings.
+    map_size = per_section * STRUCT_PAGE_SIZE[k.machine.bits]
+    map_size = -(-map_size // (2 << 20)) * (2 << 20)
+    mb.phys_alloc_range(
+        map_size * len(present), map_size, start=MAX_DMA_PFN << shift, owner="vmemmap"
+    )

@@ -1,0 +1,158 @@
+"""Model of arch/x86/mm/init.c, init_32.c and numa.c: lowmem, highmem and the zone limits.
+
+x86_64 maps all RAM in the direct map, so after init_mem_mapping()
+max_low_pfn is max_pfn. i386 can map only MAXMEM bytes of it at PAGE_OFFSET:
+the kernel's virtual quarter (VMSPLIT_3G: 0xC0000000 up) minus the vmalloc
+reserve (128 MiB) and the fixed mappings at the top (pkmap, LDT, CPU entry
+area, fixmap), i.e. MAXMEM = VMALLOC_END - PAGE_OFFSET - __VMALLOC_RESERVE.
+Frames past MAXMEM are highmem (find_low_pfn_range, highmem_pfn_init) and
+initmem_init() reports both halves ("NNNMB HIGHMEM available.",
+"NNNMB LOWMEM available."). Without PAE only the first 4 GiB of physical
+addresses can be used at all.
+
+zone_sizes_init() hands free_area_init() the zone limits: ZONE_DMA ends at
+16 MiB (MAX_DMA_PFN), ZONE_DMA32 at 4 GiB (MAX_DMA32_PFN), ZONE_NORMAL at
+max_low_pfn and ZONE_HIGHMEM at max_pfn.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kmemsim.include.linux.mmzone import ZoneType
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
+
+MAX_DMA_PFN = (16 << 20) >> 12
+MAX_DMA32_PFN = (4 << 30) >> 12
+
+# PAGE_OFFSET of arch/x86/Kconfig's VMSPLIT choices (CONFIG_PAGE_OFFSET).
+X86_32_PAGE_OFFSET = {
+    "3G": 0xC0000000,
+    "3G_OPT": 0xB0000000,
+    "2G": 0x80000000,
+    "2G_OPT": 0x78000000,
+    "1G": 0x40000000,
+}
+X86_64_PAGE_OFFSET = 0xFFFF888000000000  # __PAGE_OFFSET_BASE_L4, no KASLR
+# arch/x86/include/asm/pgtable_32_types.h: default vmalloc reserve (vmalloc=).
+VMALLOC_RESERVE_32 = 128 << 20
+# VMALLOC_END of an i386 HIGHMEM kernel: PKMAP_BASE - 2 pages, where
+# PKMAP_BASE sits below the LDT, the CPU entry area and the fixmap at the top
+# of the address space (pgtable_32_areas.h). Their sizes depend on the build
+# (NR_CPUS, fixmap slots); a profile may pin its own as arch.vmalloc_end.
+VMALLOC_END_32 = 0xFF7FE000
+
+
+def max_arch_pfn(k: Kernel) -> int:
+    """MAX_ARCH_PFN: 2**46 bytes on x86_64 (4-level paging), 4 GiB on non-PAE i386."""
+    return (1 << (46 - 12)) if k.machine.bits == 64 else (1 << (32 - 12))
+
+
+def x86_32_maxmem_pfn(k: Kernel) -> int:
+    """MAXMEM_PFN: how many frames fit in the i386 direct map with this VMSPLIT."""
+    page_offset = X86_32_PAGE_OFFSET[str(k.config["VMSPLIT"])]
+    vmalloc_end = k.machine.arch_data.get("vmalloc_end", VMALLOC_END_32)
+    return (vmalloc_end - page_offset - VMALLOC_RESERVE_32) >> k.machine.page_shift
+
+
+def find_low_pfn_range(k: Kernel, max_pfn: int) -> tuple[int, int]:
+    """find_low_pfn_range() (init_32.c): (max_low_pfn, max_pfn), warning as the kernel does."""
+    maxmem_pfn = x86_32_maxmem_pfn(k)
+    if max_pfn <= maxmem_pfn:
+        return max_pfn, max_pfn
+    # highmem_pfn_init()
+    if not k.config["HIGHMEM"]:
+        k.log.pr_warn(f"Warning only {(maxmem_pfn << 12) >> 20}MB will be used.")
+        k.log.pr_warn("Use a HIGHMEM enabled kernel.")
+        return maxmem_pfn, maxmem_pfn
+    return maxmem_pfn, max_pfn
+
+
+def initmem_init_32(k: Kernel, max_low_pfn: int, max_pfn: int) -> None:
+    """initmem_init() of init_32.c: report the highmem and lowmem sizes."""
+    if k.config["HIGHMEM"]:
+        highstart = max_low_pfn if max_pfn > max_low_pfn else max_pfn
+        k.log.pr_notice(f"{(max_pfn - highstart) >> (20 - 12)}MB HIGHMEM available.")
+    k.log.pr_notice(f"{max_low_pfn >> (20 - 12)}MB LOWMEM available.")
+
+
+def zone_sizes_init(k: Kernel, max_low_pfn: int, max_pfn: int) -> dict[ZoneType, int]:
+    """zone_sizes_init(): the max_zone_pfn[] handed to free_area_init()."""
+    zones: dict[ZoneType, int] = {}
+    if k.config["ZONE_DMA"]:
+        zones[ZoneType.DMA] = min(MAX_DMA_PFN, max_low_pfn)
+    if k.config["ZONE_DMA32"] and k.machine.bits == 64:
+        zones[ZoneType.DMA32] = min(MAX_DMA32_PFN, max_low_pfn)
+    zones[ZoneType.NORMAL] = max_low_pfn
+    if k.config["HIGHMEM"] and k.machine.bits == 32:
+        zones[ZoneType.HIGHMEM] = max_pfn
+    return zones
+
+
+def split_mem_range(
+    start_pfn: int, limit_pfn: int, pmd_pages: int, pud_pages: int
+) -> list[tuple[int, int, int]]:
+    """split_mem_range(): [start, limit) as runs of 4K, PMD and PUD mappings (start, end, level).
+
+    The head up to the first PMD boundary and the tail past the last are 4K
+    pages; between them PMD pages up to the first PUD boundary, PUD pages
+    while whole ones fit, then PMD pages again (pud_pages 0: no PUD pages)."""
+    out: list[tuple[int, int, int]] = []
+
+    def up(x: int, a: int) -> int:
+        return -(-x // a) * a
+
+    def down(x: int, a: int) -> int:
+        return x // a * a
+
+    pfn = start_pfn
+    end = min(up(pfn, pmd_pages), limit_pfn)
+    if pfn < end:
+        out.append((pfn, end, 0))
+        pfn = end
+    if pud_pages:
+        s, end = up(pfn, pmd_pages), min(up(pfn, pud_pages), down(limit_pfn, pmd_pages))
+        if s < end:
+            out.append((s, end, 1))
+            pfn = end
+        s, end = up(pfn, pud_pages), down(limit_pfn, pud_pages)
+        if s < end:
+            out.append((s, end, 2))
+            pfn = end
+    s, end = up(pfn, pmd_pages), down(limit_pfn, pmd_pages)
+    if s < end:
+        out.append((s, end, 1))
+        pfn = end
+    if pfn < limit_pfn:
+        out.append((pfn, limit_pfn, 0))
+    return out
+
+
+def direct_pages_count(k: Kernel) -> list[tuple[str, int]]:
+    """arch_report_meminfo(): the direct map's pages by size, as "DirectMap4k" ... lines (kB).
+
+    init_mem_mapping() maps the ISA range [0, 1 MiB) and then every memblock
+    memory range (below max_low_pfn on i386) with split_mem_range(): 2 MiB
+    PMDs and, where "Using GB pages" (x86_64), 1 GiB PUDs; i386 without PAE
+    has 4 MiB PMDs. Later splits of large pages (set_memory_ro/nx on the
+    kernel image) are not modelled."""
+    shift = k.machine.page_shift
+    isa_end = (1 << 20) >> shift
+    if k.machine.bits == 64:
+        pmd, pud, labels = 512, 512 * 512, ("DirectMap4k", "DirectMap2M", "DirectMap1G")
+    else:
+        pmd, pud, labels = 1024, 0, ("DirectMap4k", "DirectMap4M", "")
+    counts = [0, 0, 0]
+    limit = k.direct_map.max_low_pfn
+    ranges = [(0, isa_end)] + [
+        (max(s, isa_end), min(e, limit))
+        for s, e in k.memblock.mem_pfn_ranges(shift)
+        if min(e, limit) > max(s, isa_end)
+    ]
+    for s, e in ranges:
+        for a, b, level in split_mem_range(s, e, pmd, pud):
+            counts[level] += b - a
+    kb = 1 << (shift - 10)
+    return [(labels[i], counts[i] * kb) for i in range(3) if labels[i]]

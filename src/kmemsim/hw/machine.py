@@ -1,0 +1,197 @@
+"""The simulated machine: RAM banks, firmware memory map, MMIO windows and CPUs.
+
+This is the hardware and firmware side of a boot, what the kernel finds when
+it starts: on a PC the BIOS/UEFI e820 table (int 15h, AX=E820h: a list of
+physical ranges with a type, usable RAM among them), on an ARM board the
+device tree's /memory node and /reserved-memory children. The kernel's own
+view of memory (memblock, zones) is built from this by arch/ and mm/.
+
+A machine comes from a profile (profiles/*.toml, loaded and checked by
+hw/profile.py). Its RAM is a sparse PhysicalMemory, so the simulated size
+costs nothing until pages are written.
+
+Three ways a profile may describe its memory:
+
+* ``layout = "pc"``: a generic PC whose RAM size is set by ``--mem``. As on a
+  PC chipset (and QEMU's), RAM fills the 640 KiB below the EBDA, then from
+  1 MiB up to the start of the 32-bit PCI hole; the rest is remapped above
+  4 GiB. The fixed firmware and MMIO ranges come from the profile.
+* ``layout = "e820"``: a recorded e820 table (the linux-6.18-x86_64 machine).
+  The RAM is what the table says; ``--mem`` then acts as the kernel's
+  ``mem=`` boot parameter (arch/x86/kernel/e820.c parse_memopt): usable RAM
+  at and above that physical address is removed from the map.
+* ``layout = "dt"``: a device-tree board (beaglebone-black): one RAM bank at
+  the /memory node's base; ``--mem`` sets its size within what the board can
+  take.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from kmemsim.errors import KmemsimError
+from kmemsim.hw.physmem import PhysicalMemory
+
+
+class E820Type(enum.IntEnum):
+    """enum e820_type of arch/x86/include/asm/e820/types.h."""
+
+    RAM = 1
+    RESERVED = 2
+    ACPI = 3
+    NVS = 4
+    UNUSABLE = 5
+    PMEM = 7
+    PRAM = 12
+    SOFT_RESERVED = 0xEFFFFFFF
+
+    @property
+    def label(self) -> str:
+        """The word e820_print_type() prints for this type."""
+        return _E820_LABELS[self]
+
+
+_E820_LABELS = {
+    E820Type.RAM: "usable",
+    E820Type.RESERVED: "reserved",
+    E820Type.ACPI: "ACPI data",
+    E820Type.NVS: "ACPI NVS",
+    E820Type.UNUSABLE: "unusable",
+    E820Type.PMEM: "persistent (type 7)",
+    E820Type.PRAM: "persistent (type 12)",
+    E820Type.SOFT_RESERVED: "soft reserved",
+}
+
+E820_TYPE_BY_NAME = {label: t for t, label in _E820_LABELS.items()} | {
+    "ram": E820Type.RAM,
+    "acpi": E820Type.ACPI,
+    "nvs": E820Type.NVS,
+    "pmem": E820Type.PMEM,
+    "pram": E820Type.PRAM,
+    "soft_reserved": E820Type.SOFT_RESERVED,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class E820Entry:
+    """struct e820_entry: [addr, addr + size) of one type."""
+
+    addr: int
+    size: int
+    type: E820Type
+
+    @property
+    def end(self) -> int:
+        """One past the last byte."""
+        return self.addr + self.size
+
+
+@dataclass(frozen=True, slots=True)
+class ReservedMemory:
+    """A device-tree /reserved-memory child (or /memreserve/): firmware keeps it."""
+
+    name: str
+    base: int
+    size: int
+    no_map: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class MMIOWindow:
+    """A physical address range decoded by a device or bus, not RAM."""
+
+    name: str
+    start: int
+    end: int  # inclusive, as /proc/iomem prints it
+
+
+@dataclass(frozen=True, slots=True)
+class KernelImage:
+    """Where the kernel image sits in RAM and how big its sections are.
+
+    The sizes are what mem_init_print_info() prints on the "Memory:" line
+    (_etext - _stext, _edata - _sdata, rodata, init text + data, bss), in
+    bytes; `start` and `end` are the physical span memblock reserves for the
+    image (_text to _end)."""
+
+    start: int
+    end: int
+    code: int
+    rwdata: int
+    rodata: int
+    init: int
+    bss: int
+    initrd_start: int = 0
+    initrd_size: int = 0
+
+
+@dataclass(eq=False)
+class Machine:
+    """One simulated computer, built from a profile."""
+
+    name: str
+    arch: str  # "x86_64" | "i386" | "arm"
+    bits: int
+    cpus: int
+    page_shift: int
+    big_endian: bool
+    ram: PhysicalMemory
+    # RAM banks as (base, size): what is really there, holes excluded.
+    ram_banks: list[tuple[int, int]]
+    kernel_image: KernelImage
+    # x86: the BIOS-provided e820 table, in firmware order.
+    e820: list[E820Entry] = field(default_factory=list)
+    # ARM: the device tree's /memory banks and /reserved-memory.
+    dt_memory: list[tuple[int, int]] = field(default_factory=list)
+    dt_reserved: list[ReservedMemory] = field(default_factory=list)
+    dt_model: str = ""
+    mmio: list[MMIOWindow] = field(default_factory=list)
+    # KEY -> value defaults fed into KernelConfig before the user's --config.
+    profile_config: dict[str, Any] = field(default_factory=dict)
+    # The kernel's `mem=` limit when the profile's map is fixed (0: none).
+    mem_limit: int = 0
+    # Architecture facts the profile pins (sizeof(pg_data_t), ...).
+    arch_data: dict[str, int] = field(default_factory=dict)
+    source: str = ""
+
+    @property
+    def page_size(self) -> int:
+        return 1 << self.page_shift
+
+    @property
+    def ram_size(self) -> int:
+        """Bytes of RAM installed (the banks, holes excluded)."""
+        return sum(size for _, size in self.ram_banks)
+
+    @classmethod
+    def from_profile(
+        cls, profile: str | Path, mem: str | int | None = None, cpus: int | None = None
+    ) -> Machine:
+        """The machine of a shipped profile name or a profile TOML path.
+
+        `mem` and `cpus` override the profile's RAM size and CPU count where the
+        profile allows (see the module docstring); KmemsimError otherwise.
+        """
+        from kmemsim.hw.profile import build_machine, load_profile
+
+        data, source = load_profile(profile)
+        return build_machine(data, source, mem=mem, cpus=cpus)
+
+
+def check_int(value: Any, where: str) -> int:
+    """A profile integer (TOML ints, or size strings such as "512M")."""
+    from kmemsim.lib.cmdline import memparse
+
+    if isinstance(value, bool):
+        raise KmemsimError(f"{where}: expected an integer, got {value!r}")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, str):
+        try:
+            return memparse(value)
+        except KmemsimError:
+            pass
+    raise KmemsimError(f"{where}: expected an integer or a size, got {value!r}")

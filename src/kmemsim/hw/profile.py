@@ -1,0 +1,353 @@
+"""Machine profiles: the TOML files of kmemsim/profiles/ and users' own, read strictly.
+
+A profile is data only. This loader checks every table and key against the
+schema below and turns a mistake (a typo in a key, a size such as "4X", a RAM
+size the board cannot take) into one KmemsimError line naming the file and the
+key, never a traceback.
+
+Schema (see profiles/x86_64.toml for a commented example):
+
+    [machine]  name, description, arch ("x86_64" | "i386" | "arm"), cpus,
+               max_cpus, page_shift, big_endian
+    [memory]   layout ("pc" | "e820" | "dt"), size, min_size, max_size,
+               pci_hole_start, base, model, e820 = [[first, last, "type"], ...],
+               reserved = [{start, end, type} | {name, base, size, no_map}, ...]
+    [kernel]   start, end, code, rwdata, rodata, init, bss, initrd_start, initrd_size
+    [arch]     facts of the kernel build the profile pins (pglist_data_size, ...)
+    [config]   KEY = value defaults for KernelConfig (Kconfig and boot parameters)
+    [[mmio]]   name, start, end
+"""
+
+from __future__ import annotations
+
+import tomllib
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from kmemsim.errors import KmemsimError
+from kmemsim.hw.machine import (
+    E820_TYPE_BY_NAME,
+    E820Entry,
+    E820Type,
+    KernelImage,
+    Machine,
+    MMIOWindow,
+    ReservedMemory,
+    check_int,
+)
+from kmemsim.hw.physmem import PhysicalMemory
+
+SHIPPED = ("x86_64", "linux-6.18-x86_64", "i386", "beaglebone-black")
+
+_SCHEMA: dict[str, set[str]] = {
+    "machine": {"name", "description", "arch", "cpus", "max_cpus", "page_shift", "big_endian"},
+    "memory": {
+        "layout",
+        "size",
+        "min_size",
+        "max_size",
+        "pci_hole_start",
+        "base",
+        "model",
+        "e820",
+        "reserved",
+    },
+    "kernel": {
+        "start",
+        "end",
+        "code",
+        "rwdata",
+        "rodata",
+        "init",
+        "bss",
+        "initrd_start",
+        "initrd_size",
+    },
+    "arch": {"pglist_data_size", "struct_page_size", "max_physmem_bits"},
+    "config": set(),  # checked against init/config.py OPTIONS
+    "mmio": {"name", "start", "end"},
+}
+
+_ARCHES = {"x86_64": 64, "i386": 32, "arm": 32}
+
+
+def load_profile(profile: str | Path) -> tuple[dict[str, Any], str]:
+    """The parsed TOML of a shipped profile name or a file path, and where it came from."""
+    name = str(profile)
+    if name in SHIPPED:
+        text = resources.files("kmemsim.profiles").joinpath(f"{name}.toml").read_text()
+        source = f"profile {name}"
+    else:
+        path = Path(name)
+        if not (name.endswith(".toml") or path.exists()):
+            raise KmemsimError(
+                f"unknown profile {name!r}: expected one of {', '.join(SHIPPED)} "
+                "or the path of a profile .toml file"
+            )
+        try:
+            text = path.read_text()
+        except OSError as e:
+            raise KmemsimError(f"cannot read profile {name}: {e.strerror or e}") from None
+        source = name
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise KmemsimError(f"{source}: invalid TOML: {e}") from None
+    _check_schema(data, source)
+    return data, source
+
+
+def _check_schema(data: dict[str, Any], source: str) -> None:
+    for table, value in data.items():
+        if table not in _SCHEMA:
+            raise KmemsimError(f"{source}: unknown table [{table}]")
+        if table == "mmio":
+            if not isinstance(value, list):
+                raise KmemsimError(f"{source}: mmio must be an array of tables ([[mmio]])")
+            for i, entry in enumerate(value):
+                _check_keys(entry, _SCHEMA["mmio"], f"mmio[{i}]", source)
+            continue
+        if not isinstance(value, dict):
+            raise KmemsimError(f"{source}: {table} must be a table ([{table}])")
+        if table == "config":
+            from kmemsim.init.config import KernelConfig
+
+            try:
+                KernelConfig(value)
+            except KmemsimError as e:
+                raise KmemsimError(f"{source}: [config]: {e}") from None
+            continue
+        _check_keys(value, _SCHEMA[table], table, source)
+    for required in ("machine", "memory", "kernel"):
+        if required not in data:
+            raise KmemsimError(f"{source}: missing table [{required}]")
+
+
+def _check_keys(table: Any, allowed: set[str], where: str, source: str) -> None:
+    if not isinstance(table, dict):
+        raise KmemsimError(f"{source}: {where} must be a table")
+    for key in table:
+        if key not in allowed:
+            raise KmemsimError(f"{source}: unknown key {where}.{key}")
+
+
+def _get_int(
+    table: dict[str, Any], key: str, where: str, source: str, default: int | None = None
+) -> int:
+    if key not in table:
+        if default is None:
+            raise KmemsimError(f"{source}: missing key {where}.{key}")
+        return default
+    try:
+        return check_int(table[key], f"{where}.{key}")
+    except KmemsimError as e:
+        raise KmemsimError(f"{source}: {e}") from None
+
+
+def _parse_mem(mem: str | int) -> int:
+    from kmemsim.lib.cmdline import memparse
+
+    if isinstance(mem, bool):
+        raise KmemsimError(f"bad size {mem!r}")
+    size = mem if isinstance(mem, int) else memparse(str(mem))
+    if size <= 0:
+        raise KmemsimError(f"bad size {mem!r}: must be positive")
+    return size
+
+
+def build_machine(
+    data: dict[str, Any], source: str, *, mem: str | int | None, cpus: int | None
+) -> Machine:
+    """Check a parsed profile and build its Machine with the user's mem/cpus applied."""
+    m = data["machine"]
+    name = str(m.get("name", source))
+    arch = m.get("arch")
+    if arch not in _ARCHES:
+        raise KmemsimError(
+            f"{source}: machine.arch must be one of {', '.join(_ARCHES)}, got {arch!r}"
+        )
+    page_shift = _get_int(m, "page_shift", "machine", source, 12)
+    if page_shift != 12:
+        raise KmemsimError(f"{source}: machine.page_shift: only 4 KiB pages (12) are modelled")
+    big_endian = m.get("big_endian", False)
+    if not isinstance(big_endian, bool):
+        raise KmemsimError(f"{source}: machine.big_endian must be true or false")
+
+    config = dict(data.get("config", {}))
+    from kmemsim.init.config import KernelConfig
+
+    nr_cpus = int(KernelConfig(config)["NR_CPUS"])
+    default_cpus = _get_int(m, "cpus", "machine", source, 1)
+    max_cpus = min(_get_int(m, "max_cpus", "machine", source, nr_cpus), nr_cpus)
+    ncpus = default_cpus if cpus is None else cpus
+    if isinstance(ncpus, bool) or not isinstance(ncpus, int):
+        raise KmemsimError(f"bad CPU count {cpus!r}: expected an integer")
+    if ncpus < 1:
+        raise KmemsimError(f"bad CPU count {ncpus}: a machine needs at least one CPU")
+    if ncpus > max_cpus:
+        raise KmemsimError(
+            f"bad CPU count {ncpus}: {name} takes at most {max_cpus} CPUs"
+            + (f" (NR_CPUS={nr_cpus})" if max_cpus == nr_cpus else "")
+        )
+
+    memory = data["memory"]
+    layout = memory.get("layout")
+    machine = Machine(
+        name=name,
+        arch=arch,
+        bits=_ARCHES[arch],
+        cpus=ncpus,
+        page_shift=page_shift,
+        big_endian=big_endian,
+        ram=PhysicalMemory(page_shift, big_endian=big_endian),
+        ram_banks=[],
+        kernel_image=_kernel_image(data["kernel"], source),
+        profile_config=config,
+        arch_data={
+            k: _get_int(data.get("arch", {}), k, "arch", source) for k in data.get("arch", {})
+        },
+        source=source,
+    )
+    for i, w in enumerate(data.get("mmio", [])):
+        machine.mmio.append(
+            MMIOWindow(
+                str(w.get("name", f"mmio{i}")),
+                _get_int(w, "start", f"mmio[{i}]", source),
+                _get_int(w, "end", f"mmio[{i}]", source),
+            )
+        )
+    if layout == "pc":
+        _build_pc(machine, memory, source, mem)
+    elif layout == "e820":
+        _build_e820(machine, memory, source, mem)
+    elif layout == "dt":
+        _build_dt(machine, memory, source, mem)
+    else:
+        raise KmemsimError(f"{source}: memory.layout must be pc, e820 or dt, got {layout!r}")
+    return machine
+
+
+def _kernel_image(k: dict[str, Any], source: str) -> KernelImage:
+    return KernelImage(
+        start=_get_int(k, "start", "kernel", source),
+        end=_get_int(k, "end", "kernel", source),
+        code=_get_int(k, "code", "kernel", source),
+        rwdata=_get_int(k, "rwdata", "kernel", source),
+        rodata=_get_int(k, "rodata", "kernel", source),
+        init=_get_int(k, "init", "kernel", source),
+        bss=_get_int(k, "bss", "kernel", source),
+        initrd_start=_get_int(k, "initrd_start", "kernel", source, 0),
+        initrd_size=_get_int(k, "initrd_size", "kernel", source, 0),
+    )
+
+
+def _size_limits(memory: dict[str, Any], source: str, name: str, size: int) -> None:
+    lo = _get_int(memory, "min_size", "memory", source, 0)
+    hi = _get_int(memory, "max_size", "memory", source, 1 << 62)
+    if size < lo:
+        raise KmemsimError(f"bad memory size {_human(size)}: {name} needs at least {_human(lo)}")
+    if size > hi:
+        raise KmemsimError(f"bad memory size {_human(size)}: {name} takes at most {_human(hi)}")
+
+
+def _human(size: int) -> str:
+    for shift, unit in ((40, "T"), (30, "G"), (20, "M"), (10, "K")):
+        if size >= 1 << shift and size % (1 << shift) == 0:
+            return f"{size >> shift}{unit}"
+    return f"{size} bytes"
+
+
+def _e820_type(value: Any, where: str, source: str) -> E820Type:
+    t = E820_TYPE_BY_NAME.get(str(value).lower()) if isinstance(value, str) else None
+    if t is None and isinstance(value, int) and not isinstance(value, bool):
+        try:
+            t = E820Type(value)
+        except ValueError:
+            t = None
+    if t is None:
+        raise KmemsimError(f"{source}: {where}: unknown e820 type {value!r}")
+    return t
+
+
+def _fixed_ranges(memory: dict[str, Any], source: str) -> list[E820Entry]:
+    out = []
+    for i, r in enumerate(memory.get("reserved", [])):
+        where = f"memory.reserved[{i}]"
+        _check_keys(r, {"start", "end", "type"}, where, source)
+        start = _get_int(r, "start", where, source)
+        end = _get_int(r, "end", where, source)
+        out.append(
+            E820Entry(start, end - start + 1, _e820_type(r.get("type", "reserved"), where, source))
+        )
+    return out
+
+
+def _build_pc(machine: Machine, memory: dict[str, Any], source: str, mem: str | int | None) -> None:
+    """A PC chipset's map: 640K low RAM, 1M..PCI hole, the remainder above 4 GiB."""
+    size = _get_int(memory, "size", "memory", source) if mem is None else _parse_mem(mem)
+    _size_limits(memory, source, machine.name, size)
+    hole = _get_int(memory, "pci_hole_start", "memory", source, 0xC0000000)
+    low_top = min(size, hole)
+    entries = [
+        E820Entry(0, 0x9FC00, E820Type.RAM),
+        E820Entry(0x9FC00, 0x100000 - 0x9FC00, E820Type.RESERVED),
+    ]
+    entries.append(E820Entry(0x100000, low_top - 0x100000, E820Type.RAM))
+    banks = [(0, 0x9FC00), (0x100000, low_top - 0x100000)]
+    entries += _fixed_ranges(memory, source)
+    if size > hole:
+        entries.append(E820Entry(1 << 32, size - hole, E820Type.RAM))
+        banks.append((1 << 32, size - hole))
+    machine.e820 = sorted(entries, key=lambda e: e.addr)
+    machine.ram_banks = banks
+
+
+def _build_e820(
+    machine: Machine, memory: dict[str, Any], source: str, mem: str | int | None
+) -> None:
+    """A recorded firmware table; --mem is the kernel's mem= limit."""
+    table = memory.get("e820")
+    if not isinstance(table, list) or not table:
+        raise KmemsimError(f"{source}: memory.e820 must be a list of [first, last, type]")
+    for i, row in enumerate(table):
+        where = f"memory.e820[{i}]"
+        if not (isinstance(row, list) and len(row) == 3):
+            raise KmemsimError(f"{source}: {where}: expected [first, last, type]")
+        first = check_int(row[0], where)
+        last = check_int(row[1], where)
+        if last < first:
+            raise KmemsimError(f"{source}: {where}: last address below first")
+        machine.e820.append(E820Entry(first, last - first + 1, _e820_type(row[2], where, source)))
+    machine.ram_banks = [(e.addr, e.size) for e in machine.e820 if e.type == E820Type.RAM]
+    if mem is not None:
+        limit = _parse_mem(mem)
+        if limit < 0x1000000:
+            raise KmemsimError(
+                f"bad memory size {_human(limit)}: mem= below 16M leaves {machine.name} "
+                "no room for its kernel"
+            )
+        machine.mem_limit = limit
+
+
+def _build_dt(machine: Machine, memory: dict[str, Any], source: str, mem: str | int | None) -> None:
+    """A device-tree board: one /memory bank at `base`, plus /reserved-memory."""
+    base = _get_int(memory, "base", "memory", source)
+    size = _get_int(memory, "size", "memory", source) if mem is None else _parse_mem(mem)
+    _size_limits(memory, source, machine.name, size)
+    if size % (1 << 20):
+        raise KmemsimError(f"bad memory size {size}: {machine.name} RAM comes in whole MiB")
+    machine.dt_memory = [(base, size)]
+    machine.ram_banks = [(base, size)]
+    machine.dt_model = str(memory.get("model", machine.name))
+    for i, r in enumerate(memory.get("reserved", [])):
+        where = f"memory.reserved[{i}]"
+        _check_keys(r, {"name", "base", "size", "no_map"}, where, source)
+        machine.dt_reserved.append(
+            ReservedMemory(
+                str(r.get("name", f"reserved{i}")),
+                _get_int(r, "base", where, source),
+                _get_int(r, "size", where, source),
+                bool(r.get("no_map", False)),
+            )
+        )

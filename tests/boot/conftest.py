@@ -1,0 +1,48 @@
+"""Boot-test helpers: a kernel taken through setup_arch() only, and a recording allocator."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import pytest
+
+from kmemsim.hw.machine import Machine
+from kmemsim.init.config import KernelConfig
+from kmemsim.init.main import Kernel
+
+
+class RecordingAllocator:
+    """Stands in for the buddy allocator: records what memblock_free_all() hands over."""
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+        self.blocks: list[tuple[int, int]] = []
+
+    def free_pages_core(self, pfn: int, order: int) -> None:
+        self.blocks.append((pfn, order))
+        for z in self.k.pgdat.zones:
+            if z.spans(pfn):
+                z.managed_pages += 1 << order
+                return
+        raise AssertionError(f"pfn {pfn:#x} outside every zone")
+
+
+def arch_only(
+    profile: str, mem: str | None = None, cpus: int | None = None, **config: object
+) -> Kernel:
+    """A kernel after the architecture's setup (memblock, direct map, zones), no allocator."""
+    from kmemsim.arch.arm.kernel.setup import setup_arch_arm
+    from kmemsim.arch.x86.kernel.setup import setup_arch_x86
+
+    machine = Machine.from_profile(profile, mem=mem, cpus=cpus)
+    kconfig = KernelConfig()
+    kconfig.update(machine.profile_config)
+    kconfig.update(config)
+    k = Kernel(machine, kconfig)
+    (setup_arch_arm if machine.arch == "arm" else setup_arch_x86)(k)
+    return k
+
+
+@pytest.fixture
+def setup_only() -> Callable[..., Kernel]:
+    return arch_only
