@@ -533,27 +533,36 @@ class SlabAllocator(Slub):
         self.k.page_alloc.free_pages_struct(page, order)
 
     def warn(self, file: str, func: str) -> None:
-        """WARN_ON_ONCE()'s report: cut here, the location, the end marker."""
-        log = self.k.log
-        cpu = self.current_cpu()
-        log.pr_warn("------------[ cut here ]------------")
-        log.pr_warn(f"WARNING: CPU: {cpu} PID: 1 at {file} {func}")
-        log.pr_warn("---[ end trace 0000000000000000 ]---")
+        """WARN_ON_ONCE() at `file` in `func`, as mm/debug.py reports it."""
+        from kmemsim.mm.debug import warn_on
+
+        self.k.log.pr_warn("------------[ cut here ]------------")
+        warn_on(self.k, file, func)
+        self.k.log.pr_warn("---[ end trace 0000000000000000 ]---")
 
     def dump_page(self, pfn: int, reason: str) -> None:
-        """mm/debug.c dump_page(): the page's state and why it was dumped."""
-        page: Any = None
+        """mm/debug.c dump_page() of the frame at `pfn` (a bare struct page if it is free)."""
+        from kmemsim.include.linux.mm_types import Page
+        from kmemsim.mm.debug import dump_page
+
+        page: Page | None = None
         try:
             page = self.k.page_alloc.pfn_to_page(pfn)
-        except Exception:
+        except Exception:  # noqa: BLE001 - a frame the memmap does not know
             page = None
-        refcount = getattr(page, "refcount", 0) if page is not None else 0
-        log = self.k.log
-        log.pr_warn(
-            f"page: refcount:{refcount} mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}"
-        )
-        log.pr_warn("flags: 0x0(zone=0)")
-        log.pr_warn(f"page dumped because: {reason}")
+        if page is None:
+            page = Page(pfn)
+            page._refcount = 0
+        dump_page(self.k, page, reason)
+
+    def slab_pages(self) -> tuple[int, int]:
+        """(reclaimable, unreclaimable) pages: slab pages by cache, large kmallocs unreclaimable.
+
+        As NR_SLAB_RECLAIMABLE_B / NR_SLAB_UNRECLAIMABLE_B count them (in pages):
+        ___kmalloc_large_node() accounts large kmallocs as unreclaimable slab.
+        """
+        rec, unrec = super().slab_pages()
+        return rec, unrec + self.large_pages
 
     def kfree_sensitive(self, p: int) -> None:
         """kfree_sensitive(): clear the whole object (ksize bytes), then kfree() it."""

@@ -450,11 +450,8 @@ class Slub:
         return int(getattr(sched, "current_cpu", 0)) % self.nr_cpu_ids
 
     def might_alloc(self, gfp: int) -> None:
-        """might_alloc(): an allocation that may block may sleep."""
-        if gfp & GFP.DIRECT_RECLAIM:
-            ms = getattr(self.k.sched, "might_sleep", None)
-            if ms is not None:
-                ms()
+        """slab_pre_alloc_hook()'s might_alloc(): an allocation that may block may sleep."""
+        self.k.sched.might_alloc(gfp, "slab_pre_alloc_hook")
 
     # ------------------------------------------------------------------ slabs from pages
     def allocate_slab(self, s: KmemCache, gfp: int) -> Slab | None:
@@ -949,11 +946,17 @@ _SEPARATOR_DASH = "-" * 77
 
 
 def _tainted(sa: Slub) -> str:
-    return "Tainted: G    B             " if sa._taint_warned else "Not tainted"
+    """print_tainted() of the execution context ("Not tainted", "Tainted: B")."""
+    sched = sa.k.sched
+    taints = list(getattr(sched, "taints", []))
+    if not taints:
+        return "Not tainted"
+    return "Tainted: " + "".join(sorted(taints, key="PFSRMBUDAWCIOELKXTN".find))
 
 
 def add_taint_bad_page(sa: Slub) -> None:
     """add_taint(TAINT_BAD_PAGE, LOCKDEP_NOW_UNRELIABLE): lock debugging goes off once."""
+    sa.k.sched.taint("B")
     if not sa._taint_warned:
         sa._taint_warned = True
         sa.k.log.pr_warn("Disabling lock debugging due to kernel taint")

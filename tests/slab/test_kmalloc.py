@@ -1,0 +1,280 @@
+"""The kmalloc family and the cache API behave as include/linux/slab.h and mm/slub.c say."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+
+import kmemsim
+from kmemsim.include.linux.slab import KMALLOC_MAX_CACHE_SIZE, KMALLOC_MAX_SIZE, ZERO_SIZE_PTR
+
+GFP_KERNEL = kmemsim.GFP_KERNEL
+GFP_ATOMIC = kmemsim.GFP_ATOMIC
+
+
+@pytest.fixture
+def k() -> kmemsim.Kernel:
+    return kmemsim.boot("linux-6.18-x86_64")
+
+
+def _cache_of(k: kmemsim.Kernel, addr: int) -> str:
+    slab = k.slab.slab_of_pfn[k.direct_map.virt_to_pfn(addr)]
+    return str(slab.cache.name)
+
+
+@pytest.mark.parametrize(
+    ("size", "ksize"),
+    [
+        (1, 8),
+        (8, 8),
+        (9, 16),
+        (24, 32),
+        (65, 96),
+        (96, 96),
+        (97, 128),
+        (100, 128),
+        (129, 192),
+        (193, 256),
+        (1000, 1024),
+        (4097, 8192),
+        (8192, 8192),
+    ],
+)
+def test_kmalloc_size_classes(k: kmemsim.Kernel, size: int, ksize: int) -> None:
+    addr = k.kmalloc(size, GFP_KERNEL)
+    assert addr % 8 == 0
+    assert k.ksize(addr) == ksize
+    k.kfree(addr)
+
+
+@pytest.mark.parametrize(
+    ("gfp", "prefix"),
+    [
+        ("GFP_KERNEL", "kmalloc-"),
+        ("GFP_KERNEL_ACCOUNT", "kmalloc-cg-"),
+        ("__GFP_RECLAIMABLE", "kmalloc-rcl-"),
+        ("GFP_DMA", "dma-kmalloc-"),
+    ],
+)
+def test_kmalloc_type_follows_the_gfp_flags(k: kmemsim.Kernel, gfp: str, prefix: str) -> None:
+    flags = int(getattr(kmemsim, gfp))
+    if gfp.startswith("__"):
+        flags |= int(GFP_KERNEL)
+    addr = k.kmalloc(100, flags)
+    assert _cache_of(k, addr) == prefix + "128"
+    # __GFP_DMA wins over __GFP_RECLAIMABLE, __GFP_RECLAIMABLE over __GFP_ACCOUNT.
+    both = k.kmalloc(100, GFP_KERNEL | kmemsim.__GFP_RECLAIMABLE | kmemsim.GFP_DMA)
+    assert _cache_of(k, both) == "dma-kmalloc-128"
+    rcl = k.kmalloc(100, kmemsim.GFP_KERNEL_ACCOUNT | kmemsim.__GFP_RECLAIMABLE)
+    assert _cache_of(k, rcl) == "kmalloc-rcl-128"
+
+
+def test_kmalloc_zero_and_null(k: kmemsim.Kernel) -> None:
+    before = k.dmesg()
+    assert k.kmalloc(0, GFP_KERNEL) == ZERO_SIZE_PTR
+    k.kfree(0)
+    k.kfree(ZERO_SIZE_PTR)
+    assert k.ksize(ZERO_SIZE_PTR) == 0
+    assert k.dmesg() == before
+
+
+def test_large_kmalloc_comes_from_the_page_allocator(k: kmemsim.Kernel) -> None:
+    pa = k.page_alloc
+    free0 = pa.nr_free_pages() + pa.nr_free_pcp()
+    addr = k.kmalloc(KMALLOC_MAX_CACHE_SIZE + 1, GFP_KERNEL)
+    assert addr and addr % 4096 == 0
+    assert k.ksize(addr) == 4096 << 2  # get_order(8193) = 2
+    assert pa.nr_free_pages() + pa.nr_free_pcp() == free0 - 4
+    assert k.slab.slab_pages()[1] >= 4  # counted as unreclaimable slab
+    k.kfree(addr)
+    assert pa.nr_free_pages() + pa.nr_free_pcp() == free0
+
+
+def test_kmalloc_beyond_kmalloc_max_size_warns_and_returns_null(k: kmemsim.Kernel) -> None:
+    assert k.kmalloc(KMALLOC_MAX_SIZE, GFP_KERNEL)
+    assert k.kmalloc(KMALLOC_MAX_SIZE + 1, GFP_KERNEL) == 0
+    assert "WARNING: CPU: 0" in k.dmesg()
+    assert "__alloc_frozen_pages_noprof" in k.dmesg()
+    mark = len(k.dmesg())
+    assert k.kmalloc(KMALLOC_MAX_SIZE + 1, GFP_KERNEL | kmemsim.__GFP_NOWARN) == 0
+    assert "WARNING" not in k.dmesg()[mark:]
+
+
+def test_kzalloc_kcalloc_kmalloc_array(k: kmemsim.Kernel) -> None:
+    a = k.kmalloc(64, GFP_KERNEL)
+    k.write(a, b"\xaa" * 64)
+    k.kfree(a)
+    z = k.kzalloc(64, GFP_KERNEL)
+    assert z == a  # LIFO: the object just freed
+    assert k.read(z, 64) == bytes(64)
+    c = k.kcalloc(10, 10, GFP_KERNEL)
+    assert k.ksize(c) == 128 and k.read(c, 100) == bytes(100)
+    assert k.kmalloc_array(1 << 33, 1 << 33, GFP_KERNEL) == 0  # overflows size_t
+    assert k.kcalloc(1 << 62, 8, GFP_KERNEL) == 0
+
+
+def test_krealloc_in_place_copy_and_edge_cases(k: kmemsim.Kernel) -> None:
+    p = k.kmalloc(20, GFP_KERNEL)
+    k.write(p, b"0123456789abcdefghij")
+    assert k.krealloc(p, 30, GFP_KERNEL) == p  # still fits kmalloc-32
+    q = k.krealloc(p, 100, GFP_KERNEL)
+    assert q != p and k.ksize(q) == 128
+    assert k.read(q, 20) == b"0123456789abcdefghij"
+    r = k.krealloc(0, 50, GFP_KERNEL)
+    assert k.ksize(r) == 64
+    assert k.krealloc(r, 0, GFP_KERNEL) == ZERO_SIZE_PTR
+    big = k.krealloc(q, 20000, GFP_KERNEL)
+    assert k.ksize(big) == 32768 and k.read(big, 20) == b"0123456789abcdefghij"
+    k.kfree(big)
+
+
+def test_kfree_sensitive_kmemdup_kstrdup(k: kmemsim.Kernel) -> None:
+    p = k.kstrdup("hello, slab", GFP_KERNEL)
+    assert k.ksize(p) == 16 and k.read(p, 12) == b"hello, slab\0"
+    d = k.kmemdup(p, 12, GFP_KERNEL)
+    assert k.read(d, 12) == b"hello, slab\0"
+    assert k.read(k.kstrdup(p, GFP_KERNEL), 12) == b"hello, slab\0"
+    k.kfree_sensitive(d)
+    assert k.read(d, 16)[:8] == bytes(8)  # cleared (the free pointer sits mid-object)
+
+
+def test_the_free_pointer_lives_inside_the_free_object(k: kmemsim.Kernel) -> None:
+    """A write after free corrupts the freelist: the kernel then hands out that address."""
+    a = k.kmalloc(64, GFP_KERNEL)
+    b = k.kmalloc(64, GFP_KERNEL)
+    k.kfree(b)
+    k.kfree(a)
+    # kmalloc-64: free pointer at offset 32; a's points to b.
+    assert int.from_bytes(k.read(a + 32, 8), "little") == b
+    victim = k.kmalloc(64, GFP_KERNEL_ACCOUNT := kmemsim.GFP_KERNEL_ACCOUNT)
+    k.kfree(victim)  # an object of another cache
+    k.write(a + 32, victim.to_bytes(8, "little"))  # use after free
+    assert k.kmalloc(64, GFP_KERNEL) == a
+    assert k.kmalloc(64, GFP_KERNEL) == victim  # the corrupted pointer
+    assert GFP_KERNEL_ACCOUNT
+
+
+def test_hardened_freelist_obfuscates_the_stored_pointer() -> None:
+    k = kmemsim.boot("linux-6.18-x86_64", config={"SLAB_FREELIST_HARDENED": "y"})
+    a = k.kmalloc(64, GFP_KERNEL)
+    b = k.kmalloc(64, GFP_KERNEL)
+    k.kfree(b)
+    k.kfree(a)
+    assert int.from_bytes(k.read(a + 32, 8), "little") != b
+    assert k.kmalloc(64, GFP_KERNEL) == a
+    assert k.kmalloc(64, GFP_KERNEL) == b
+
+
+def test_cache_create_merge_and_aliases(k: kmemsim.Kernel) -> None:
+    a = k.kmem_cache_create("drv_a", 100, 0, 0, None)
+    b = k.kmem_cache_create("drv_b", 100, 0, 0, None)
+    assert a is b
+    assert k.fs.readlink("/sys/kernel/slab/drv_b") == ":0000104"
+    assert k.cat("/sys/kernel/slab/drv_a/aliases") == "1\n"
+    c = k.kmem_cache_create("drv_c", 100, 0, kmemsim.SLAB_NO_MERGE, None)
+    assert c is not a and k.fs.readlink("/sys/kernel/slab/drv_c") is None
+    d = k.kmem_cache_create("drv_d", 100, 0, kmemsim.SLAB_ACCOUNT, None)
+    assert d is not a and k.fs.readlink("/sys/kernel/slab/drv_d") == ":A-0000104"
+    assert k.slab.find_cache("drv_b") is a
+
+
+def test_ctor_runs_for_every_object_of_a_new_slab(k: kmemsim.Kernel) -> None:
+    seen: list[int] = []
+
+    def ctor(addr: int) -> None:
+        seen.append(addr)
+        k.write(addr, b"\x42" * 8)
+
+    s = k.kmem_cache_create("ctor_cache", 200, 0, kmemsim.SLAB_HWCACHE_ALIGN, ctor)
+    obj = k.kmem_cache_alloc(s, GFP_KERNEL)
+    assert len(seen) == s.oo_objects == int(k.cat("/sys/kernel/slab/ctor_cache/objs_per_slab"))
+    assert k.read(obj, 8) == b"\x42" * 8  # the free pointer is outside the object
+    assert s.offset == 200
+    assert k.cat("/sys/kernel/slab/ctor_cache/ctor").startswith("ctor+0x0/")
+
+
+def test_destroy_with_live_objects_reports_and_keeps_the_cache(k: kmemsim.Kernel) -> None:
+    s = k.kmem_cache_create("leaky", 64, 0, kmemsim.SLAB_NO_MERGE, None)
+    obj = k.kmem_cache_alloc(s, GFP_KERNEL)
+    k.kmem_cache_destroy(s)
+    log = k.dmesg()
+    assert "BUG leaky (Not tainted): Objects remaining in leaky on __kmem_cache_shutdown()" in log
+    assert f"Object 0x{obj:016x} @offset=" in log
+    assert "kmem_cache_destroy leaky: Slab cache still has objects" in log
+    assert "leaky " in k.cat("/proc/slabinfo")
+    k.kmem_cache_free(s, obj)
+    k.kmem_cache_destroy(s)
+    assert "leaky " not in k.cat("/proc/slabinfo")
+    assert not k.fs.exists("/sys/kernel/slab/leaky/order")
+
+
+def test_slabinfo_has_the_real_layout_for_the_kmalloc_caches(
+    k: kmemsim.Kernel, shared_data: Path
+) -> None:
+    real = (shared_data / "proc-slabinfo.txt").read_text().splitlines()
+    ours = k.cat("/proc/slabinfo").splitlines()
+    assert ours[:2] == real[:2]
+    real_by_name = {ln.split()[0]: ln for ln in real[2:]}
+    ours_by_name = {ln.split()[0]: ln for ln in ours[2:]}
+
+    def ends(line: str) -> list[int]:  # right-aligned columns end where the kernel's do
+        return [m.end() for m in re.finditer(r"\S+", line)]
+
+    compared = 0
+    for name, line in real_by_name.items():
+        if name in ours_by_name:
+            mine = ours_by_name[name]
+            assert mine.split()[3:6] == line.split()[3:6], name  # objsize objperslab pages
+            assert ends(mine) == ends(line), (mine, line)
+            compared += 1
+    assert compared >= 10
+
+
+def test_sysfs_counts_follow_allocations(k: kmemsim.Kernel) -> None:
+    s = k.kmem_cache_create("counted", 512, 0, kmemsim.SLAB_NO_MERGE, None)
+    objs = [k.kmem_cache_alloc(s, GFP_KERNEL) for _ in range(20)]
+    assert k.cat("/sys/kernel/slab/counted/slabs") == "2 N0=2\n"
+    assert k.cat("/sys/kernel/slab/counted/total_objects") == "32 N0=32\n"
+    assert k.cat("/sys/kernel/slab/counted/objects") == "32 N0=32\n"  # CPU slab counts as used
+    for o in objs:
+        k.kmem_cache_free(s, o)
+    assert k.kmem_cache_shrink(s) == 0
+    assert k.cat("/sys/kernel/slab/counted/slabs") == "0\n"
+
+
+def test_remote_free_goes_to_the_slab_freelist(k: kmemsim.Kernel) -> None:
+    s = k.kmem_cache_create("remote", 128, 0, kmemsim.SLAB_NO_MERGE, None)
+    with k.sched.on_cpu(0):
+        a = k.kmem_cache_alloc(s, GFP_KERNEL)
+    with k.sched.on_cpu(1):
+        k.kmem_cache_free(s, a)
+        b = k.kmem_cache_alloc(s, GFP_KERNEL)
+    assert b != a  # CPU 1 has its own slab
+    slab = k.slab.slab_of_pfn[k.direct_map.virt_to_pfn(a)]
+    assert slab.freelist == a and slab.frozen  # still CPU 0's slab
+    with k.sched.on_cpu(0):
+        # CPU 0's lockless freelist runs dry, then it takes the remote frees.
+        got = {k.kmem_cache_alloc(s, GFP_KERNEL) for _ in range(s.oo_objects)}
+    assert a in got
+
+
+def test_sleeping_allocation_in_atomic_context_is_reported(k: kmemsim.Kernel) -> None:
+    with k.irq_context():
+        assert k.kmalloc(32, GFP_ATOMIC)
+        assert "sleeping function called from invalid context" not in k.dmesg()
+        k.kmalloc(32, GFP_KERNEL)
+    assert "BUG: sleeping function called from invalid context" in k.dmesg()
+
+
+def test_kfree_of_a_pointer_kmalloc_never_returned(k: kmemsim.Kernel) -> None:
+    page = k.get_free_page(GFP_KERNEL)
+    k.kfree(page)
+    log = k.dmesg()
+    assert "WARNING: CPU: 0" in log and "free_large_kmalloc" in log
+    assert "page dumped because: Not a kmalloc allocation" in log
+
+
+def test_unknown_cache_name_is_not_invented(k: kmemsim.Kernel) -> None:
+    assert k.slab.kmem_cache_create_known("no_such_cache_anywhere") is None
