@@ -65,6 +65,7 @@ from kmemsim.include.linux.mmzone import (
 
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
+    from kmemsim.kernel.sched.core import ExecContext
 
 # --- constants (include/linux/mmzone.h, mm/internal.h, include/linux/gfp.h) -------------
 PAGE_ALLOC_COSTLY_ORDER = 3
@@ -121,7 +122,27 @@ NR_PCP_THP = 2
 # mm/vmscan.c: direct reclaim retries without progress before giving up.
 MAX_RECLAIM_RETRIES = 16
 
-_K_MASK = GFP.DMA | GFP.HIGHMEM | GFP.DMA32 | GFP.MOVABLE
+# Plain-int copies of the GFP bits for the hot paths (IntFlag arithmetic is slow).
+_GFP_DMA = int(GFP.DMA)
+_GFP_HIGHMEM = int(GFP.HIGHMEM)
+_GFP_DMA32 = int(GFP.DMA32)
+_GFP_MOVABLE = int(GFP.MOVABLE)
+_GFP_RECLAIMABLE = int(GFP.RECLAIMABLE)
+_GFP_HIGH = int(GFP.HIGH)
+_GFP_ZERO = int(GFP.ZERO)
+_GFP_DIRECT_RECLAIM = int(GFP.DIRECT_RECLAIM)
+_GFP_KSWAPD_RECLAIM = int(GFP.KSWAPD_RECLAIM)
+_GFP_NOWARN = int(GFP.NOWARN)
+_GFP_RETRY_MAYFAIL = int(GFP.RETRY_MAYFAIL)
+_GFP_NOFAIL = int(GFP.NOFAIL)
+_GFP_NORETRY = int(GFP.NORETRY)
+_GFP_MEMALLOC = int(GFP.MEMALLOC)
+_GFP_COMP = int(GFP.COMP)
+_GFP_NOMEMALLOC = int(GFP.NOMEMALLOC)
+_GFP_THISNODE = int(GFP.THISNODE)
+_K_MASK = _GFP_DMA | _GFP_HIGHMEM | _GFP_DMA32 | _GFP_MOVABLE
+_PG_NONE = PG(0)
+_PG_HEAD = PG.head
 
 
 def get_order(size: int) -> int:
@@ -150,7 +171,7 @@ def fls(x: int) -> int:
 
 def gfp_migratetype(gfp: int) -> int:
     """gfp_migratetype(): MOVABLE and RECLAIMABLE bits give the pageblock type wanted."""
-    return (gfp & (GFP.RECLAIMABLE | GFP.MOVABLE)) >> 3
+    return (gfp & (_GFP_RECLAIMABLE | _GFP_MOVABLE)) >> 3
 
 
 def pageblock_order_for(arch: str, max_order: int) -> int:
@@ -284,6 +305,8 @@ class PageAllocator:
             self.zone_by_type[zone.zone_type] = zb
             self.buddies.append(zb)
         self._populated: list[ZoneBuddy] = []
+        self._zonelist_cache: dict[int, list[ZoneBuddy]] = {}
+        self._ac_cache: dict[int, tuple[int, int, int]] = {}
         self._refresh_populated()
         # Allocated blocks: head pfn -> Page (the only per-page host objects).
         self.pages: dict[int, Page] = {}
@@ -293,7 +316,6 @@ class PageAllocator:
         # Global event counters of /proc/vmstat that the page allocator feeds.
         self.events: dict[str, int] = {}
         self.kswapd_wakeups = 0
-        self._zonelist_cache: dict[int, list[ZoneBuddy]] = {}
 
     # ------------------------------------------------------------------ zones
     def _configured_zones(self) -> list[Zone]:
@@ -321,6 +343,7 @@ class PageAllocator:
     def _refresh_populated(self) -> None:
         self._populated = [zb for zb in self.buddies if zb.zone.present_pages]
         self._zonelist_cache = {}
+        self._ac_cache = {}
 
     def zone_of_type(self, zt: ZoneType) -> ZoneBuddy | None:
         return self.zone_by_type.get(zt)
@@ -336,12 +359,12 @@ class PageAllocator:
     def gfp_zone(self, gfp: int) -> int:
         """gfp_zone(): the highest zone index a mask allows (GFP_ZONE_TABLE)."""
         bits = gfp & _K_MASK
-        if bits & GFP.DMA:
+        if bits & _GFP_DMA:
             zt = ZoneType.DMA
         elif bits & GFP.DMA32:
             zt = ZoneType.DMA32
-        elif bits & GFP.HIGHMEM:
-            zt = ZoneType.MOVABLE if bits & GFP.MOVABLE else ZoneType.HIGHMEM
+        elif bits & _GFP_HIGHMEM:
+            zt = ZoneType.MOVABLE if bits & _GFP_MOVABLE else ZoneType.HIGHMEM
         else:
             zt = ZoneType.NORMAL
         zb = self.zone_by_type.get(zt)
@@ -893,7 +916,7 @@ class PageAllocator:
         return i
 
     def _rmqueue_pcplist(self, zb: ZoneBuddy, order: int, mt: int, alloc_flags: int) -> int:
-        pcp = zb.pcp[self.k.sched.current_cpu % self.nr_cpus] if self._has_sched else zb.pcp[0]
+        pcp = zb.pcp[self._cpu()]
         pcp.free_count >>= 1
         lst = pcp.lists[self.order_to_pindex(mt, order)]
         if not lst:
@@ -1010,8 +1033,18 @@ class PageAllocator:
         return sum(self.drain_zone_pages(zb) for zb in self.buddies)
 
     @property
+    def sched(self) -> ExecContext | None:
+        """The kernel's execution context (k.sched), None while it does not exist."""
+        sched: ExecContext | None = getattr(self.k, "sched", None)
+        return sched
+
+    @property
     def _has_sched(self) -> bool:
         return getattr(self.k, "sched", None) is not None
+
+    def _cpu(self) -> int:
+        sched = getattr(self.k, "sched", None)
+        return sched.current_cpu % self.nr_cpus if sched is not None else 0
 
     # ------------------------------------------------------------------ rmqueue
     def _rmqueue_buddy(self, zb: ZoneBuddy, order: int, alloc_flags: int, mt: int) -> int:
@@ -1086,7 +1119,7 @@ class PageAllocator:
 
     # ------------------------------------------------------------------ allocation
     def _alloc_flags_nofragment(self, preferred: ZoneBuddy | None, gfp: int) -> int:
-        flags = gfp & GFP.KSWAPD_RECLAIM
+        flags = gfp & _GFP_KSWAPD_RECLAIM
         if preferred is None or preferred.zone.zone_type != ZoneType.NORMAL:
             return flags
         dma32 = self.zone_by_type.get(ZoneType.DMA32)
@@ -1130,9 +1163,9 @@ class PageAllocator:
     def gfp_to_alloc_flags(self, gfp: int, order: int) -> int:
         """gfp_to_alloc_flags(): the slow path's watermark and reserve rights."""
         alloc_flags = ALLOC_WMARK_MIN | ALLOC_CPUSET
-        alloc_flags |= gfp & (GFP.HIGH | GFP.KSWAPD_RECLAIM)
-        if not gfp & GFP.DIRECT_RECLAIM:
-            if not gfp & GFP.NOMEMALLOC:
+        alloc_flags |= gfp & (_GFP_HIGH | _GFP_KSWAPD_RECLAIM)
+        if not gfp & _GFP_DIRECT_RECLAIM:
+            if not gfp & _GFP_NOMEMALLOC:
                 alloc_flags |= ALLOC_NON_BLOCK
                 if order > 0 and alloc_flags & ALLOC_MIN_RESERVE:
                     alloc_flags |= ALLOC_HIGHATOMIC
@@ -1142,42 +1175,49 @@ class PageAllocator:
 
     @staticmethod
     def _gfp_pfmemalloc_flags(gfp: int) -> int:
-        if gfp & GFP.NOMEMALLOC:
+        if gfp & _GFP_NOMEMALLOC:
             return 0
-        if gfp & GFP.MEMALLOC:
+        if gfp & _GFP_MEMALLOC:
             return ALLOC_NO_WATERMARKS
         return 0
+
+    def _alloc_context(self, gfp: int) -> tuple[int, int, int]:
+        """prepare_alloc_pages(): (highest_zoneidx, migratetype, first-pass alloc_flags)."""
+        ctx = self._ac_cache.get(gfp)
+        if ctx is None:
+            highest = self.gfp_zone(gfp)
+            zonelist = self.zonelist(highest)
+            flags = ALLOC_WMARK_LOW | self._alloc_flags_nofragment(
+                zonelist[0] if zonelist else None, gfp
+            )
+            ctx = self._ac_cache[gfp] = (highest, gfp_migratetype(gfp), flags)
+        return ctx
 
     def alloc_pages(self, gfp: int, order: int) -> Page | None:
         """alloc_pages(): 2**order contiguous pages as the head Page, or None."""
         gfp = int(gfp)
         if order > self.max_order:
-            if not gfp & GFP.NOWARN:
+            if not gfp & _GFP_NOWARN:
                 self._warn("__alloc_frozen_pages_noprof")
             return None
-        sched = self.k.sched if self._has_sched else None
-        if sched is not None and gfp & GFP.DIRECT_RECLAIM:
-            sched.might_alloc(gfp, "__alloc_frozen_pages_noprof")
-        highest = self.gfp_zone(gfp)
-        mt = gfp_migratetype(gfp)
-        zonelist = self.zonelist(highest)
-        alloc_flags = ALLOC_WMARK_LOW | self._alloc_flags_nofragment(
-            zonelist[0] if zonelist else None, gfp
-        )
-        pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
+        if gfp & _GFP_DIRECT_RECLAIM:
+            sched = self.sched
+            if sched is not None and (sched.preempt_count or sched.irqs_disabled):
+                sched.might_alloc(gfp, "__alloc_frozen_pages_noprof")
+        highest, mt, alloc_flags = self._alloc_context(gfp)
+        pfn = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)[0]
         if pfn < 0:
-            pfn, zb = self._alloc_pages_slowpath(gfp, order, highest, mt)
+            pfn = self._alloc_pages_slowpath(gfp, order, highest, mt)[0]
             if pfn < 0:
                 return None
-        assert zb is not None
         return self._prep_new_page(pfn, order, gfp, mt)
 
     def _prep_new_page(self, pfn: int, order: int, gfp: int, mt: int) -> Page:
         page = Page(pfn, order, mt)
-        if gfp & GFP.COMP and order:
-            page.flags = PG.head
+        if gfp & _GFP_COMP and order:
+            page.flags = _PG_HEAD
         self.pages[pfn] = page
-        if gfp & GFP.ZERO:
+        if gfp & _GFP_ZERO:
             self.k.mem.zero_frames(pfn, 1 << order)
         return page
 
@@ -1185,7 +1225,7 @@ class PageAllocator:
         self, gfp: int, order: int, highest: int, mt: int
     ) -> tuple[int, ZoneBuddy | None]:
         """__alloc_pages_slowpath() as far as the model has reclaim to offer."""
-        can_direct_reclaim = bool(gfp & GFP.DIRECT_RECLAIM)
+        can_direct_reclaim = bool(gfp & _GFP_DIRECT_RECLAIM)
         costly_order = order > PAGE_ALLOC_COSTLY_ORDER
         alloc_flags = self.gfp_to_alloc_flags(gfp, order)
         no_progress_loops = 0
@@ -1218,9 +1258,9 @@ class PageAllocator:
                 pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
             if pfn >= 0:
                 return pfn, zb
-            if gfp & GFP.NORETRY:
+            if gfp & _GFP_NORETRY:
                 break
-            if costly_order and not gfp & GFP.RETRY_MAYFAIL:
+            if costly_order and not gfp & _GFP_RETRY_MAYFAIL:
                 break
             # should_reclaim_retry(): retry while reclaim makes progress, at most
             # MAX_RECLAIM_RETRIES times without; the model's reclaim is exhausted
@@ -1236,15 +1276,15 @@ class PageAllocator:
             if self.unreserve_highatomic_pageblock(highest, mt, True):
                 continue
             # __alloc_pages_may_oom()
-            if gfp & GFP.NOFAIL:
+            if gfp & _GFP_NOFAIL:
                 break
-            if costly_order or gfp & (GFP.RETRY_MAYFAIL | GFP.THISNODE):
+            if costly_order or gfp & (_GFP_RETRY_MAYFAIL | _GFP_THISNODE):
                 break
             normal = self.zone_by_type[ZoneType.NORMAL].idx
             if highest < normal:
                 break
             self._out_of_memory(gfp, order)
-        if gfp & GFP.NOFAIL and can_direct_reclaim:
+        if gfp & _GFP_NOFAIL and can_direct_reclaim:
             # __alloc_pages_cpuset_fallback(ALLOC_MIN_RESERVE), then keep trying:
             # when nothing at all is free the kernel can only loop forever.
             for flags in (ALLOC_MIN_RESERVE | ALLOC_WMARK_MIN, ALLOC_NO_WATERMARKS):
@@ -1252,7 +1292,7 @@ class PageAllocator:
                 if pfn >= 0:
                     return pfn, zb
             self._out_of_memory(gfp, order)
-        if not gfp & GFP.NOWARN:
+        if not gfp & _GFP_NOWARN:
             self.warn_alloc(gfp, order)
         return -1, None
 
@@ -1338,7 +1378,7 @@ class PageAllocator:
 
     def _free_block(self, head: Page) -> None:
         del self.pages[head.pfn]
-        head.flags = PG(0)
+        head.flags = _PG_NONE
         head.slab = None
         head.owner = ""
         self.free_frozen_pages(head.pfn, head.order)
@@ -1358,12 +1398,11 @@ class PageAllocator:
                 self._free_one_page(zb, pfn, order, FPI_NONE)
                 return
             mt = MIGRATE_MOVABLE
-        cpu = self.k.sched.current_cpu % self.nr_cpus if self._has_sched else 0
-        self._free_frozen_page_commit(zb, zb.pcp[cpu], pfn, mt, order)
+        self._free_frozen_page_commit(zb, zb.pcp[self._cpu()], pfn, mt, order)
 
     def get_free_pages(self, gfp: int, order: int) -> int:
         """__get_free_pages(): the direct-map address of the block, or 0."""
-        page = self.alloc_pages(int(gfp) & ~GFP.HIGHMEM, order)
+        page = self.alloc_pages(int(gfp) & ~_GFP_HIGHMEM, order)
         if page is None:
             return 0
         return self.page_address(page)

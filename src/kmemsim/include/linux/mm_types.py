@@ -46,6 +46,9 @@ class PG(enum.IntFlag):
     mlocked = 1 << 20
 
 
+_PG_NONE = PG(0)
+
+
 class Page:
     """A struct page in use: the head frame of an allocated block of 2**order frames."""
 
@@ -66,7 +69,7 @@ class Page:
         # The order of the block this page heads (compound_order() when PG_head).
         self.order = order
         self.migratetype = migratetype
-        self.flags = PG(0)
+        self.flags = _PG_NONE
         self._refcount = 1
         self.owner: str = ""
         self.private: int = 0
