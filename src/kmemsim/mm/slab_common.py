@@ -542,17 +542,9 @@ class SlabAllocator(Slub):
 
     def dump_page(self, pfn: int, reason: str) -> None:
         """mm/debug.c dump_page() of the frame at `pfn` (a bare struct page if it is free)."""
-        from kmemsim.include.linux.mm_types import Page
         from kmemsim.mm.debug import dump_page
 
-        page: Page | None = None
-        try:
-            page = self.k.page_alloc.pfn_to_page(pfn)
-        except Exception:  # noqa: BLE001 - a frame the memmap does not know
-            page = None
-        if page is None:
-            page = Page(pfn)
-            page._refcount = 0
+        page = self.k.page_alloc.pfn_to_page(pfn)
         dump_page(self.k, page, reason)
 
     def slab_pages(self) -> tuple[int, int]:

@@ -497,6 +497,11 @@ class Slub:
             self.fill(slab.base, POISON_INUSE, self.page_size << slab.order)
             for obj in objs:
                 self.init_object(s, obj, SLUB_RED_INACTIVE)
+        if s.debug and s.flags & SLAB_STORE_USER:
+            # init_tracking(): no owner yet.
+            info = self.get_info_end(s)
+            for obj in objs:
+                self.fill(obj + info, 0, 2 * self.track_size)
         if s.ctor is not None:
             ctor = s.ctor
             for obj in objs:
@@ -1036,6 +1041,7 @@ def print_trailer(sa: Slub, s: KmemCache, slab: Slab, p: int) -> None:
     size_from_object = s.size - s.red_left_pad
     if off != size_from_object:
         print_section(sa, "Padding  ", p + off, size_from_object - off)
+    sa.k.sched.dump_stack(["print_trailer", "check_object"])
 
 
 def object_err(sa: Slub, s: KmemCache, slab: Slab, obj: int, reason: str) -> None:
@@ -1053,6 +1059,7 @@ def slab_err(sa: Slub, s: KmemCache, slab: Slab, text: str) -> None:
     """slab_err(): the banner and the slab's state."""
     slab_bug(sa, s, text)
     print_slab_info(sa, slab)
+    sa.k.sched.dump_stack(["slab_err"])
     add_taint_bad_page(sa)
 
 
