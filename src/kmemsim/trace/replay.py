@@ -102,11 +102,11 @@ class Replay:
         self.sample_every = sample_every
         self.max_samples = max_samples
         self.progress = progress
-        # traced pointer -> [model addr, cache or None (kmalloc), alloc cpu, bytes_alloc,
-        #                    call site, stats key of the cache]
-        self.objects: dict[str, list[Any]] = {}
-        # traced pfn -> [model page or None, order, migratetype, gfp text]
-        self.pages: dict[int, list[Any]] = {}
+        # traced pointer -> (model addr, cache or None (kmalloc), alloc cpu, bytes_alloc,
+        #                    call site, stats key of the cache)
+        self.objects: dict[str, tuple[Any, ...]] = {}
+        # traced pfn -> (model page or None, order, migratetype, gfp text)
+        self.pages: dict[int, tuple[Any, ...]] = {}
         self.caches: dict[str, Any] = {}
         self.quirks: dict[str, int] = {}
         self.mismatches: dict[str, int] = {}
@@ -142,7 +142,16 @@ class Replay:
         for alias, name in ev.EVENT_ALIASES.items():
             self._handlers[alias] = self._handlers[name]
         self.samples: list[dict[str, Any]] = []
-        self._next_sample = sample_every
+        self._next_sample = 1  # a first sample at the first event: the state at the start
+        # The model's entry points, bound once (the Kernel methods delegate to these).
+        slab = k.slab
+        self._m_kmalloc = slab.kmalloc
+        self._m_ksize = slab.ksize
+        self._m_kfree = slab.kfree
+        self._m_kmem_cache_alloc = slab.kmem_cache_alloc
+        self._m_kmem_cache_free = slab.kmem_cache_free
+        self._m_alloc_pages = k.page_alloc.alloc_pages
+        self._m_free_pages = k.page_alloc.free_pages_struct
 
     # ------------------------------------------------------------------ bookkeeping
     def _quirk(self, kind: str) -> None:
@@ -197,6 +206,7 @@ class Replay:
         events = self.events
         next_sample = self._next_sample
         progress = self.progress
+        cur_cpu = self._cpu
         head = ""
         try:
             for block in source.blocks():
@@ -215,21 +225,18 @@ class Replay:
                         if handler is False:
                             continue
                     i = head.rfind("[")
+                    self._lineno = lineno
                     try:
                         cpu = int(head[i + 1 : head.find("]", i)])
-                        if cpu != self._cpu:
+                        if cpu != cur_cpu:
                             self._set_cpu(cpu)
+                            cur_cpu = cpu
                         if handler is None:
                             self._count_unknown(name)
                             continue
-                        self._lineno = lineno
                         handler(cpu, text)
                     except (BadLine, ValueError) as e:
-                        self._lineno = lineno
-                        if i < 0:
-                            self._bad_line(f"expected '{ev.HEADER_EXPECTED}'")
-                        else:
-                            self._bad_line(str(e) or "bad field")
+                        self._bad_event_line(i, name, text, e)
                         continue
                     events += 1
                     if events >= next_sample:
@@ -237,12 +244,13 @@ class Replay:
                         self.last_timestamp = head[head.rfind(" ") + 1 :]
                         self.take_sample()
                         next_sample = self._next_sample
+                        if self.first_timestamp is None:
+                            self.first_timestamp = self.last_timestamp
                         if progress is not None:
                             progress(events, source.lines_read)
-                    if self.first_timestamp is None:
-                        self.first_timestamp = head[head.rfind(" ") + 1 :]
         finally:
             self.events = events
+            self._cpu = cur_cpu
             self.lines += lineno
             if head:
                 self.last_timestamp = head[head.rfind(" ") + 1 :]
@@ -253,6 +261,21 @@ class Replay:
         if lineno == 0:
             self._lineno = 0
             self._bad_line("empty trace: no lines at all")
+
+    def _bad_event_line(self, i: int, name: str, text: str, e: Exception) -> None:
+        """Report an event line that failed, saying what its format expects."""
+        if i < 0:
+            self._bad_line(f"expected '{ev.HEADER_EXPECTED}'")
+            return
+        if not isinstance(e, BadLine):
+            # A fast path stumbled on a value: the decoder says what was expected.
+            decode = ev.DECODERS.get(self._clean_names.get(name, name))
+            if decode is not None:
+                try:
+                    decode(text)
+                except BadLine as bad:
+                    e = bad
+        self._bad_line(str(e) or "bad field")
 
     def _odd_line(self, line: str) -> None:
         """A line that is not an event: header, lost-events marker, or malformed."""
@@ -286,7 +309,25 @@ class Replay:
 
     # ------------------------------------------------------------------ slab events
     def _kmalloc(self, cpu: int, text: str) -> None:
-        call_site, ptr, req, alloc, gfp_text = ev.decode_kmalloc(text)
+        f = text.split(" ")
+        # The 6.x layout, read by position; anything else through the decoder.
+        if (
+            len(f) >= 5
+            and f[2][:10] == "bytes_req="
+            and f[3][:12] == "bytes_alloc="
+            and f[4][:10] == "gfp_flags="
+            and f[1][:4] == "ptr="
+            and f[0][:10] == "call_site="
+        ):
+            call_site, ptr, req, alloc, gfp_text = (
+                f[0][10:],
+                f[1][4:],
+                int(f[2][10:]),
+                int(f[3][12:]),
+                f[4][10:],
+            )
+        else:
+            call_site, ptr, req, alloc, gfp_text = ev.decode_kmalloc(text)
         gfp = self._gfp.get(gfp_text)
         if gfp is None:
             gfp = self.gfp(gfp_text)
@@ -300,33 +341,35 @@ class Replay:
         if old is not None:
             self._quirk("implied_free")
             self._free_object(old, cpu, silent=True)
-        k = self.k
-        addr = k.kmalloc(req, gfp)
+        addr = self._m_kmalloc(req, gfp)
         if alloc > KMALLOC_MAX_CACHE_SIZE:
             self._undo_large_kmalloc_pages(cpu, alloc)
         key = st.kmalloc_key(alloc, gfp)
         if not addr:
             self._mismatch("model returned NULL", f"kmalloc({req}, {gfp_text}) failed in the model")
-        elif self.verify:
-            size = k.ksize(addr)
-            if size != alloc:
-                self._mismatch(
-                    "kmalloc bytes_alloc",
-                    f"kmalloc({req}, {gfp_text}): trace bytes_alloc={alloc}, model ksize={size}",
-                )
-        if addr:
-            objects[ptr] = [addr, None, cpu, alloc, call_site, key]
+        else:
+            if self.verify:
+                size = self._m_ksize(addr)
+                if size != alloc:
+                    self._mismatch(
+                        "kmalloc bytes_alloc",
+                        f"kmalloc({req}, {gfp_text}): trace bytes_alloc={alloc}, "
+                        f"model ksize={size}",
+                    )
+            objects[ptr] = (addr, None, cpu, alloc, call_site, key)
         st.slab_alloc(call_site, key, req, alloc)
 
     def _undo_large_kmalloc_pages(self, cpu: int, alloc: int) -> None:
+        """A large kmalloc's pages were traced by the mm_page_alloc just before it
+        on the same CPU; the model's kmalloc took its own, so give those back."""
         last = self._last_page_alloc.get(cpu)
         if last is None:
             return
-        pfn, order, seq = last
-        if self.events - seq <= 4 and order == get_order(alloc):
+        pfn, order, lineno = last
+        if self._lineno - lineno <= 4 and order == get_order(alloc):
             rec = self.pages.pop(pfn, None)
             if rec is not None and rec[0] is not None:
-                self.k.free_pages_struct(rec[0], rec[1])
+                self._m_free_pages(rec[0], rec[1])
                 self._quirk("kmalloc_large_pages")
             self._last_page_alloc.pop(cpu, None)
 
@@ -335,8 +378,7 @@ class Replay:
         s = self.caches.get(name)
         if s is not None:
             return s
-        k = self.k
-        s = k.find_cache(name)
+        s = self.k.find_cache(name)
         if s is None:
             s = self.view.create_known_cache(name)
         if s is None:
@@ -347,13 +389,32 @@ class Replay:
         return s
 
     def _kmem_cache_alloc(self, cpu: int, text: str) -> None:
-        call_site, ptr, name, req, alloc, gfp_text = ev.decode_kmem_cache_alloc(text)
+        f = text.split(" ")
+        if (
+            len(f) >= 6
+            and f[2][:5] == "name="
+            and f[3][:10] == "bytes_req="
+            and f[4][:12] == "bytes_alloc="
+            and f[5][:10] == "gfp_flags="
+            and f[1][:4] == "ptr="
+            and f[0][:10] == "call_site="
+        ):
+            call_site, ptr, name, req, alloc, gfp_text = (
+                f[0][10:],
+                f[1][4:],
+                f[2][5:],
+                int(f[3][10:]),
+                int(f[4][12:]),
+                f[5][10:],
+            )
+        else:
+            call_site, ptr, name_or_none, req, alloc, gfp_text = ev.decode_kmem_cache_alloc(text)
+            # Before 6.0 the event did not name its cache: one per slot size.
+            name = name_or_none if name_or_none is not None else f"<size-{alloc}>"
         gfp = self._gfp.get(gfp_text)
         if gfp is None:
             gfp = self.gfp(gfp_text)
         st = self.stats
-        if name is None:  # before 6.0 the event did not name its cache
-            name = f"<size-{alloc}>"
         if ptr in NULL_POINTERS:
             self._quirk("traced_alloc_failure")
             st.slab_alloc_failures += 1
@@ -366,7 +427,7 @@ class Replay:
         if old is not None:
             self._quirk("implied_free")
             self._free_object(old, cpu, silent=True)
-        addr = self.k.kmem_cache_alloc(s, gfp) if s is not None else 0
+        addr = self._m_kmem_cache_alloc(s, gfp) if s is not None else 0
         if not addr:
             self._mismatch(
                 "model returned NULL", f"kmem_cache_alloc({name}, {gfp_text}) failed in the model"
@@ -377,22 +438,26 @@ class Replay:
                     "kmem_cache_alloc bytes_alloc",
                     f"{name}: trace bytes_alloc={alloc}, model cache size={s.size}",
                 )
-            objects[ptr] = [addr, s, cpu, alloc, call_site, name]
+            objects[ptr] = (addr, s, cpu, alloc, call_site, name)
         st.slab_alloc(call_site, name, req, alloc)
 
-    def _free_object(self, rec: list[Any], cpu: int, silent: bool = False) -> None:
-        addr, s = rec[0], rec[1]
+    def _free_object(self, rec: tuple[Any, ...], cpu: int, silent: bool = False) -> None:
+        s = rec[1]
         if s is None:
-            self.k.kfree(addr)
+            self._m_kfree(rec[0])
         else:
-            self.k.kmem_cache_free(s, addr)
-        if not silent:
-            self.stats.slab_free(rec, cpu)
-        else:
+            self._m_kmem_cache_free(s, rec[0])
+        if silent:
             self.stats.slab_unseen_free(rec)
+        else:
+            self.stats.slab_free(rec, cpu)
 
     def _kfree(self, cpu: int, text: str) -> None:
-        _call_site, ptr = ev.decode_kfree(text)
+        f = text.split(" ")
+        if len(f) == 2 and f[1][:4] == "ptr=" and f[0][:10] == "call_site=" and len(f[1]) > 4:
+            ptr = f[1][4:]
+        else:
+            ptr = ev.decode_kfree(text)[1]
         if ptr in NULL_POINTERS:
             self._quirk("kfree_null")
             self.stats.nr_kfree_null += 1
@@ -407,7 +472,18 @@ class Replay:
         self._free_object(rec, cpu)
 
     def _kmem_cache_free(self, cpu: int, text: str) -> None:
-        _call_site, ptr, name = ev.decode_kmem_cache_free(text)
+        f = text.split(" ")
+        if (
+            len(f) == 3
+            and f[1][:4] == "ptr="
+            and f[2][:5] == "name="
+            and f[0][:10] == "call_site="
+            and len(f[2]) > 5
+        ):
+            ptr: str = f[1][4:]
+            name: str | None = f[2][5:]
+        else:
+            _, ptr, name = ev.decode_kmem_cache_free(text)
         if ptr in NULL_POINTERS:
             self._quirk("kmem_cache_free_null")
             return
@@ -416,17 +492,35 @@ class Replay:
             self._quirk("free_before_trace")
             self.stats.slab_free_only += 1
             return
-        if name is not None and rec[1] is not None and rec[5] != name:
-            s = self.caches.get(name)
-            if s is not rec[1]:
-                self._mismatch(
-                    "kmem_cache_free cache", f"ptr allocated from {rec[5]}, freed to {name}"
-                )
+        if name is not None and rec[5] != name and rec[1] is not self.caches.get(name, rec[1]):
+            # The traced object went away unseen (a bulk or RCU free) and its
+            # memory came back to another cache through an allocation that is
+            # not traced either (a bulk refill); this free is that object's.
+            self._quirk("pointer_reused_by_other_cache")
+            self._free_object(rec, cpu, silent=True)
+            self.stats.slab_free_only += 1
+            return
         self._free_object(rec, cpu)
 
     # ------------------------------------------------------------------ page events
     def _mm_page_alloc(self, cpu: int, text: str) -> None:
-        pfn, order, migratetype, gfp_text = ev.decode_mm_page_alloc(text)
+        f = text.split(" ")
+        if (
+            len(f) == 5
+            and f[1][:6] == "pfn=0x"
+            and f[2][:6] == "order="
+            and f[3][:12] == "migratetype="
+            and f[4][:10] == "gfp_flags="
+            and f[1] != "pfn=0x0"
+        ):
+            pfn, order, migratetype, gfp_text = (
+                int(f[1][6:], 16),
+                int(f[2][6:]),
+                int(f[3][12:]),
+                f[4][10:],
+            )
+        else:
+            pfn, order, migratetype, gfp_text = ev.decode_mm_page_alloc(text)
         gfp = self._gfp.get(gfp_text)
         if gfp is None:
             gfp = self.gfp(gfp_text)
@@ -441,25 +535,28 @@ class Replay:
         if old is not None:
             self._quirk("implied_page_free")
             if old[0] is not None:
-                self.k.free_pages_struct(old[0], old[1])
-        k = self.k
+                self._m_free_pages(old[0], old[1])
         page = None
         if self.follow_pfn:
-            page = k.page_alloc.take_free_block(pfn, order, gfp)
+            page = self.k.page_alloc.take_free_block(pfn, order, gfp)
             if page is None:
                 self._quirk("follow_pfn_block_busy")
         if page is None:
-            page = k.alloc_pages(gfp, order)
+            page = self._m_alloc_pages(gfp, order)
         if page is None:
             self._mismatch(
                 "model returned NULL", f"mm_page_alloc order={order} {gfp_text} failed in the model"
             )
-        pages[pfn] = [page, order, migratetype, gfp_text]
+        pages[pfn] = (page, order, migratetype, gfp_text)
         self._recently_freed.pop(pfn, None)
-        self._last_page_alloc[cpu] = (pfn, order, self.events)
+        self._last_page_alloc[cpu] = (pfn, order, self._lineno)
 
     def _mm_page_free(self, cpu: int, text: str) -> None:
-        pfn, order = ev.decode_mm_page_free(text)
+        f = text.split(" ")
+        if len(f) == 3 and f[1][:6] == "pfn=0x" and f[2][:6] == "order=":
+            pfn, order = int(f[1][6:], 16), int(f[2][6:])
+        else:
+            pfn, order = ev.decode_mm_page_free(text)
         recent = self._recently_freed
         recent[pfn] = None
         if len(recent) > RECENT_FREES:
@@ -478,7 +575,7 @@ class Replay:
                 f"pfn {pfn:#x} allocated with order {rec[1]}, freed with {order}",
             )
         if rec[0] is not None:
-            self.k.free_pages_struct(rec[0], rec[1])
+            self._m_free_pages(rec[0], rec[1])
 
     def _mm_page_free_batched(self, cpu: int, text: str) -> None:
         (pfn,) = ev.decode_mm_page_free_batched(text)

@@ -125,7 +125,7 @@ class ReplayStats:
         c[2] += 1
         c[4] += 1
 
-    def slab_free(self, rec: list[Any], cpu: int) -> None:
+    def slab_free(self, rec: tuple[Any, ...], cpu: int) -> None:
         """A traced free of an object allocated in the trace (rec from the pointer map)."""
         self.nr_frees += 1
         alloc = rec[3]
@@ -139,7 +139,7 @@ class ReplayStats:
         c[3] += 1
         c[4] -= 1
 
-    def slab_unseen_free(self, rec: list[Any]) -> None:
+    def slab_unseen_free(self, rec: tuple[Any, ...]) -> None:
         """A free the trace implies but does not show (the pointer came back)."""
         self.nr_unseen_frees += 1
         self.total_freed += rec[3]
