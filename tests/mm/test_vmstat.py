@@ -7,15 +7,36 @@ the real machine's zone spans and managed page counts must print the real number
 
 from __future__ import annotations
 
+import importlib.util
 import re
+import sys
 from pathlib import Path
+from types import ModuleType
 
 import pytest
-from test_page_alloc import pc_kernel, small_kernel
 
 from kmemsim.include.linux.gfp_types import GFP_KERNEL
 from kmemsim.include.linux.mmzone import ZoneType
 from kmemsim.init.main import Kernel
+
+
+def _support() -> ModuleType:
+    """tests/mm/test_page_alloc_support.py, loaded by path (pytest's importlib mode)."""
+    name = "kmemsim_tests_page_alloc_support"
+    if name not in sys.modules:
+        path = Path(__file__).with_name("test_page_alloc_support.py")
+        spec = importlib.util.spec_from_file_location(name, path)
+        assert spec is not None and spec.loader is not None
+        module = importlib.util.module_from_spec(spec)
+        sys.modules[name] = module
+        spec.loader.exec_module(module)
+    return sys.modules[name]
+
+
+_support_module = _support()
+pc_kernel = _support_module.pc_kernel
+small_kernel = _support_module.small_kernel
+
 
 # The captured machine: zone spans from dmesg-memory.txt ("Zone ranges"), RAM from
 # "Early memory node ranges"; managed counts from proc-zoneinfo.txt.
@@ -96,6 +117,7 @@ def test_total_pages_line_matches_the_real_dmesg(model: Kernel, shared_data: Pat
 def test_zoneinfo_watermarks_protection_and_pagesets_are_the_real_ones(
     zone: str, real: dict[str, dict[str, object]], model: Kernel
 ) -> None:
+
     ours = parse_zoneinfo(model.cat("/proc/zoneinfo"))
     keys = ["min", "low", "high", "promo", "spanned", "managed", "protection", "boost"]
     if zone not in ("Movable", "Device"):

@@ -54,6 +54,20 @@ MIGHT_ALLOC_LOCATION = "include/linux/sched/mm.h:321"
 UTS_RELEASE = "6.18.44"
 
 
+def _caller_location() -> str:
+    """The "file:line" of the scenario code that called might_sleep() (outside kmemsim)."""
+    import os
+    import sys
+
+    package_dir = os.path.dirname(os.path.dirname(os.path.dirname(__file__)))
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(package_dir):
+        frame = frame.f_back  # type: ignore[assignment]
+    if frame is None:
+        return "kernel/sched/core.c"
+    return f"{os.path.basename(frame.f_code.co_filename)}:{frame.f_lineno}"
+
+
 class ExecContext:
     """preempt_count, irqs_disabled and the current task of the CPU the model runs on."""
 
@@ -215,7 +229,7 @@ class ExecContext:
         """
         if self.preempt_count == 0 and not self.irqs_disabled and not self.rcu_read_lock_nesting:
             return False
-        where = location or "kernel/sched/core.c:8818"
+        where = location or _caller_location()
         if where in self._reported:
             return True
         self._reported.add(where)
