@@ -56,7 +56,7 @@ from kmemsim.include.linux.slab import (
     ZERO_SIZE_PTR,
     SlabFlags,
 )
-from kmemsim.mm.slab import KmemCache, Slab
+from kmemsim.mm.slab import KmemCache, KmemCacheCpu, Slab
 from kmemsim.mm.slub import SLUB_RED_ACTIVE, Slub, calculate_alignment, get_order, slab_bug
 
 if TYPE_CHECKING:
@@ -407,8 +407,31 @@ class SlabAllocator(Slub):
 
     # ------------------------------------------------------------------ object API
     def kmem_cache_alloc(self, s: KmemCache, gfp: int) -> int:
-        """kmem_cache_alloc(): an object of cache `s`, or 0."""
-        return self.slab_alloc(s, int(gfp), s.object_size)
+        """kmem_cache_alloc(): an object of cache `s`, or 0.
+
+        The per-CPU fast path of slab_alloc_node() is inlined here (and in
+        kmalloc, kfree, kmem_cache_free): pop the CPU freelist, reading the next
+        free pointer from inside the object in simulated memory.
+        """
+        sched = self._sched
+        if gfp & 0x400 and (
+            sched.preempt_count or sched.irqs_disabled or sched.rcu_read_lock_nesting
+        ):
+            sched.might_alloc(gfp, "slab_pre_alloc_hook")
+        c: KmemCacheCpu = s.cpu_slab[sched.current_cpu]
+        obj = c.freelist
+        if obj and self._fast and not s.random:
+            p = obj + s.offset + self._v2p
+            frame = self._frames.get(p >> 12)
+            if frame is None:
+                c.freelist = 0
+            else:
+                o = p & 4095
+                c.freelist = int.from_bytes(frame[o : o + 8], "little")
+            if gfp & 0x100:
+                self.fill(obj, 0, s.object_size)
+            return obj
+        return self.slab_alloc(s, gfp, s.object_size)
 
     def kmem_cache_alloc_node(self, s: KmemCache, gfp: int, node: int = -1) -> int:
         """kmem_cache_alloc_node(): one node here."""
@@ -432,6 +455,16 @@ class SlabAllocator(Slub):
             if slab is None:
                 return
             s = slab.cache
+        c: KmemCacheCpu = s.cpu_slab[self._sched.current_cpu]
+        if slab is c.slab and self._fast and not s.random:
+            p = addr + s.offset + self._v2p
+            frame = self._frames.get(p >> 12)
+            if frame is None:
+                frame = self._frames[p >> 12] = bytearray(4096)
+            o = p & 4095
+            frame[o : o + 8] = c.freelist.to_bytes(8, "little")
+            c.freelist = addr
+            return
         self.slab_free(s, slab, addr)
 
     def kmem_cache_shrink(self, s: KmemCache) -> int:
@@ -449,6 +482,24 @@ class SlabAllocator(Slub):
             s = self._by_size[self.kmalloc_type(gfp)][size]
         else:
             s = self._by_size[0][size]
+        sched = self._sched
+        if gfp & 0x400 and (
+            sched.preempt_count or sched.irqs_disabled or sched.rcu_read_lock_nesting
+        ):
+            sched.might_alloc(gfp, "slab_pre_alloc_hook")
+        c: KmemCacheCpu = s.cpu_slab[sched.current_cpu]
+        obj = c.freelist
+        if obj and self._fast and not s.random:
+            p = obj + s.offset + self._v2p
+            frame = self._frames.get(p >> 12)
+            if frame is None:
+                c.freelist = 0
+            else:
+                o = p & 4095
+                c.freelist = int.from_bytes(frame[o : o + 8], "little")
+            if gfp & 0x100:
+                self.fill(obj, 0, s.object_size)
+            return obj
         return self.slab_alloc(s, gfp, size)
 
     def kmalloc_node(self, size: int, gfp: int, node: int = -1) -> int:
@@ -512,10 +563,21 @@ class SlabAllocator(Slub):
             return
         pfn = (p + self._v2p) >> self.page_shift
         slab = self.slab_of_pfn.get(pfn)
-        if slab is not None:
-            self.slab_free(slab.cache, slab, p)
+        if slab is None:
+            self.free_large_kmalloc(pfn, p)
             return
-        self.free_large_kmalloc(pfn, p)
+        s = slab.cache
+        c: KmemCacheCpu = s.cpu_slab[self._sched.current_cpu]
+        if slab is c.slab and self._fast and not s.random:
+            q = p + s.offset + self._v2p
+            frame = self._frames.get(q >> 12)
+            if frame is None:
+                frame = self._frames[q >> 12] = bytearray(4096)
+            o = q & 4095
+            frame[o : o + 8] = c.freelist.to_bytes(8, "little")
+            c.freelist = p
+            return
+        self.slab_free(s, slab, p)
 
     def free_large_kmalloc(self, pfn: int, p: int) -> None:
         """mm/slub.c free_large_kmalloc(): the pages of a large kmalloc back to the buddy."""

@@ -264,7 +264,9 @@ class Slub:
         # pfn -> Slab for every page of every slab (virt_to_slab()).
         self.slab_of_pfn: dict[int, Slab] = {}
         self.caches = []
-        self._sched: Any = None
+        self._sched: Any = k.sched
+        # The inlined fast paths assume 4 KiB pages and 8-byte little-endian pointers.
+        self._fast = self.page_shift == 12 and self.word == 8 and self.byteorder == "little"
         self._taint_warned = False
 
     # ------------------------------------------------------------------ geometry
@@ -446,8 +448,8 @@ class Slub:
 
     # ------------------------------------------------------------------ context
     def current_cpu(self) -> int:
-        sched = self.k.sched
-        return int(getattr(sched, "current_cpu", 0)) % self.nr_cpu_ids
+        """smp_processor_id(): the CPU the execution context runs on."""
+        return int(self.k.sched.current_cpu)
 
     def might_alloc(self, gfp: int) -> None:
         """slab_pre_alloc_hook()'s might_alloc(): an allocation that may block may sleep."""
