@@ -314,10 +314,8 @@ class Replay:
         if (
             len(f) >= 5
             and f[2][:10] == "bytes_req="
-            and f[3][:12] == "bytes_alloc="
             and f[4][:10] == "gfp_flags="
             and f[1][:4] == "ptr="
-            and f[0][:10] == "call_site="
         ):
             call_site, ptr, req, alloc, gfp_text = (
                 f[0][10:],
@@ -390,15 +388,8 @@ class Replay:
 
     def _kmem_cache_alloc(self, cpu: int, text: str) -> None:
         f = text.split(" ")
-        if (
-            len(f) >= 6
-            and f[2][:5] == "name="
-            and f[3][:10] == "bytes_req="
-            and f[4][:12] == "bytes_alloc="
-            and f[5][:10] == "gfp_flags="
-            and f[1][:4] == "ptr="
-            and f[0][:10] == "call_site="
-        ):
+        # Every layout with name= third has bytes_req, bytes_alloc, gfp_flags next.
+        if len(f) >= 6 and f[2][:5] == "name=" and f[5][:10] == "gfp_flags=" and f[1][:4] == "ptr=":
             call_site, ptr, name, req, alloc, gfp_text = (
                 f[0][10:],
                 f[1][4:],
@@ -454,7 +445,7 @@ class Replay:
 
     def _kfree(self, cpu: int, text: str) -> None:
         f = text.split(" ")
-        if len(f) == 2 and f[1][:4] == "ptr=" and f[0][:10] == "call_site=" and len(f[1]) > 4:
+        if len(f) == 2 and f[1][:4] == "ptr=" and len(f[1]) > 4:
             ptr = f[1][4:]
         else:
             ptr = ev.decode_kfree(text)[1]
@@ -473,13 +464,7 @@ class Replay:
 
     def _kmem_cache_free(self, cpu: int, text: str) -> None:
         f = text.split(" ")
-        if (
-            len(f) == 3
-            and f[1][:4] == "ptr="
-            and f[2][:5] == "name="
-            and f[0][:10] == "call_site="
-            and len(f[2]) > 5
-        ):
+        if len(f) == 3 and f[1][:4] == "ptr=" and f[2][:5] == "name=" and len(f[2]) > 5:
             ptr: str = f[1][4:]
             name: str | None = f[2][5:]
         else:

@@ -139,6 +139,50 @@ class _GzipStream:
         return self._z.unused_data
 
 
+def _in_background(blocks: Iterator[bytes], depth: int = 8) -> Iterator[bytes]:
+    """The same blocks, produced by a thread: decompressors release the GIL, so
+    decompression runs on another core while the caller parses. Errors are
+    raised in the caller, in order, after the blocks before them."""
+    import queue
+    import threading
+
+    q: queue.Queue[tuple[int, Any]] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: tuple[int, Any]) -> bool:
+        while not stop.is_set():
+            try:
+                q.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for block in blocks:
+                if not put((0, block)):
+                    return
+            put((1, None))
+        except BaseException as e:  # handed to the consumer
+            put((2, e))
+
+    thread = threading.Thread(target=produce, name="kmemsim-trace-reader", daemon=True)
+    thread.start()
+    try:
+        while True:
+            kind, item = q.get()
+            if kind == 0:
+                yield item
+            elif kind == 1:
+                return
+            else:
+                raise item
+    finally:
+        stop.set()
+        thread.join()
+
+
 class TraceSource:
     """One trace to read: a file (plain, .gz, .xz, .zst or .bz2, recognised by
     content) or "-" for standard input.
@@ -162,7 +206,7 @@ class TraceSource:
         try:
             rest = ""
             decode = codecs.getincrementaldecoder("utf-8")("replace").decode
-            for block in _decompressed_blocks(raw, self.path):
+            for block in _in_background(_decompressed_blocks(raw, self.path)):
                 lines = (rest + decode(block)).split("\n")
                 rest = lines.pop()
                 self.lines_read += len(lines)
