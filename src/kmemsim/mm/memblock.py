@@ -213,30 +213,29 @@ def memblock_free_all(k: Kernel) -> None:
     goes to __free_pages_memory() in the largest naturally aligned blocks of
     at most MAX_PAGE_ORDER pages; each block lands in its zone through
     k.page_alloc.free_pages_core(pfn, order). Ranges are also split at zone
-    boundaries, so no block straddles two zones (zones are MAX_PAGE_ORDER
-    aligned on every profile modelled, so this cuts no block the kernel
-    would have kept whole). totalram_pages, the sum of the zones' managed_pages,
-    grows by the pages freed; highmem goes the same way, as in 6.15+ kernels, where
-    memblock_free_all() frees highmem too instead of the arch code freeing it
-    page by page.
+    boundaries, so no block straddles two zones (the boundaries of the
+    modelled zones are MAX_PAGE_ORDER aligned, so this cuts no block the
+    kernel would have kept whole), and frames outside every zone stay out.
+    totalram_pages, the sum of the zones' managed_pages, grows by the pages
+    freed. Highmem goes the same way, as in 6.15+ kernels, where
+    memblock_free_all() frees highmem too instead of the arch code freeing
+    it page by page.
     """
     shift = k.machine.page_shift
     max_order = int(k.config["ARCH_FORCE_MAX_ORDER"])
     for zone in k.pgdat.zones:
         zone.managed_pages = 0
-    boundaries = sorted(
-        {z.zone_start_pfn for z in k.pgdat.zones if z.spanned_pages}
-        | {z.zone_end_pfn for z in k.pgdat.zones if z.spanned_pages}
-    )
+    # Frames outside every zone (RAM past max_low_pfn on a !HIGHMEM 32-bit
+    # kernel) have no zone to go to: the kernel clamps to max_low_pfn there.
+    spans = sorted((z.zone_start_pfn, z.zone_end_pfn) for z in k.pgdat.zones if z.spanned_pages)
     free_pages_core = k.page_alloc.free_pages_core
     mask = (1 << shift) - 1
     for base, end in k.memblock.free_ranges():
         spfn, epfn = (base + mask) >> shift, end >> shift
-        if spfn >= epfn:
-            continue
-        cuts = [b for b in boundaries if spfn < b < epfn]
-        for s, e in zip([spfn, *cuts], [*cuts, epfn], strict=True):
-            _free_pages_memory(free_pages_core, s, e, max_order)
+        for zs, ze in spans:
+            s, e = max(spfn, zs), min(epfn, ze)
+            if s < e:
+                _free_pages_memory(free_pages_core, s, e, max_order)
 
 
 def _free_pages_memory(
