@@ -29,6 +29,9 @@ _ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _BZIP2_MAGIC = b"BZh"
 
 READ_SIZE = 1 << 20
+# Compressed input is read in smaller pieces: text traces compress 20-30 times,
+# and each piece's output is a block of lines held in memory at once.
+COMPRESSED_READ_SIZE = 1 << 15
 
 
 class TraceError(KmemsimError):
@@ -67,7 +70,7 @@ def _open_binary(path: str) -> BinaryIO:
 
 def _decompressed_blocks(raw: BinaryIO, path: str) -> Iterator[bytes]:
     """Blocks of the decompressed stream; raises TraceError if it is damaged."""
-    first = raw.read(READ_SIZE)
+    first = raw.read(COMPRESSED_READ_SIZE)
     kind = detect_compression(first)
     if kind == "plain":
         if first:
@@ -87,13 +90,13 @@ def _decompressed_blocks(raw: BinaryIO, path: str) -> Iterator[bytes]:
                     # Concatenated streams (xz -c a b, cat x.gz y.gz) go on.
                     data = decompressor.unused_data
                     if not data:
-                        data = raw.read(READ_SIZE)
+                        data = raw.read(COMPRESSED_READ_SIZE)
                         if not data:
                             return
                     decompressor = _decompressor(kind)
                 else:
                     data = b""
-            data = raw.read(READ_SIZE)
+            data = raw.read(COMPRESSED_READ_SIZE)
             if not data:
                 break
     except (lzma.LZMAError, OSError, zlib.error, EOFError, _zstd_error()) as e:
