@@ -13,7 +13,7 @@ Schema (see profiles/x86_64.toml for a commented example):
                pci_hole_start, base, model, e820 = [[first, last, "type"], ...],
                reserved = [{start, end, type} | {name, base, size, no_map}, ...]
     [kernel]   start, end, code, rwdata, rodata, init, bss, initrd_start, initrd_size
-    [arch]     facts of the kernel build the profile pins (pglist_data_size, ...)
+    [arch]     facts of the kernel build it pins (pglist_data_size, vmalloc_end)
     [config]   KEY = value defaults for KernelConfig (Kconfig and boot parameters)
     [[mmio]]   name, start, end
 """
@@ -64,7 +64,7 @@ _SCHEMA: dict[str, set[str]] = {
         "initrd_start",
         "initrd_size",
     },
-    "arch": {"pglist_data_size", "struct_page_size", "max_physmem_bits"},
+    "arch": {"pglist_data_size", "vmalloc_end"},
     "config": set(),  # checked against init/config.py OPTIONS
     "mmio": {"name", "start", "end"},
 }
