@@ -278,3 +278,20 @@ def test_kfree_of_a_pointer_kmalloc_never_returned(k: kmemsim.Kernel) -> None:
 
 def test_unknown_cache_name_is_not_invented(k: kmemsim.Kernel) -> None:
     assert k.slab.kmem_cache_create_known("no_such_cache_anywhere") is None
+
+
+def test_slub_tiny_has_no_cpu_slabs_no_rcl_caches_and_order_up_to_1() -> None:
+    k = kmemsim.boot("linux-6.18-x86_64", config={"SLUB_TINY": "y"})
+    line = next(ln for ln in k.dmesg().splitlines() if "SLUB: " in ln)
+    assert "Order=0-1," in line
+    assert k.cat("/sys/kernel/slab/kmalloc-8k/order") == "1\n"
+    assert k.cat("/sys/kernel/slab/kmalloc-64/cpu_partial") == "0\n"
+    assert not k.fs.exists("/sys/kernel/slab/kmalloc-rcl-64/order")
+    a = k.kmalloc(100, GFP_KERNEL | kmemsim.__GFP_RECLAIMABLE)
+    assert _cache_of(k, a) == "kmalloc-128"
+    s = k.kmem_cache_create("tiny", 64, 0, 0, None)
+    objs = [k.kmem_cache_alloc(s, GFP_KERNEL) for _ in range(200)]
+    assert all(c.slab is None for c in s.cpu_slab)
+    for o in objs:
+        k.kmem_cache_free(s, o)
+    assert k.kmem_cache_shrink(s) == 0

@@ -695,6 +695,20 @@ class SlabAllocator(Slub):
         """count_partial(n, count_free): free objects on the node's partial slabs."""
         return sum(slab.objects - slab.inuse for slab in s.node.partial)
 
+    def objects_inuse(self, s: KmemCache) -> int:
+        """Objects of `s` really allocated: what only a model can count exactly.
+
+        /sys/kernel/slab/<cache>/objects counts a CPU's slabs as fully used; here
+        the free objects of the CPU freelists, of the CPU slabs' remote frees and
+        of the CPU partial slabs are subtracted too.
+        """
+        free = self.count_free(s)
+        for c in s.cpu_slab:
+            if c.slab is not None:
+                free += len(self.slab_free_objects(s, c.slab))
+            free += sum(slab.objects - slab.inuse for slab in c.partial)
+        return s.node.total_objects - free
+
     def slabinfo(self) -> str:
         """/proc/slabinfo (mm/slab_common.c slab_show, version 2.1), newest cache first."""
         lines = [

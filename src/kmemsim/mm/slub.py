@@ -253,8 +253,11 @@ class Slub:
             debug_text = "y"
         self.debug_blocks = parse_slub_debug(debug_text) if cfg["SLUB_DEBUG"] else []
         if self.slub_tiny:
-            # SLUB_TINY: the smallest orders (mm/slub.c sets slub_max_order to 0).
-            self.slub_max_order = self.slub_min_order
+            # SLUB_TINY: slub_max_order defaults to 1 (not PAGE_ALLOC_COSTLY_ORDER), and
+            # SLUB_DEBUG cannot be built in (mm/Kconfig: depends on !SLUB_TINY).
+            if not cfg.is_set("slub_max_order"):
+                self.slub_max_order = max(1, self.slub_min_order)
+            self.debug_blocks = []
         self._rng = _random.Random(0x51AB)
         # Simulated memory, accessed directly on the hot paths.
         self.mem = k.mem
@@ -368,6 +371,9 @@ class Slub:
     def kmem_cache_open(self, s: KmemCache) -> bool:
         """mm/slub.c do_kmem_cache_create(): debug flags, geometry, tuning, per-CPU state."""
         s.flags = self.kmem_cache_flags(s.flags, s.name)
+        if self.slub_tiny:
+            # _SLAB_RECLAIM_ACCOUNT has no bit in SLUB_TINY kernels, nor debug flags effect.
+            s.flags &= ~int(SLAB_RECLAIM_ACCOUNT | SLAB_DEBUG_FLAGS)
         if not self.calculate_sizes(s):
             return False
         s.debug = bool(s.flags & SLAB_DEBUG_FLAGS)
