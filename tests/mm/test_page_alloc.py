@@ -271,3 +271,43 @@ def test_pageblock_order_per_architecture(arch: str, expected: int) -> None:
 
     assert pageblock_order_for(arch, 10) == expected
     assert pageblock_order_for("arm", 10) == 10
+
+
+def test_high_order_atomic_request_below_low_reserves_a_highatomic_pageblock() -> None:
+    from kmemsim.mm.page_alloc import MIGRATE_HIGHATOMIC, WMARK_LOW
+
+    k = pc_kernel(256, config={"ZONE_DMA": False})  # no lower zone to fall back to
+    pa = k.page_alloc
+    dma32 = pa.zone_by_type[ZoneType.DMA32]
+    # Fill the zone down to just below its low watermark with movable pages.
+    movable = (GFP_HIGHUSER_MOVABLE & ~0x2) | __GFP_NOWARN
+    while dma32.nr_free > dma32.wmark(WMARK_LOW) - 16:
+        assert k.alloc_pages(movable, 0) is not None
+    page = k.alloc_pages(GFP_ATOMIC, 1)
+    assert page is not None
+    # The slow path's ALLOC_HIGHATOMIC took the pageblock for the reserve.
+    assert pa.get_pageblock_migratetype(dma32, page.pfn) == MIGRATE_HIGHATOMIC
+    assert dma32.nr_reserved_highatomic == 512
+    zoneinfo_free = dma32.nr_free
+    assert dma32.nr_free_highatomic == sum(
+        len(lst[MIGRATE_HIGHATOMIC]) << o for o, lst in enumerate(dma32.free_list)
+    )
+    assert zoneinfo_free == pa.nr_free_pages()
+
+
+def test_pcp_high_grows_with_allocation_and_decays_back_to_high_min() -> None:
+    k = pc_kernel(1024)
+    pa = k.page_alloc
+    dma32 = pa.zone_by_type[ZoneType.DMA32]
+    pcp = dma32.pcp[0]
+    assert pcp.high == 0  # the boot pageset value until the CPU uses the zone
+    pages = [k.alloc_pages(GFP_KERNEL, 0) for _ in range(2000)]
+    assert pcp.high > pcp.high_min
+    for p in pages:
+        assert p is not None
+        k.free_pages_struct(p, 0)
+    assert pcp.count <= pcp.high
+    for _ in range(100):
+        pa.refresh_cpu_vm_stats()
+    assert pcp.high == pcp.high_min
+    assert pcp.count <= pcp.high_min

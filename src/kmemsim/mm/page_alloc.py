@@ -1017,6 +1017,30 @@ class PageAllocator:
             ):
                 zb.below_high = False
 
+    def decay_pcp_high(self, zb: ZoneBuddy, pcp: PerCpuPages) -> int:
+        """decay_pcp_high(): lower an idle CPU's high by 1/8 toward high_min, drain the excess."""
+        todo = 0
+        high_min, batch = pcp.high_min, pcp.batch
+        if pcp.high > high_min:
+            pcp.high = max(
+                pcp.count - (batch << PCP_BATCH_SCALE_MAX), pcp.high - (pcp.high >> 3), high_min
+            )
+            if pcp.high > high_min:
+                todo += 1
+        to_drain = pcp.count - pcp.high
+        if to_drain > 0:
+            self.free_pcppages_bulk(zb, to_drain, pcp, 0)
+            todo += 1
+        return todo
+
+    def refresh_cpu_vm_stats(self) -> int:
+        """The periodic vmstat_update() work (every stat_interval, 1 s): decay every pcp high.
+
+        The model has no clock of its own; a scenario or a replay calls this
+        when a second of simulated time has passed.
+        """
+        return sum(self.decay_pcp_high(zb, pcp) for zb in self._populated for pcp in zb.pcp)
+
     def drain_zone_pages(self, zb: ZoneBuddy, cpu: int | None = None) -> int:
         """drain_pages_zone(): empty the per-CPU lists of a zone (every CPU by default)."""
         drained = 0

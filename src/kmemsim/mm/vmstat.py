@@ -479,9 +479,38 @@ def vmstat_show(k: Kernel) -> str:
     return "".join(f"{name} {value}\n" for name, value in vmstat_items(k))
 
 
+def page_alloc_sysctls(k: Kernel) -> dict[str, str]:
+    """The /proc/sys/vm files of mm/page_alloc.c's sysctl table, as proc_dointvec prints them."""
+    pa = k.page_alloc
+    cfg = k.config
+    ratios = [str(r) for r in _lowmem_reserve_ratios(pa)]
+    return {
+        "min_free_kbytes": f"{pa.min_free_kbytes}\n",
+        "watermark_boost_factor": f"{cfg['watermark_boost_factor']}\n",
+        "watermark_scale_factor": f"{cfg['watermark_scale_factor']}\n",
+        "percpu_pagelist_high_fraction": f"{cfg['percpu_pagelist_high_fraction']}\n",
+        "lowmem_reserve_ratio": "\t".join(ratios) + "\n",
+    }
+
+
+def _lowmem_reserve_ratios(pa: PageAllocator) -> list[int]:
+    from kmemsim.mm.page_alloc import _lowmem_reserve_ratio
+
+    return _lowmem_reserve_ratio(pa)
+
+
 def proc_vmstat_init(k: Kernel) -> None:
-    """Register /proc/buddyinfo, /proc/pagetypeinfo, /proc/zoneinfo and /proc/vmstat."""
+    """Register /proc/buddyinfo, /proc/pagetypeinfo, /proc/zoneinfo and /proc/vmstat.
+
+    Also the page allocator's /proc/sys/vm files (min_free_kbytes,
+    watermark_scale_factor, ...), read-only here.
+    """
     k.fs.create_file("/proc/buddyinfo", lambda: buddyinfo_show(k))
     k.fs.create_file("/proc/pagetypeinfo", lambda: pagetypeinfo_show(k))
     k.fs.create_file("/proc/zoneinfo", lambda: zoneinfo_show(k))
     k.fs.create_file("/proc/vmstat", lambda: vmstat_show(k))
+    for name in page_alloc_sysctls(k):
+        k.fs.create_file(
+            f"/proc/sys/vm/{name}",
+            lambda name=name: page_alloc_sysctls(k)[name],  # type: ignore[misc]
+        )
