@@ -295,3 +295,53 @@ def test_slub_tiny_has_no_cpu_slabs_no_rcl_caches_and_order_up_to_1() -> None:
     for o in objs:
         k.kmem_cache_free(s, o)
     assert k.kmem_cache_shrink(s) == 0
+
+
+@pytest.mark.parametrize(
+    ("cache_flags", "size", "caller", "first_try"),
+    [
+        # Real mm_page_alloc lines of trace-tar-extract / trace-python-import:
+        # a reclaimable order-2 cache under GFP_NOFS: no reclaim, no reserves at oo order.
+        (
+            "SLAB_RECLAIM_ACCOUNT",
+            1000,
+            "GFP_NOFS",
+            "__GFP_RECLAIMABLE|__GFP_IO|__GFP_NOWARN|__GFP_NORETRY|__GFP_COMP|__GFP_NOMEMALLOC",
+        ),
+        # an order-0 cache keeps the caller's reclaim bits.
+        (
+            "SLAB_RECLAIM_ACCOUNT",
+            104,
+            "GFP_NOFS",
+            "GFP_NOFS|__GFP_RECLAIMABLE|__GFP_NOWARN|__GFP_NORETRY|__GFP_COMP",
+        ),
+        ("0", 100, "GFP_KERNEL", "GFP_KERNEL|__GFP_NOWARN|__GFP_NORETRY|__GFP_COMP"),
+        (
+            "SLAB_RECLAIM_ACCOUNT",
+            100,
+            "GFP_NOWAIT",
+            "GFP_NOWAIT|__GFP_RECLAIMABLE|__GFP_NORETRY|__GFP_COMP",
+        ),
+    ],
+)
+def test_new_slab_gfp_is_what_allocate_slab_computes(
+    k: kmemsim.Kernel, cache_flags: str, size: int, caller: str, first_try: str
+) -> None:
+    from kmemsim.include.linux.gfp_types import show_gfp_flags
+
+    flags = 0 if cache_flags == "0" else int(getattr(kmemsim, cache_flags))
+    s = k.kmem_cache_create("gfp_probe", size, 0, flags | kmemsim.SLAB_NO_MERGE, None)
+    calls: list[tuple[int, int]] = []
+    real = k.page_alloc.alloc_pages
+
+    def spy(gfp: int, order: int) -> object:
+        calls.append((gfp, order))
+        return real(gfp, order)
+
+    k.page_alloc.alloc_pages = spy  # type: ignore[method-assign]
+    try:
+        assert k.kmem_cache_alloc(s, int(getattr(kmemsim, caller)) | kmemsim.__GFP_ZERO)
+    finally:
+        del k.page_alloc.alloc_pages
+    assert calls and calls[0][1] == s.oo_order
+    assert show_gfp_flags(calls[0][0]) == first_try
