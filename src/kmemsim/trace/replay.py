@@ -23,7 +23,8 @@ handled as the kernel meant it and counted by kind (`quirks`):
   kfree_of_cache_object   kfree() of a kmem_cache_alloc() object (legal: kfree
                           finds the cache from the slab)
   merged_cache            kmem_cache_alloc naming a cache that the model, like
-                          sysfs, shows merged into another
+                          sysfs, shows merged (a link to ":0000024"); the
+                          object comes from the merged cache
   batched_repeat          mm_page_free_batched repeating the mm_page_free just
                           before it: one free reported twice
   page_free_before_trace  a page freed that was allocated before tracing began
@@ -108,6 +109,8 @@ class Replay:
         # traced pfn -> (model page or None, order, migratetype, gfp text)
         self.pages: dict[int, tuple[Any, ...]] = {}
         self.caches: dict[str, Any] = {}
+        # cache names the trace uses that sysfs shows merged -> the directory they link to
+        self.merged_caches: dict[str, str] = {}
         self.quirks: dict[str, int] = {}
         self.mismatches: dict[str, int] = {}
         self.mismatch_examples: dict[str, list[str]] = {}
@@ -381,8 +384,15 @@ class Replay:
             s = self.view.create_known_cache(name)
         if s is None:
             s = self.view.create_cache_like(name, req, alloc)
-        if s is not None and getattr(s, "name", name) != name:
-            self._quirk("merged_cache")
+        if s is not None:
+            # sysfs shows a mergeable cache as a link to its unique-id directory
+            # (":0000024"), and a cache merged into an earlier one under that
+            # one's name; either way the trace names what its creator asked for.
+            target = getattr(s, "unique_id", "") or ""
+            if not target and getattr(s, "name", name) != name:
+                target = s.name
+            if target:
+                self.merged_caches[name] = target
         self.caches[name] = s
         return s
 
@@ -413,6 +423,8 @@ class Replay:
         s = self.caches.get(name)
         if s is None:
             s = self.cache(name, req, alloc)
+        if name in self.merged_caches:
+            self._quirk("merged_cache")
         objects = self.objects
         old = objects.get(ptr)
         if old is not None:

@@ -72,6 +72,7 @@ def build_report(
         "malformed": {"count": replay.malformed, "examples": list(replay.malformed_examples)},
         "unknown_events": dict(sorted(replay.unknown_events.items())),
         "quirks": dict(sorted(replay.quirks.items())),
+        "merged_caches": dict(sorted(replay.merged_caches.items())),
         "verify": {
             "enabled": replay.verify,
             "mismatches": dict(sorted(replay.mismatches.items())),
@@ -275,6 +276,11 @@ def render_text(report: dict[str, Any], *, lines: int = 20) -> str:
         w(
             "Trace quirks handled (by kind): "
             + ", ".join(f"{k} {_n(v)}" for k, v in report["quirks"].items())
+        )
+    if report["merged_caches"]:
+        w(
+            "Caches the trace names that are merged: "
+            + ", ".join(f"{k} -> {v}" for k, v in report["merged_caches"].items())
         )
     if report["unknown_events"]:
         w(
