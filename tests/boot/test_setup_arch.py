@@ -213,3 +213,22 @@ def test_present_pages_are_the_memblock_memory(setup_only: Setup, profile: str) 
     k = setup_only(profile)
     assert k.pgdat.node_present_pages == k.memblock.phys_mem_size() >> 12
     assert sum(z.present_pages for z in k.pgdat.zones) == k.pgdat.node_present_pages
+
+
+def test_device_tree_reserved_memory_is_kept_from_the_buddy_allocator(
+    setup_only: Setup, tmp_path: Path
+) -> None:
+    src = Path(__file__).parents[2] / "src/kmemsim/profiles/beaglebone-black.toml"
+    text = src.read_text().replace(
+        'size = "512M"\n',
+        'size = "512M"\n'
+        'reserved = [{ name = "pru", base = 0x9e000000, size = "16M", no_map = true }]\n',
+        1,
+    )
+    path = tmp_path / "bbb-pru.toml"
+    path.write_text(text)
+    k = setup_only(str(path))
+    assert k.memblock.reserved.overlaps(0x9E000000, 0x9F000000)
+    assert not any(b < 0x9F000000 and e > 0x9E000000 for b, e in k.memblock.free_ranges())
+    # present pages still count it: the RAM is there
+    assert k.pgdat.node_present_pages == (512 << 20) >> 12

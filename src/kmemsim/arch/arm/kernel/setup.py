@@ -9,7 +9,7 @@
    past it is removed.
 3. arm_memblock_init(): reserve the kernel (_stext to _end), the initrd,
    swapper_pg_dir (16 KiB below the kernel text) and /reserved-memory
-   (no-map children are removed from the direct map, memblock_mark_nomap).
+   (no-map children are also left out of the direct map in the kernel).
 4. paging_init() -> bootmem_init(): find_limits() and zone_sizes_init(),
    which calls free_area_init(). ARM32 boards are FLATMEM: the memmap is one
    array for the node, allocated from memblock in free_area_init_node().
@@ -59,11 +59,12 @@ def setup_arch_arm(k: Kernel) -> None:
     swapper = img.start - (img.start & (TEXT_OFFSET - 1)) + TEXT_OFFSET - SWAPPER_PG_DIR_SIZE
     swapper = min(swapper, img.start - SWAPPER_PG_DIR_SIZE)
     memblock.reserve(swapper, SWAPPER_PG_DIR_SIZE, "swapper_pg_dir")
+    # early_init_fdt_scan_reserved_mem(): every /reserved-memory child is kept
+    # from the buddy allocator; a no-map one stays in memblock.memory (its
+    # frames are present) but is marked NOMAP, which memblock_free_all()
+    # treats as reserved (memmap_init_reserved_pages).
     for r in m.dt_reserved:
-        if r.no_map:
-            memblock.remove(r.base, r.size)
-        else:
-            memblock.reserve(r.base, r.size, r.name)
+        memblock.reserve(r.base, r.size, r.name + (" (no-map)" if r.no_map else ""))
 
     # bootmem_init() -> find_limits()
     max_low_pfn = lowmem_limit >> shift
