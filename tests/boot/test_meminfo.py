@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import kmemsim
 from kmemsim.mm.mm_init import totalram_pages
@@ -124,3 +125,37 @@ def test_memory_line_is_computed_from_the_model(shared_data: Path) -> None:
     physpages = k.pgdat.node_present_pages
     assert int(ours.group(8)) == (physpages - totalram_pages(k)) * 4
     assert "mem auto-init: stack:off, heap alloc:off, heap free:off" in k.dmesg()
+
+
+def _zoneinfo_numbers(text: str) -> dict[str, dict[str, Any]]:
+    zones: dict[str, dict[str, Any]] = {}
+    cur: dict[str, Any] = {}
+    for line in text.splitlines():
+        m = re.match(r"Node 0, zone\s+(\w+)", line)
+        if m:
+            cur = zones.setdefault(m.group(1), {})
+        elif m := re.match(r"\s+(low|high|managed)\s+(\d+)$", line):
+            cur[m.group(1)] = int(m.group(2))
+        elif m := re.match(r"\s+protection: \((.*)\)", line):
+            cur["protection"] = [int(x) for x in m.group(1).split(",")]
+    return zones
+
+
+def test_mem_available_formula_gives_the_real_memavailable(shared_data: Path) -> None:
+    """si_mem_available() on the captured machine's own counters gives its MemAvailable."""
+    from kmemsim.fs.proc.meminfo import mem_available
+
+    meminfo = {
+        key: int(val.split()[0])
+        for key, val in (
+            x.split(":") for x in (shared_data / "proc-meminfo.txt").read_text().splitlines()
+        )
+    }
+    zones = _zoneinfo_numbers((shared_data / "proc-zoneinfo.txt").read_text())
+    wmark_low = sum(int(z["low"]) for z in zones.values())
+    totalreserve = sum(min(max(z["protection"]) + z["high"], z["managed"]) for z in zones.values())
+    pagecache = (meminfo["Active(file)"] + meminfo["Inactive(file)"]) // 4
+    available = mem_available(
+        meminfo["MemFree"] // 4, totalreserve, wmark_low, pagecache, meminfo["KReclaimable"] // 4
+    )
+    assert available * 4 == meminfo["MemAvailable"]

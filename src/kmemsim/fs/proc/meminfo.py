@@ -55,22 +55,29 @@ def hugepage_size_kb(k: Kernel) -> int:
     return {"x86_64": 2048, "i386": 4096}.get(k.machine.arch, 0)
 
 
-def si_mem_available(k: Kernel) -> int:
-    """si_mem_available(): free pages less the reserves, plus what reclaim could free.
+def mem_available(
+    free: int, totalreserve: int, wmark_low: int, pagecache: int, reclaimable: int
+) -> int:
+    """The estimate of si_mem_available() (mm/show_mem.c), in pages.
 
-    Free pages above totalreserve_pages, plus the page cache and the
-    reclaimable kernel memory, each less half of itself or the zones' low
-    watermarks, whichever is smaller."""
+    Free pages above totalreserve_pages, plus the file LRU pages and the
+    reclaimable kernel memory, each less half of itself or the sum of the
+    zones' low watermarks, whichever is smaller; never negative."""
+    available = free - totalreserve
+    available += pagecache - min(pagecache // 2, wmark_low)
+    available += reclaimable - min(reclaimable // 2, wmark_low)
+    return max(available, 0)
+
+
+def si_mem_available(k: Kernel) -> int:
+    """si_mem_available() over the model: no page cache yet; reclaimable slab from k.slab."""
     from kmemsim.mm.vmstat import totalreserve_pages
 
     pa = k.page_alloc
-    wmark_low = sum(zb.watermark[1] for zb in pa.buddies)
-    available = pa.nr_free_pages() - totalreserve_pages(pa)
-    pagecache = 0
-    available += pagecache - min(pagecache // 2, wmark_low)
-    reclaimable = _slab_pages(k)[0]
-    available += reclaimable - min(reclaimable // 2, wmark_low)
-    return max(available, 0)
+    wmark_low = sum(zb.wmark(1) for zb in pa.buddies)  # low_wmark_pages(), boost included
+    return mem_available(
+        pa.nr_free_pages(), totalreserve_pages(pa), wmark_low, 0, _slab_pages(k)[0]
+    )
 
 
 def _slab_pages(k: Kernel) -> tuple[int, int]:
