@@ -199,3 +199,11 @@ def test_compare_two_configurations(runner: CliRunner, shared_data: Path) -> Non
     assert "slab pages at the end" in out
     assert "unusable index" in out
     assert "default" in out and "slub_max_order=0" in out
+
+
+def test_progress_bar_forced_on_a_non_terminal(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text(trace_text(GOOD * 50))
+    code, out, _ = run(runner, str(path), "--progress", "--json")
+    assert code == 0
+    assert json.loads(out)["events"] == 400
