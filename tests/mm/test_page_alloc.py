@@ -311,3 +311,57 @@ def test_pcp_high_grows_with_allocation_and_decays_back_to_high_min() -> None:
         pa.refresh_cpu_vm_stats()
     assert pcp.high == pcp.high_min
     assert pcp.count <= pcp.high_min
+
+
+def test_atomic_reserve_arithmetic_of_zone_watermark_ok() -> None:
+    from kmemsim.mm.page_alloc import (
+        ALLOC_HIGHATOMIC,
+        ALLOC_MIN_RESERVE,
+        ALLOC_NON_BLOCK,
+        ALLOC_OOM,
+        WMARK_MIN,
+    )
+
+    k = pc_kernel(256, config={"ZONE_DMA": False})
+    pa = k.page_alloc
+    zb = pa.zone_by_type[ZoneType.DMA32]
+    m = zb.watermark[WMARK_MIN]
+    idx = zb.idx
+
+    def ok(free: int, flags: int) -> bool:
+        return pa.zone_watermark_ok(zb, 0, m, idx, flags, free)
+
+    # Plain requests need more than min free; __GFP_HIGH may use half of it;
+    # atomic (non-blocking) requests a further quarter of what is left.
+    assert not ok(m, 0) and ok(m + 1, 0)
+    high = m - m // 2
+    assert not ok(high, ALLOC_MIN_RESERVE) and ok(high + 1, ALLOC_MIN_RESERVE)
+    atomic = high - high // 4
+    flags = ALLOC_MIN_RESERVE | ALLOC_NON_BLOCK | ALLOC_HIGHATOMIC
+    assert not ok(atomic, flags) and ok(atomic + 1, flags)
+    assert ok(m // 2 + 1, ALLOC_OOM) and not ok(m // 2, ALLOC_OOM)
+    assert pa.gfp_to_alloc_flags(GFP_ATOMIC, 1) & flags == flags
+    assert pa.gfp_to_alloc_flags(GFP_KERNEL, 1) & flags == 0
+
+
+def test_order0_gfp_kernel_exhaustion_invokes_the_oom_killer_which_finds_nobody() -> None:
+    from kmemsim.errors import Oops
+
+    k = pc_kernel(32)
+    with pytest.raises(Oops, match="System is deadlocked on memory"):
+        while True:
+            k.alloc_pages(GFP_KERNEL, 0)
+    log = k.dmesg()
+    assert "test invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0, oom_score_adj=0" in log
+    assert "Out of memory and no killable processes..." in log
+
+
+def test_noretry_and_mayfail_requests_fail_with_the_report() -> None:
+    from kmemsim.include.linux.gfp_types import __GFP_NORETRY, __GFP_RETRY_MAYFAIL
+
+    k = pc_kernel(32)
+    while k.alloc_pages(GFP_KERNEL | __GFP_RETRY_MAYFAIL | __GFP_NOWARN, 0) is not None:
+        pass
+    assert k.alloc_pages(GFP_KERNEL | __GFP_NORETRY, 0) is None
+    assert "page allocation failure: order:0, mode:0x10cc0(GFP_KERNEL|__GFP_NORETRY)" in k.dmesg()
+    assert "invoked oom-killer" not in k.dmesg()

@@ -140,6 +140,7 @@ _GFP_MEMALLOC = int(GFP.MEMALLOC)
 _GFP_COMP = int(GFP.COMP)
 _GFP_NOMEMALLOC = int(GFP.NOMEMALLOC)
 _GFP_THISNODE = int(GFP.THISNODE)
+_GFP_FS = int(GFP.FS)
 _K_MASK = _GFP_DMA | _GFP_HIGHMEM | _GFP_DMA32 | _GFP_MOVABLE
 _PG_NONE = PG(0)
 _PG_HEAD = PG.head
@@ -1248,18 +1249,25 @@ class PageAllocator:
     def _alloc_pages_slowpath(
         self, gfp: int, order: int, highest: int, mt: int
     ) -> tuple[int, ZoneBuddy | None]:
-        """__alloc_pages_slowpath() as far as the model has reclaim to offer."""
+        """__alloc_pages_slowpath(), with the reclaim the model has (pcp lists, empty slabs).
+
+        Compaction does not exist in the model (can_compact is false), so a costly
+        order fails after one reclaim pass, as the kernel's does without
+        CONFIG_COMPACTION. The OOM killer finds no process to kill and panics.
+        A GFP_NOFS/GFP_NOIO request, for which the kernel's OOM killer does
+        nothing and the allocation loops until another task frees memory, fails
+        here instead: no other task will.
+        """
         can_direct_reclaim = bool(gfp & _GFP_DIRECT_RECLAIM)
         costly_order = order > PAGE_ALLOC_COSTLY_ORDER
         alloc_flags = self.gfp_to_alloc_flags(gfp, order)
         no_progress_loops = 0
-        drained = False
         if alloc_flags & ALLOC_KSWAPD:
             self.wake_all_kswapds(order, highest)
         pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
         if pfn >= 0:
             return pfn, zb
-        while True:
+        while True:  # retry:
             if alloc_flags & ALLOC_KSWAPD:
                 self.wake_all_kswapds(order, highest)
             reserve_flags = self._gfp_pfmemalloc_flags(gfp)
@@ -1270,66 +1278,92 @@ class PageAllocator:
                 return pfn, zb
             if not can_direct_reclaim:
                 break
-            # __alloc_pages_direct_reclaim(): reclaim, try again, then drain and retry once.
-            for z in self.zonelist(highest):
-                z.allocstall += 1
-            progress = self.try_to_free_pages(order, highest)
-            pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
-            if pfn < 0 and not drained:
-                self.unreserve_highatomic_pageblock(highest, mt, False)
-                progress += self.drain_all_pages()
-                drained = True
-                pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
+            pfn, zb, progress = self._alloc_pages_direct_reclaim(
+                gfp, order, alloc_flags, highest, mt
+            )
             if pfn >= 0:
                 return pfn, zb
             if gfp & _GFP_NORETRY:
                 break
-            if costly_order and not gfp & _GFP_RETRY_MAYFAIL:
-                break
-            # should_reclaim_retry(): retry while reclaim makes progress, at most
-            # MAX_RECLAIM_RETRIES times without; the model's reclaim is exhausted
-            # after one pass, so further passes would change nothing.
-            if progress:
-                no_progress_loops = 0
-                continue
-            no_progress_loops += 1
-            if no_progress_loops <= MAX_RECLAIM_RETRIES and self._reclaim_could_help(
-                order, highest, alloc_flags
-            ):
-                continue
-            if self.unreserve_highatomic_pageblock(highest, mt, True):
+            if costly_order:
+                break  # no compaction to retry for
+            retry, no_progress_loops = self._should_reclaim_retry(
+                order, highest, mt, alloc_flags, progress > 0, no_progress_loops
+            )
+            if retry:
                 continue
             # __alloc_pages_may_oom()
-            if gfp & _GFP_NOFAIL:
+            if not gfp & _GFP_NOFAIL and (
+                gfp & (_GFP_RETRY_MAYFAIL | _GFP_THISNODE)
+                or highest < self.zone_by_type[ZoneType.NORMAL].idx
+            ):
                 break
-            if costly_order or gfp & (_GFP_RETRY_MAYFAIL | _GFP_THISNODE):
-                break
-            normal = self.zone_by_type[ZoneType.NORMAL].idx
-            if highest < normal:
-                break
-            self._out_of_memory(gfp, order)
-        if gfp & _GFP_NOFAIL and can_direct_reclaim:
-            # __alloc_pages_cpuset_fallback(ALLOC_MIN_RESERVE), then keep trying:
-            # when nothing at all is free the kernel can only loop forever.
-            for flags in (ALLOC_MIN_RESERVE | ALLOC_WMARK_MIN, ALLOC_NO_WATERMARKS):
-                pfn, zb = self.get_page_from_freelist(gfp, order, flags, highest, mt)
-                if pfn >= 0:
-                    return pfn, zb
-            self._out_of_memory(gfp, order)
+            pfn, zb = self.get_page_from_freelist(
+                gfp, order, ALLOC_WMARK_HIGH | ALLOC_CPUSET, highest, mt
+            )
+            if pfn >= 0:
+                return pfn, zb
+            if gfp & _GFP_FS and not gfp & _GFP_NOFAIL:
+                self._out_of_memory(gfp, order)
+            break
+        if gfp & _GFP_NOFAIL:
+            if not can_direct_reclaim:
+                self._warn("__alloc_pages_slowpath")
+            else:
+                # The reserves the kernel opens to a non-failing request (nopage's
+                # ALLOC_MIN_RESERVE, then __alloc_pages_may_oom's ALLOC_NO_WATERMARKS);
+                # beyond them it loops until the OOM killer frees memory, and the
+                # model's OOM killer has nobody to kill.
+                for flags in (ALLOC_MIN_RESERVE | ALLOC_WMARK_MIN, ALLOC_NO_WATERMARKS):
+                    pfn, zb = self.get_page_from_freelist(gfp, order, flags, highest, mt)
+                    if pfn >= 0:
+                        return pfn, zb
+                self._out_of_memory(gfp, order)
         if not gfp & _GFP_NOWARN:
             self.warn_alloc(gfp, order)
         return -1, None
 
-    def _reclaim_could_help(self, order: int, highest: int, alloc_flags: int) -> bool:
-        """should_reclaim_retry()'s estimate: would reclaimable pages meet the min watermark?
+    def _alloc_pages_direct_reclaim(
+        self, gfp: int, order: int, alloc_flags: int, highest: int, mt: int
+    ) -> tuple[int, ZoneBuddy | None, int]:
+        """__alloc_pages_direct_reclaim(): reclaim, retry; on failure drain the pcp lists once."""
+        for z in self.zonelist(highest):
+            z.allocstall += 1
+        progress = self.try_to_free_pages(order, highest)
+        drained = False
+        while True:
+            pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
+            if pfn >= 0 or drained:
+                return pfn, zb, progress
+            self.unreserve_highatomic_pageblock(highest, mt, False)
+            progress += self.drain_all_pages()
+            drained = True
 
-        The model has no LRU pages (zone_reclaimable_pages() is 0), so reclaim
-        could help only where the free pages alone already pass the check.
+    def _should_reclaim_retry(
+        self,
+        order: int,
+        highest: int,
+        mt: int,
+        alloc_flags: int,
+        did_some_progress: bool,
+        no_progress_loops: int,
+    ) -> tuple[bool, int]:
+        """should_reclaim_retry(): retry while all reclaimable pages could meet the min mark.
+
+        zone_reclaimable_pages() is 0 in the model (no LRU pages), so only free
+        pages count; before giving up the highatomic reserves are released.
         """
-        for zb in self.zonelist(highest):
-            if self.zone_watermark_ok(zb, order, zb.wmark(WMARK_MIN), highest, alloc_flags):
-                return False  # would have succeeded already; nothing more to find
-        return False
+        if did_some_progress and order <= PAGE_ALLOC_COSTLY_ORDER:
+            no_progress_loops = 0
+        else:
+            no_progress_loops += 1
+        if no_progress_loops <= MAX_RECLAIM_RETRIES:
+            for zb in self.zonelist(highest):
+                if self.zone_watermark_ok(
+                    zb, order, zb.wmark(WMARK_MIN), highest, alloc_flags, zb.nr_free
+                ):
+                    return True, no_progress_loops
+        return self.unreserve_highatomic_pageblock(highest, mt, True), no_progress_loops
 
     def _out_of_memory(self, gfp: int, order: int) -> None:
         """out_of_memory() with no process to kill: the kernel panics."""
