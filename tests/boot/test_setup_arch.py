@@ -232,3 +232,21 @@ def test_device_tree_reserved_memory_is_kept_from_the_buddy_allocator(
     assert not any(b < 0x9F000000 and e > 0x9E000000 for b, e in k.memblock.free_ranges())
     # present pages still count it: the RAM is there
     assert k.pgdat.node_present_pages == (512 << 20) >> 12
+
+
+def test_boot_hash_tables_are_sized_as_on_the_real_machine(
+    setup_only: Setup, shared_data: Path
+) -> None:
+    """alloc_large_system_hash(): dcache (scale 13) and inode (scale 14) hashes, 8-byte buckets."""
+    from kmemsim.mm.mm_init import alloc_large_system_hash
+
+    k = setup_only("linux-6.18-x86_64")
+    reserved = k.memblock.reserved.total_size
+    assert alloc_large_system_hash(k, "Dentry cache", 8, 0, 13)
+    assert alloc_large_system_hash(k, "Inode-cache", 8, 0, 14)
+    assert k.memblock.reserved.total_size == reserved + (32 << 20) + (16 << 20)
+    real = _text((shared_data / "dmesg-memory.txt").read_text())
+    ours = _text(k.dmesg())
+    assert [x for x in ours if "-cache hash" in x or "Dentry cache" in x] == [
+        x for x in real if x.startswith(("Dentry cache", "Inode-cache"))
+    ]
