@@ -1215,7 +1215,12 @@ class PageAllocator:
             flags = ALLOC_WMARK_LOW | self._alloc_flags_nofragment(
                 zonelist[0] if zonelist else None, gfp
             )
-            ctx = self._ac_cache[gfp] = (highest, gfp_migratetype(gfp), flags)
+            mt = gfp_migratetype(gfp)
+            if mt >= MIGRATE_PCPTYPES:
+                # __GFP_MOVABLE|__GFP_RECLAIMABLE together is a caller bug the kernel
+                # only VM_WARNs about; keep the lists sane by treating it as unmovable.
+                mt = MIGRATE_UNMOVABLE
+            ctx = self._ac_cache[gfp] = (highest, mt, flags)
         return ctx
 
     def alloc_pages(self, gfp: int, order: int) -> Page | None:
