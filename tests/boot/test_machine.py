@@ -130,3 +130,21 @@ def test_ram_is_sparse_whatever_its_size() -> None:
     m = Machine.from_profile("x86_64", mem="1T")
     assert m.ram_size == (1 << 40) - 0x60400
     assert m.ram.resident_frames == 0
+
+
+def test_user_e820_profile_with_acpi_ranges(tmp_path: Path) -> None:
+    text = (Path(__file__).parents[2] / "src/kmemsim/profiles/linux-6.18-x86_64.toml").read_text()
+    text = text.replace(
+        '[0x00000000eec00000, 0x00000000febfffff, "reserved"],',
+        '[0xbfff0000, 0xbfffffff, "ACPI data"],\n'
+        '    [0xeec00000, 0xfebfffff, "reserved"],\n'
+        '    [0xfec00000, 0xfec00fff, "ACPI NVS"],',
+    ).replace(
+        '[0x0000000000100000, 0x00000000bfffffff, "usable"]', '[0x100000, 0xbffeffff, "usable"]'
+    )
+    path = tmp_path / "acpi.toml"
+    path.write_text(text)
+    m = Machine.from_profile(str(path))
+    types = [e.type for e in m.e820]
+    assert E820Type.ACPI in types and E820Type.NVS in types
+    assert m.e820[3].type.label == "ACPI data"

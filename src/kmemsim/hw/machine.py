@@ -65,7 +65,8 @@ _E820_LABELS = {
     E820Type.SOFT_RESERVED: "soft reserved",
 }
 
-E820_TYPE_BY_NAME = {label: t for t, label in _E820_LABELS.items()} | {
+# Names a profile may use for a type: the printed label, in any case, or a short name.
+E820_TYPE_BY_NAME = {label.lower(): t for t, label in _E820_LABELS.items()} | {
     "ram": E820Type.RAM,
     "acpi": E820Type.ACPI,
     "nvs": E820Type.NVS,
