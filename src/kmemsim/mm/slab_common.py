@@ -594,14 +594,6 @@ class SlabAllocator(Slub):
         page.owner = ""
         self.k.page_alloc.free_pages_struct(page, order)
 
-    def warn(self, file: str, func: str) -> None:
-        """WARN_ON_ONCE() at `file` in `func`, as mm/debug.py reports it."""
-        from kmemsim.mm.debug import warn_on
-
-        self.k.log.pr_warn("------------[ cut here ]------------")
-        warn_on(self.k, file, func)
-        self.k.log.pr_warn("---[ end trace 0000000000000000 ]---")
-
     def dump_page(self, pfn: int, reason: str) -> None:
         """mm/debug.c dump_page() of the frame at `pfn` (a bare struct page if it is free)."""
         from kmemsim.mm.debug import dump_page

@@ -53,6 +53,8 @@ from kmemsim.include.linux.slab import (
     SLAB_HWCACHE_ALIGN,
     SLAB_KMALLOC,
     SLAB_NEVER_MERGE,
+    SLAB_NO_USER_FLAGS,
+    SLAB_NOLEAKTRACE,
     SLAB_POISON,
     SLAB_RECLAIM_ACCOUNT,
     SLAB_RED_ZONE,
@@ -184,40 +186,45 @@ def calculate_order(
     return -1
 
 
-def parse_slub_debug(text: str) -> list[tuple[int, list[str] | None]]:
-    """The slub_debug= boot parameter: blocks "FLAGS[,cache,...]" separated by ';'.
+def parse_slub_debug(text: str, default: int = 0) -> tuple[int, list[tuple[int, list[str]]]]:
+    """mm/slub.c setup_slub_debug(): the slab_debug= / slub_debug= boot parameter.
 
-    Returns (flags, cache names or None for all caches) per block. "-" turns
-    debugging off; an empty flag set with a cache list, or "y", means the
-    default F, Z, P, U.
+    Blocks "FLAGS[,cache,...]" are separated by ';'. A block without a cache
+    list sets the global flags; a block with one applies to the caches it
+    names ("name*" matches a prefix). No options at all ("y", a bare
+    parameter) mean full debugging (F, Z, P, U), as does a list with no
+    letters (",cache"); "-" switches debugging off. Returns (global flags,
+    [(flags, cache patterns)...]); `default` is the global value when only
+    lists are given (DEBUG_DEFAULT_FLAGS with CONFIG_SLUB_DEBUG_ON).
     """
-    blocks: list[tuple[int, list[str] | None]] = []
     text = text.strip()
     if text.lower() in ("y", "yes", "1", "on", "true"):
-        return [(int(DEBUG_DEFAULT_FLAGS), None)]
+        return int(DEBUG_DEFAULT_FLAGS), []
+    global_flags = default
+    lists: list[tuple[int, list[str]]] = []
     for block in text.split(";"):
         if not block:
             continue
-        letters, _, names = block.partition(",")
-        flags = 0
-        if letters == "" or letters == "*":
+        letters, comma, names = block.partition(",")
+        if not letters and comma:
             flags = int(DEBUG_DEFAULT_FLAGS)
         else:
+            flags = 0
             for ch in letters.lower():
                 if ch == "-":
                     flags = 0
-                    break
-                if ch == "a" or ch == "o":
-                    continue
-                flags |= int(_DEBUG_LETTERS.get(ch, 0))
-        caches = [n for n in names.split(",") if n] if names else None
-        blocks.append((flags, caches))
-    return blocks
+                else:  # 'a' (failslab) and 'o' change no layout here
+                    flags |= int(_DEBUG_LETTERS.get(ch, 0))
+        if comma:
+            lists.append((flags, [n for n in names.split(",") if n]))
+        else:
+            global_flags = flags
+    return global_flags, lists
 
 
 def _name_matches(pattern: str, name: str) -> bool:
-    if pattern.endswith("*"):
-        return name.startswith(pattern[:-1])
+    if "*" in pattern:
+        return name.startswith(pattern[: pattern.index("*")])
     return name == pattern
 
 
@@ -248,16 +255,16 @@ class Slub:
         self.hardened = bool(cfg["SLAB_FREELIST_HARDENED"])
         self.freelist_random = bool(cfg["SLAB_FREELIST_RANDOM"])
         self.slab_nomerge = bool(cfg["slab_nomerge"])
-        debug_text = str(cfg["slub_debug"])
-        if not debug_text and cfg["SLUB_DEBUG_ON"]:
-            debug_text = "y"
-        self.debug_blocks = parse_slub_debug(debug_text) if cfg["SLUB_DEBUG"] else []
+        default = int(DEBUG_DEFAULT_FLAGS) if cfg["SLUB_DEBUG_ON"] else 0
+        self.slub_debug, self.debug_lists = parse_slub_debug(str(cfg["slub_debug"]), default)
+        if not cfg["SLUB_DEBUG"]:
+            self.slub_debug, self.debug_lists = 0, []
         if self.slub_tiny:
             # SLUB_TINY: slub_max_order defaults to 1 (not PAGE_ALLOC_COSTLY_ORDER), and
             # SLUB_DEBUG cannot be built in (mm/Kconfig: depends on !SLUB_TINY).
             if not cfg.is_set("slub_max_order"):
                 self.slub_max_order = max(1, self.slub_min_order)
-            self.debug_blocks = []
+            self.slub_debug, self.debug_lists = 0, []
         self._rng = _random.Random(0x51AB)
         # Simulated memory, accessed directly on the hot paths.
         self.mem = k.mem
@@ -275,10 +282,15 @@ class Slub:
     # ------------------------------------------------------------------ geometry
     def kmem_cache_flags(self, flags: int, name: str) -> int:
         """mm/slub.c kmem_cache_flags(): add the slub_debug flags that apply to `name`."""
-        for dflags, names in self.debug_blocks:
-            if names is None or any(_name_matches(p, name) for p in names):
+        if flags & SLAB_NO_USER_FLAGS:
+            return flags
+        for dflags, names in self.debug_lists:
+            if any(_name_matches(p, name) for p in names):
                 return flags | dflags
-        return flags
+        local = self.slub_debug
+        if flags & SLAB_NOLEAKTRACE:
+            local &= ~int(SLAB_STORE_USER)
+        return flags | local
 
     def calculate_sizes(self, s: KmemCache, forced_order: int = -1) -> bool:
         """mm/slub.c calculate_sizes(): object layout, size, order; False if impossible."""
@@ -500,16 +512,16 @@ class Slub:
         objs = [first + i * size for i in range(slab.objects)]
         if self.freelist_random and len(objs) > 1:
             self._rng.shuffle(objs)
-        if s.debug and s.flags & (SLAB_POISON | SLAB_RED_ZONE):
-            # Whole slab poisoned as POISON_INUSE (padding), then each object set up.
+        if s.debug and s.flags & SLAB_POISON:
+            # setup_slab_debug(): the whole slab POISON_INUSE first (padding stays so).
             self.fill(slab.base, POISON_INUSE, self.page_size << slab.order)
-            for obj in objs:
-                self.init_object(s, obj, SLUB_RED_INACTIVE)
-        if s.debug and s.flags & SLAB_STORE_USER:
-            # init_tracking(): no owner yet.
+        if s.debug and s.flags & (SLAB_STORE_USER | SLAB_RED_ZONE | _OBJECT_POISON):
+            # setup_object_debug(): inactive red zones and poison, no owner yet.
             info = self.get_info_end(s)
             for obj in objs:
-                self.fill(obj + info, 0, 2 * self.track_size)
+                self.init_object(s, obj, SLUB_RED_INACTIVE)
+                if s.flags & SLAB_STORE_USER:
+                    self.fill(obj + info, 0, 2 * self.track_size)
         if s.ctor is not None:
             ctor = s.ctor
             for obj in objs:
@@ -659,8 +671,8 @@ class Slub:
             obj = self.slab_alloc_slow(s, gfp, orig_size, c)
             if not obj:
                 return 0
-        if gfp & 0x100:  # __GFP_ZERO
-            self.fill(obj, 0, s.object_size)
+        if gfp & 0x100:  # __GFP_ZERO: the request size of a debugged kmalloc, else the object
+            self.fill(obj, 0, orig_size if self.orig_size_kept(s) else s.object_size)
         return obj
 
     def slab_alloc_slow(self, s: KmemCache, gfp: int, orig_size: int, c: KmemCacheCpu) -> int:
@@ -774,84 +786,96 @@ class Slub:
 
     # ------------------------------------------------------------------ debug / tiny paths
     def alloc_single(self, s: KmemCache, gfp: int, orig_size: int) -> int:
-        """alloc_single_from_partial() / alloc_single_from_new_slab(): no CPU slab."""
+        """Debug and SLUB_TINY caches: one object straight from a node slab, no CPU slab.
+
+        get_partial_node() with alloc_single_from_partial() over the node's
+        partial slabs (a slab failing the debug checks is taken off the list and
+        the next one tried), else alloc_single_from_new_slab().
+        """
         n = s.node
-        slab = n.partial.head
-        new = False
-        if slab is None:
-            slab = self.allocate_slab(s, gfp)
-            if slab is None:
-                self.slab_out_of_memory(s, gfp)
-                return 0
-            new = True
-        while True:
+        for slab in n.partial:
             obj = slab.freelist
-            if s.debug and not self.alloc_debug_processing(s, slab, obj):
-                # The slab is unusable: take it off the list (the kernel marks it full).
-                if slab.on_partial:
-                    self.remove_partial(s, slab)
-                slab.inuse = slab.objects
-                slab.freelist = 0
-                return self.alloc_single(s, gfp, orig_size)
-            break
+            slab.freelist = self.get_freepointer(s, obj)
+            slab.inuse += 1
+            if s.debug and not self.alloc_debug_processing(s, slab, obj, orig_size):
+                self.remove_partial(s, slab)
+                continue
+            if slab.inuse == slab.objects:
+                self.remove_partial(s, slab)
+                if s.flags & SLAB_STORE_USER:
+                    n.full.add(slab)
+            self.alloc_single_done(s, obj, gfp)
+            return obj
+        new = self.allocate_slab(s, gfp)
+        if new is None:
+            self.slab_out_of_memory(s, gfp)
+            return 0
+        slab = new
+        obj = slab.freelist
         slab.freelist = self.get_freepointer(s, obj)
-        slab.inuse += 1
-        if s.debug:
-            self.set_track(s, obj, alloc=True)
-            if s.flags & SLAB_STORE_USER and s.flags & SLAB_KMALLOC:
-                self.set_orig_size(s, obj, orig_size)
-            self.init_object(s, obj, SLUB_RED_ACTIVE, orig_size)
-        if new:
-            if slab.freelist:
-                self.add_partial(s, slab, tail=True)
-            elif s.debug:
+        slab.inuse = 1
+        if s.debug and not self.alloc_debug_processing(s, slab, obj, orig_size):
+            return 0
+        if slab.inuse == slab.objects:
+            if s.flags & SLAB_STORE_USER:
                 n.full.add(slab)
-        elif not slab.freelist:
-            self.remove_partial(s, slab)
-            if s.debug:
-                n.full.add(slab)
+        else:
+            self.add_partial(s, slab, tail=False)
+        self.alloc_single_done(s, obj, gfp)
         return obj
+
+    def alloc_single_done(self, s: KmemCache, obj: int, gfp: int) -> None:
+        if s.flags & SLAB_STORE_USER:
+            self.set_track(s, obj, alloc=True)
 
     def free_to_partial_list(self, s: KmemCache, slab: Slab, obj: int) -> None:
         """mm/slub.c free_to_partial_list(): the free path of debug and SLUB_TINY caches."""
         n = s.node
         if s.debug and not self.free_debug_processing(s, slab, obj):
             return
-        if s.debug:
-            self.set_track(s, obj, alloc=False)
-            self.init_object(s, obj, SLUB_RED_INACTIVE)
         prior = slab.freelist
+        slab.inuse -= 1
         self.set_freepointer(s, obj, prior)
         slab.freelist = obj
-        slab.inuse -= 1
-        if not prior:
+        discard = slab.inuse == 0 and n.nr_partial >= s.min_partial
+        if not prior:  # it was full
             n.full.discard(slab)
-            if slab.inuse == 0 and n.nr_partial >= s.min_partial:
-                self.discard_slab(s, slab)
-                return
-            self.add_partial(s, slab, tail=True)
-            return
-        if slab.inuse == 0 and n.nr_partial > s.min_partial:
+            if not discard:
+                self.add_partial(s, slab, tail=True)
+        elif discard and slab.on_partial:
             self.remove_partial(s, slab)
+        if discard:
             self.discard_slab(s, slab)
 
-    # The debugging checks live in mm/slub_debug.py-like helpers below.
-    def init_object(self, s: KmemCache, obj: int, val: int, orig_size: int = -1) -> None:
-        """mm/slub.c init_object(): red zones and poison bytes of one object."""
+    def init_object(self, s: KmemCache, obj: int, val: int) -> None:
+        """mm/slub.c init_object(): red zones and poison bytes of one object.
+
+        An active kmalloc object with a recorded request size is poisoned up to
+        that size only, and red-zoned from there (the "kmalloc Redzone").
+        """
+        poison_size = s.object_size
         if s.flags & SLAB_RED_ZONE:
             self.fill(obj - s.red_left_pad, val, s.red_left_pad)
-            if (
-                orig_size >= 0
-                and s.flags & SLAB_STORE_USER
-                and s.flags & SLAB_KMALLOC
-                and val == SLUB_RED_ACTIVE
-            ):
-                self.fill(obj + orig_size, val, s.object_size - orig_size)
-        if s.flags & _OBJECT_POISON and val == SLUB_RED_INACTIVE:
-            self.fill(obj, POISON_FREE, s.object_size - 1)
-            self.fill(obj + s.object_size - 1, POISON_END, 1)
+            if self.orig_size_kept(s) and val == SLUB_RED_ACTIVE:
+                poison_size = self.get_orig_size(s, obj)
+        if s.flags & _OBJECT_POISON:
+            self.fill(obj, POISON_FREE, poison_size - 1)
+            self.fill(obj + poison_size - 1, POISON_END, 1)
         if s.flags & SLAB_RED_ZONE:
-            self.fill(obj + s.object_size, val, s.inuse - s.object_size)
+            self.fill(obj + poison_size, val, s.inuse - poison_size)
+
+    @staticmethod
+    def orig_size_kept(s: KmemCache) -> bool:
+        """slub_debug_orig_size(): a kmalloc cache with SLAB_STORE_USER records request sizes."""
+        return bool(s.flags & SLAB_STORE_USER) and bool(s.flags & SLAB_KMALLOC)
+
+    def warn(self, file: str, func: str) -> None:
+        """WARN_ON(): the cut-here report at `file` in `func`, as mm/debug.py prints it."""
+        from kmemsim.mm.debug import warn_on
+
+        self.k.log.pr_warn("------------[ cut here ]------------")
+        warn_on(self.k, file, func)
+        self.k.log.pr_warn("---[ end trace 0000000000000000 ]---")
 
     def set_track(self, s: KmemCache, obj: int, alloc: bool) -> None:
         """set_track(): record who allocated / freed (cpu, pid, time) after the free pointer."""
@@ -874,22 +898,50 @@ class Slub:
         return s.inuse
 
     def set_orig_size(self, s: KmemCache, obj: int, orig_size: int) -> None:
+        """set_orig_size(): remember a kmalloc request size after the tracking data."""
+        if not self.orig_size_kept(s):
+            return
         base = obj + self.get_info_end(s) + 2 * self.track_size
         self.write(base, orig_size.to_bytes(4, self.byteorder))
 
     def get_orig_size(self, s: KmemCache, obj: int) -> int:
-        if not (s.flags & SLAB_STORE_USER and s.flags & SLAB_KMALLOC):
+        """get_orig_size(): the kmalloc request size recorded with the object."""
+        if not self.orig_size_kept(s):
             return s.object_size
         base = obj + self.get_info_end(s) + 2 * self.track_size
         return int.from_bytes(self.read(base, 4), self.byteorder)
 
-    def alloc_debug_processing(self, s: KmemCache, slab: Slab, obj: int) -> bool:
-        """alloc_consistency_checks(): the object must be valid, free and intact."""
-        return check_alloc(self, s, slab, obj)
+    def alloc_debug_processing(self, s: KmemCache, slab: Slab, obj: int, orig_size: int) -> bool:
+        """mm/slub.c alloc_debug_processing(): checks, then the object made active."""
+        if s.flags & SLAB_CONSISTENCY_CHECKS and not alloc_consistency_checks(self, s, slab, obj):
+            slab_fix(self, s, "Marking all objects used")
+            slab.inuse = slab.objects
+            slab.freelist = 0
+            slab.frozen = True  # a consistency-failed slab is disabled
+            return False
+        trace(self, s, slab, obj, alloc=True)
+        self.set_orig_size(s, obj, orig_size)
+        self.init_object(s, obj, SLUB_RED_ACTIVE)
+        return True
 
     def free_debug_processing(self, s: KmemCache, slab: Slab, obj: int) -> bool:
-        """free_consistency_checks() and check_object() before a debug free."""
-        return check_free(self, s, slab, obj)
+        """mm/slub.c free_debug_processing(): checks, tracking, the object made inactive."""
+        ok = True
+        if s.flags & SLAB_CONSISTENCY_CHECKS and not check_slab(self, s, slab):
+            ok = False
+        elif slab.inuse < 1:
+            slab_err(self, s, slab, "Slab has 0 allocated objects but 1 are to be freed")
+            ok = False
+        elif s.flags & SLAB_CONSISTENCY_CHECKS and not free_consistency_checks(self, s, slab, obj):
+            ok = False
+        if not ok:
+            slab_fix(self, s, f"Object at 0x{obj:016x} not freed")
+            return False
+        if s.flags & SLAB_STORE_USER:
+            self.set_track(s, obj, alloc=False)
+        trace(self, s, slab, obj, alloc=False)
+        self.init_object(s, obj, SLUB_RED_INACTIVE)
+        return True
 
     # ------------------------------------------------------------------ shrink
     def kmem_cache_shrink_cache(self, s: KmemCache) -> int:
@@ -1025,6 +1077,8 @@ def print_tracking(sa: Slub, s: KmemCache, obj: int) -> None:
             else int.from_bytes(rec[w : w + 4], sa.byteorder)
         )
         sa.k.log.pr_err(f"{what} in kmemsim_caller+0x0/0x10 age=0 cpu={cpu} pid=1")
+        # No stack depot handle is recorded.
+        sa.k.log.pr_err("object allocation/free stack trace missing")
 
 
 def print_trailer(sa: Slub, s: KmemCache, slab: Slab, p: int) -> None:
@@ -1041,19 +1095,24 @@ def print_trailer(sa: Slub, s: KmemCache, slab: Slab, p: int) -> None:
     print_section(sa, "Object   ", p, min(s.object_size, sa.page_size))
     if s.flags & SLAB_RED_ZONE:
         print_section(sa, "Redzone  ", p + s.object_size, s.inuse - s.object_size)
+    off = _metadata_end(sa, s)
+    size_from_object = s.size - s.red_left_pad
+    if off != size_from_object:
+        print_section(sa, "Padding  ", p + off, size_from_object - off)
+
+
+def _metadata_end(sa: Slub, s: KmemCache) -> int:
+    """Offset past the free pointer, the tracks and the original size: padding starts here."""
     off = sa.get_info_end(s)
     if s.flags & SLAB_STORE_USER:
         off += 2 * sa.track_size
         if s.flags & SLAB_KMALLOC:
             off += 4
-    size_from_object = s.size - s.red_left_pad
-    if off != size_from_object:
-        print_section(sa, "Padding  ", p + off, size_from_object - off)
-    sa.k.sched.dump_stack(["print_trailer", "check_object"])
+    return off
 
 
 def object_err(sa: Slub, s: KmemCache, slab: Slab, obj: int, reason: str) -> None:
-    """object_err(): the banner and the object's trailer (or "Invalid pointer")."""
+    """object_err(): the banner, the object's trailer (or "Invalid pointer"), a WARN."""
     slab_bug(sa, s, reason)
     if not obj or not check_valid_pointer(sa, s, slab, obj):
         print_slab_info(sa, slab)
@@ -1061,14 +1120,15 @@ def object_err(sa: Slub, s: KmemCache, slab: Slab, obj: int, reason: str) -> Non
     else:
         print_trailer(sa, s, slab, obj)
     add_taint_bad_page(sa)
+    sa.warn("mm/slub.c", "object_err")
 
 
 def slab_err(sa: Slub, s: KmemCache, slab: Slab, text: str) -> None:
-    """slab_err(): the banner and the slab's state."""
+    """slab_err(): the banner, the slab's state, a WARN."""
     slab_bug(sa, s, text)
     print_slab_info(sa, slab)
-    sa.k.sched.dump_stack(["slab_err"])
     add_taint_bad_page(sa)
+    sa.warn("mm/slub.c", "__slab_err")
 
 
 def check_valid_pointer(sa: Slub, s: KmemCache, slab: Slab, obj: int) -> bool:
@@ -1123,7 +1183,7 @@ def check_object(sa: Slub, s: KmemCache, slab: Slab, obj: int, val: int) -> bool
         ok &= check_bytes_and_report(
             sa, s, slab, obj, "Right Redzone", end_obj, val, s.inuse - s.object_size, ok
         )
-        if s.flags & SLAB_STORE_USER and s.flags & SLAB_KMALLOC and val == SLUB_RED_ACTIVE:
+        if sa.orig_size_kept(s) and val == SLUB_RED_ACTIVE:
             orig = sa.get_orig_size(s, obj)
             if s.object_size > orig:
                 ok &= check_bytes_and_report(
@@ -1149,11 +1209,9 @@ def check_object(sa: Slub, s: KmemCache, slab: Slab, obj: int, val: int) -> bool
             ok &= check_bytes_and_report(
                 sa, s, slab, obj, "End Poison", end_obj - 1, POISON_END, 1, ok
             )
-        off = sa.get_info_end(s)
-        if s.flags & SLAB_STORE_USER:
-            off += 2 * sa.track_size + (4 if s.flags & SLAB_KMALLOC else 0)
+        off = _metadata_end(sa, s)
         pad = s.size - s.red_left_pad - off
-        if pad > 0:
+        if pad > 0:  # check_pad_bytes()
             ok &= check_bytes_and_report(
                 sa, s, slab, obj, "Object padding", obj + off, POISON_INUSE, pad, True
             )
@@ -1165,6 +1223,56 @@ def check_object(sa: Slub, s: KmemCache, slab: Slab, obj: int, val: int) -> bool
         sa.set_freepointer(s, obj, 0)
         ok = False
     return ok
+
+
+def slab_pad_check(sa: Slub, s: KmemCache, slab: Slab) -> None:
+    """slab_pad_check(): the bytes after the last object must still be POISON_INUSE."""
+    if not s.flags & SLAB_POISON:
+        return
+    length = sa.page_size << slab.order
+    remainder = length % s.size
+    if not remainder:
+        return
+    pad = slab.base + length - remainder
+    data = sa.read(pad, remainder)
+    fault = next((i for i, b in enumerate(data) if b != POISON_INUSE), -1)
+    if fault < 0:
+        return
+    end = remainder
+    while end > fault and data[end - 1] == POISON_INUSE:
+        end -= 1
+    slab_bug(
+        sa,
+        s,
+        f"Padding overwritten. 0x{pad + fault:016x}-0x{pad + end - 1:016x} "
+        f"@offset={pad + fault - slab.base}",
+    )
+    print_section(sa, "Padding ", pad, remainder)
+    print_slab_info(sa, slab)
+    add_taint_bad_page(sa)
+    sa.warn("mm/slub.c", "__slab_err")
+    slab_fix(
+        sa,
+        s,
+        f"Restoring slab padding 0x{pad + fault:016x}-0x{pad + end - 1:016x}=0x{POISON_INUSE:x}",
+    )
+    sa.fill(pad + fault, POISON_INUSE, end - fault)
+
+
+def check_slab(sa: Slub, s: KmemCache, slab: Slab) -> bool:
+    """check_slab(): counts within bounds, not disabled, the slab padding intact."""
+    maxobj = order_objects(slab.order, s.size, sa.page_shift)
+    if slab.objects > maxobj:
+        slab_err(sa, s, slab, f"objects {slab.objects} > max {maxobj}")
+        return False
+    if slab.inuse > slab.objects:
+        slab_err(sa, s, slab, f"inuse {slab.inuse} > max {slab.objects}")
+        return False
+    if slab.frozen:
+        slab_err(sa, s, slab, "Slab disabled since SLUB metadata consistency check failed")
+        return False
+    slab_pad_check(sa, s, slab)
+    return True
 
 
 def on_freelist(sa: Slub, s: KmemCache, slab: Slab, search: int) -> bool:
@@ -1179,45 +1287,67 @@ def on_freelist(sa: Slub, s: KmemCache, slab: Slab, search: int) -> bool:
             if obj:
                 object_err(sa, s, slab, obj, "Freechain corrupt")
                 sa.set_freepointer(s, obj, 0)
-            else:
-                slab_err(sa, s, slab, "Freepointer corrupt")
-                slab.freelist = 0
-                slab.inuse = slab.objects
-                slab_fix(sa, s, "Freelist cleared")
-                return False
-            break
+                break
+            slab_err(sa, s, slab, "Freepointer corrupt")
+            slab.freelist = 0
+            slab.inuse = slab.objects
+            slab_fix(sa, s, "Freelist cleared")
+            return False
         obj = fp
         fp = sa.get_freepointer(s, obj)
         nr += 1
+    if nr > slab.objects:
+        slab_err(sa, s, slab, "Freelist cycle detected")
+        slab.freelist = 0
+        slab.inuse = slab.objects
+        slab_fix(sa, s, "Freelist cleared")
+        return False
+    if slab.inuse != slab.objects - nr:
+        slab_err(
+            sa,
+            s,
+            slab,
+            f"Wrong object count. Counter is {slab.inuse} but counted were {slab.objects - nr}",
+        )
+        slab.inuse = slab.objects - nr
+        slab_fix(sa, s, "Object count adjusted")
     return search == 0
 
 
-def check_alloc(sa: Slub, s: KmemCache, slab: Slab, obj: int) -> bool:
-    """alloc_debug_processing(): consistency checks of the object about to be handed out."""
-    if s.flags & SLAB_CONSISTENCY_CHECKS:
-        if not check_valid_pointer(sa, s, slab, obj):
-            object_err(sa, s, slab, obj, "Freelist Pointer check fails")
-            slab_fix(sa, s, "Marking all objects used")
-            return False
-        if not check_object(sa, s, slab, obj, SLUB_RED_INACTIVE):
-            slab_fix(sa, s, "Marking all objects used")
-            return False
-    return True
+def trace(sa: Slub, s: KmemCache, slab: Slab, obj: int, alloc: bool) -> None:
+    """SLAB_TRACE (slub_debug=T): every alloc and free of the cache in the log."""
+    if not s.flags & SLAB_TRACE:
+        return
+    sa.k.log.pr_info(
+        f"TRACE {s.name} {'alloc' if alloc else 'free'} 0x{obj:016x} "
+        f"inuse={slab.inuse} fp=0x{slab.freelist:016x}"
+    )
+    if not alloc:
+        data = sa.read(obj, s.object_size)
+        for off in range(0, s.object_size, 16):
+            row = data[off : off + 16]
+            hexpart = " ".join(f"{b:02x}" for b in row)
+            asc = "".join(chr(b) if 0x20 <= b < 0x7F else "." for b in row)
+            sa.k.log.pr_info(f"Object {obj + off:016x}: {hexpart.ljust(49)}{asc}")
+    sa.k.sched.dump_stack(["trace", "alloc_debug_processing" if alloc else "free_debug_processing"])
 
 
-def check_free(sa: Slub, s: KmemCache, slab: Slab, obj: int) -> bool:
-    """free_debug_processing(): invalid pointer, double free, corrupted object."""
-    if s.flags & SLAB_CONSISTENCY_CHECKS:
-        ok = True
-        if not check_valid_pointer(sa, s, slab, obj):
-            slab_err(sa, s, slab, f"Invalid object pointer 0x{obj:016x}")
-            ok = False
-        elif on_freelist(sa, s, slab, obj):
-            object_err(sa, s, slab, obj, "Object already free")
-            ok = False
-        elif not check_object(sa, s, slab, obj, SLUB_RED_ACTIVE):
-            ok = False
-        if not ok:
-            slab_fix(sa, s, f"Object at 0x{obj:016x} not freed")
-            return False
-    return True
+def alloc_consistency_checks(sa: Slub, s: KmemCache, slab: Slab, obj: int) -> bool:
+    """alloc_consistency_checks(): the slab sane, the object valid, free and intact."""
+    if not check_slab(sa, s, slab):
+        return False
+    if not check_valid_pointer(sa, s, slab, obj):
+        object_err(sa, s, slab, obj, "Freelist Pointer check fails")
+        return False
+    return check_object(sa, s, slab, obj, SLUB_RED_INACTIVE)
+
+
+def free_consistency_checks(sa: Slub, s: KmemCache, slab: Slab, obj: int) -> bool:
+    """free_consistency_checks(): invalid pointer, double free, corrupted object."""
+    if not check_valid_pointer(sa, s, slab, obj):
+        slab_err(sa, s, slab, f"Invalid object pointer 0x{obj:016x}")
+        return False
+    if on_freelist(sa, s, slab, obj):
+        object_err(sa, s, slab, obj, "Object already free")
+        return False
+    return check_object(sa, s, slab, obj, SLUB_RED_ACTIVE)
