@@ -192,13 +192,23 @@ def test_html_is_written_atomically(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["report.html", "t.txt"]
 
 
-def test_compare_two_configurations(runner: CliRunner, shared_data: Path) -> None:
+def test_compare_two_configurations(runner: CliRunner, shared_data: Path, tmp_path: Path) -> None:
     path = shared_data / "trace-tar-extract.txt.xz"
-    code, out, err = run(runner, str(path), "--compare", "default", "slub_max_order=0")
+    html = tmp_path / "compare.html"
+    code, out, err = run(
+        runner,
+        str(path),
+        "--compare",
+        "default",
+        "slub_max_order=0,SLUB_TINY=y",
+        "--html",
+        str(html),
+    )
     assert code == 0, err
+    assert "A: default" in out and "B: slub_max_order=0,SLUB_TINY=y" in out
     assert "slab pages at the end" in out
-    assert "unusable index" in out
-    assert "default" in out and "slub_max_order=0" in out
+    assert "unusable free space index per order" in out
+    assert html.read_text().count("<svg") >= 6
 
 
 def test_progress_bar_forced_on_a_non_terminal(runner: CliRunner, tmp_path: Path) -> None:

@@ -180,8 +180,10 @@ def replay(
     from kmemsim.trace.report import (
         compare_summary,
         compare_table,
+        render_compare_html,
         render_json,
         render_text,
+        write_atomically,
         write_html,
     )
 
@@ -242,11 +244,9 @@ def replay(
             )
         )
     else:
-        click.echo(
-            f"kmemsim replay --compare of {', '.join(rep_a['traces'])}: A = {spec_a}, B = {spec_b}"
-        )
+        click.echo(f"kmemsim replay --compare of {', '.join(rep_a['traces'])}")
         click.echo(compare_table(rep_a, rep_b, spec_a, spec_b), nl=False)
     if html_path:
-        write_html(rep_b, html_path)
+        write_atomically(html_path, render_compare_html(rep_a, rep_b, spec_a, spec_b))
     _input_problems(ra)
     sys.exit(max(_exit_code(ra), _exit_code(rb)))

@@ -350,20 +350,31 @@ def compare_summary(a: dict[str, Any], b: dict[str, Any]) -> list[dict[str, Any]
 
 
 def compare_table(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> str:
-    """Two replays of the same trace side by side."""
-    rows = compare_summary(a, b)
+    """Two replays of the same trace side by side (A and B are named above the table)."""
+    rows = [r for r in compare_summary(a, b) if not r["what"].startswith("unusable index")]
     width = max(len(r["what"]) for r in rows) + 2
-    out = [f"{'':{width}s} {name_a[:18]:>18s} {name_b[:18]:>18s} {'B - A':>12s}"]
+
+    def f(x: Any) -> str:
+        if x is None:
+            return "-"
+        return f"{x:,}" if isinstance(x, int) else f"{x:.3f}"
+
+    out = [f"A: {name_a}", f"B: {name_b}", ""]
+    out.append(f"{'':{width}s} {'A':>16s} {'B':>16s} {'B - A':>14s}")
     for r in rows:
-
-        def f(x: Any) -> str:
-            if x is None:
-                return "-"
-            return f"{x:,}" if isinstance(x, int) else f"{x:.3f}"
-
         out.append(
-            f"{r['what']:{width}s} {f(r['a']):>18s} {f(r['b']):>18s} {f(r['b_minus_a']):>12s}"
+            f"{r['what']:{width}s} {f(r['a']):>16s} {f(r['b']):>16s} {f(r['b_minus_a']):>14s}"
         )
+    ua, ub = _unusable(a), _unusable(b)
+    if ua:
+        orders = max(len(v) for v in ua.values())
+        out.append("")
+        out.append("unusable free space index per order (mm/vmstat.c, extfrag/unusable_index)")
+        out.append(f"{'zone':10s}   " + " ".join(f"{o:>6d}" for o in range(orders)))
+        for zone in ua:
+            out.append(f"{zone:10s} A " + " ".join(f"{x:6.3f}" for x in ua[zone]))
+            if zone in ub:
+                out.append(f"{'':10s} B " + " ".join(f"{x:6.3f}" for x in ub[zone]))
     caches_a = {c["cache"]: c for c in a["model"]["final"]["caches"]}
     caches_b = {c["cache"]: c for c in b["model"]["final"]["caches"]}
     names = sorted(
@@ -373,14 +384,13 @@ def compare_table(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str
         ),
     )[:15]
     out.append("")
-    out.append(
-        f"{'cache (slab pages / wasted bytes)':{width}s} {name_a[:18]:>18s} {name_b[:18]:>18s}"
-    )
+    out.append(f"{'cache':24s} {'A pages':>9s} {'A wasted':>12s} {'B pages':>9s} {'B wasted':>12s}")
     for n in names:
         ca, cb = caches_a.get(n, {}), caches_b.get(n, {})
-        sa = f"{ca.get('slab_pages', 0)}/{ca.get('wasted_bytes', 0)}"
-        sb = f"{cb.get('slab_pages', 0)}/{cb.get('wasted_bytes', 0)}"
-        out.append(f"{n[:width]:{width}s} {sa:>18s} {sb:>18s}")
+        out.append(
+            f"{n[:24]:24s} {ca.get('slab_pages', 0):9,d} {ca.get('wasted_bytes', 0):12,d} "
+            f"{cb.get('slab_pages', 0):9,d} {cb.get('wasted_bytes', 0):12,d}"
+        )
     return "\n".join(out) + "\n"
 
 
@@ -483,6 +493,26 @@ def render_html(report: dict[str, Any]) -> str:
     return "\n".join(parts) + "\n"
 
 
+def render_compare_html(a: dict[str, Any], b: dict[str, Any], name_a: str, name_b: str) -> str:
+    """A self-contained HTML page for --compare: the table, then each side's plots."""
+    parts = [
+        "<!DOCTYPE html>",
+        "<html><head><meta charset='utf-8'><title>kmemsim replay --compare</title>",
+        "<style>body{font-family:sans-serif;max-width:1100px;margin:auto}"
+        "pre{font-size:12px;background:#f6f6f6;padding:8px;overflow-x:auto}</style>",
+        "</head><body>",
+        f"<h1>kmemsim replay --compare: {html.escape(', '.join(a['traces']))}</h1>",
+        f"<pre>{html.escape(compare_table(a, b, name_a, name_b))}</pre>",
+    ]
+    for label, name, report in (("A", name_a, a), ("B", name_b, b)):
+        parts.append(f"<h2>{label}: {html.escape(name)}</h2>")
+        for title, svg in _plots(report):
+            parts.append(f"<h3>{html.escape(title)}</h3>")
+            parts.append(svg)
+    parts.append("</body></html>")
+    return "\n".join(parts) + "\n"
+
+
 def write_atomically(path: str, text: str) -> None:
     """Write `text` to `path` through a temporary file and a rename, so that the
     file is either the old one or the complete new one, never half-written."""
@@ -493,6 +523,10 @@ def write_atomically(path: str, text: str) -> None:
             f.write(text)
             f.flush()
             os.fsync(f.fileno())
+        # mkstemp makes the file private; give it the mode a new file would get.
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(OSError):
