@@ -217,3 +217,27 @@ def test_progress_bar_forced_on_a_non_terminal(runner: CliRunner, tmp_path: Path
     code, out, _ = run(runner, str(path), "--progress", "--json")
     assert code == 0
     assert json.loads(out)["events"] == 400
+
+
+def test_large_kmalloc_pages_are_the_model_kmallocs(runner: CliRunner, tmp_path: Path) -> None:
+    """kmalloc(9000) goes to the page allocator: its mm_page_alloc (order 2) comes
+    just before the kmalloc event, its mm_page_free just after the kfree."""
+    path = tmp_path / "large.txt"
+    path.write_text(
+        trace_text(
+            [
+                "mm_page_alloc: page=000000001234abcd pfn=0x120000 order=2 migratetype=0 "
+                "gfp_flags=GFP_KERNEL|__GFP_COMP",
+                "kmalloc: call_site=f+0x1/0x2 ptr=00000000aaaabbbb bytes_req=9000 bytes_alloc=16384 "
+                "gfp_flags=GFP_KERNEL node=-1 accounted=false",
+                "kfree: call_site=g+0x1/0x2 ptr=00000000aaaabbbb",
+                "mm_page_free: page=000000001234abcd pfn=0x120000 order=2",
+            ]
+        )
+    )
+    code, out, _ = run(runner, str(path), "--verify", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["quirks"] == {"kmalloc_large_pages": 1, "kmalloc_large_pages_freed": 1}
+    assert report["page"]["total_alloc_freed_requests"] == 1
+    assert report["model"]["final"]["live_traced_pages"] == 0

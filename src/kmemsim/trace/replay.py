@@ -30,6 +30,8 @@ handled as the kernel meant it and counted by kind (`quirks`):
   page_free_before_trace  a page freed that was allocated before tracing began
   kmalloc_large_pages     the mm_page_alloc a large kmalloc made; the model's
                           kmalloc makes its own, so the traced one is undone
+                          (and its mm_page_free is the model's kfree:
+                          kmalloc_large_pages_freed)
   traced_alloc_failure    the real kernel returned NULL; nothing to replay
 
 With `verify`, each event is also checked against the model (`mismatches`):
@@ -129,6 +131,8 @@ class Replay:
         # pfns of the latest mm_page_free events (insertion-ordered, bounded).
         self._recently_freed: dict[int, None] = {}
         self._last_page_alloc: dict[int, tuple[int, int, int]] = {}
+        # pfns of large kmalloc objects (their pages belong to the model's kmalloc)
+        self._kmalloc_pfns: set[int] = set()
         self._cpu = -1
         self._source_name = ""
         self._lineno = 0
@@ -369,9 +373,13 @@ class Replay:
         pfn, order, lineno = last
         if self._lineno - lineno <= 4 and order == get_order(alloc):
             rec = self.pages.pop(pfn, None)
-            if rec is not None and rec[0] is not None:
-                self._m_free_pages(rec[0], rec[1])
+            if rec is not None:
+                if rec[0] is not None:
+                    self._m_free_pages(rec[0], rec[1])
                 self._quirk("kmalloc_large_pages")
+                # Its mm_page_free, when kfree() gives the pages back, is the
+                # model's kfree() too.
+                self._kmalloc_pfns.add(pfn)
             self._last_page_alloc.pop(cpu, None)
 
     def cache(self, name: str, req: int, alloc: int) -> Any:
@@ -562,6 +570,11 @@ class Replay:
 
     def _page_free(self, pfn: int, order: int) -> None:
         rec = self.pages.pop(pfn, None)
+        if rec is None and pfn in self._kmalloc_pfns:
+            self._kmalloc_pfns.discard(pfn)
+            self.stats.page_free(order, matched=True)
+            self._quirk("kmalloc_large_pages_freed")
+            return
         self.stats.page_free(order, matched=rec is not None)
         if rec is None:
             self._quirk("page_free_before_trace")
