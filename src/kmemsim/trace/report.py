@@ -115,6 +115,10 @@ def _series(samples: list[dict[str, Any]]) -> dict[str, Any]:
         "slab_waste_bytes": [s.get("slab_waste_bytes", 0) for s in samples],
         "used_pages": [s.get("used_pages") for s in samples],
         "free_blocks_by_order": [s.get("free_blocks_by_order", []) for s in samples],
+        "unusable_index": {
+            zone: [s.get("zones", {}).get(zone, {}).get("unusable_index", []) for s in samples]
+            for zone in (samples[-1].get("zones", {}) if samples else {})
+        },
         "caches": {
             n: {
                 "slab_pages": [s.get("caches", {}).get(n, (0, 0))[0] for s in samples],
@@ -444,6 +448,20 @@ def _plots(report: dict[str, Any]) -> list[tuple[str, str]]:
             ax.legend(fontsize="small", ncol=3)
             plots.append(("Free blocks per order over the trace", _svg(fig)))
     zones = report["model"]["final"]["zones"]
+    if x and zones:
+        # The zone with the most free memory: where most allocations are served.
+        zone = max(zones, key=lambda z: zones[z]["free_pages"])
+        series = s["unusable_index"].get(zone, [])
+        orders = max((len(v) for v in series), default=0)
+        if orders:
+            fig, ax = plt.subplots(figsize=(9, 4))
+            for o in range(1, orders):
+                ax.plot(x, [v[o] if o < len(v) else 0.0 for v in series], label=f"order {o}")
+            ax.set_xlabel("event")
+            ax.set_ylabel("unusable free space index")
+            ax.set_ylim(0, 1)
+            ax.legend(fontsize="small", ncol=3)
+            plots.append((f"External fragmentation over the trace (zone {zone})", _svg(fig)))
     if zones:
         fig, ax = plt.subplots(figsize=(9, 3.5))
         width = 0.8 / max(len(zones), 1)
