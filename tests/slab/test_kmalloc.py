@@ -345,3 +345,15 @@ def test_new_slab_gfp_is_what_allocate_slab_computes(
         del k.page_alloc.alloc_pages
     assert calls and calls[0][1] == s.oo_order
     assert show_gfp_flags(calls[0][0]) == first_try
+
+
+def test_cpu_partial_list_spills_to_the_node_at_cpu_partial_slabs(k: kmemsim.Kernel) -> None:
+    """put_cpu_partial(): 120 objects of 64 bytes -> 4 slabs; a fifth moves them to the node."""
+    s = k.kmem_cache_create("spill", 64, 0, kmemsim.SLAB_NO_MERGE, None)
+    assert s.cpu_partial_slabs == 4
+    objs = [k.kmem_cache_alloc(s, GFP_KERNEL) for _ in range(64 * 6)]
+    for obj in objs[::2]:  # one free into each full slab puts it on the CPU partial list
+        k.kmem_cache_free(s, obj)
+    assert k.cat("/sys/kernel/slab/spill/slabs_cpu_partial") == "32(1) C0=32(1)\n"
+    assert k.cat("/sys/kernel/slab/spill/partial") == "4 N0=4\n"
+    assert k.cat("/sys/kernel/slab/spill/cpu_slabs") == "2 N0=2\n"  # the CPU slab + 1 partial

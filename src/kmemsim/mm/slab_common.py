@@ -746,16 +746,15 @@ class SlabAllocator(Slub):
             )
 
         def slabs_cpu_partial() -> str:
-            total_objs = total_slabs = 0
-            parts = []
-            for cpu, c in enumerate(s.cpu_slab):
-                if c.partial:
-                    sl = len(c.partial)
-                    objs = sl * s.oo_objects
-                    total_slabs += sl
-                    total_objs += objs
-                    parts.append(f" C{cpu}={objs}({sl})")
-            return f"{total_objs}({total_slabs})" + "".join(parts) + "\n"
+            # Objects are estimated as half the capacity (slub_set_cpu_partial()).
+            half = s.oo_objects
+            total = sum(len(c.partial) for c in s.cpu_slab)
+            parts = [
+                f" C{cpu}={len(c.partial) * half // 2}({len(c.partial)})"
+                for cpu, c in enumerate(s.cpu_slab)
+                if c.partial
+            ]
+            return f"{total * half // 2}({total})" + "".join(parts) + "\n"
 
         return {
             "slab_size": num(lambda: s.size),
