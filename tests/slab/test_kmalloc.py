@@ -200,7 +200,7 @@ def test_destroy_with_live_objects_reports_and_keeps_the_cache(k: kmemsim.Kernel
     obj = k.kmem_cache_alloc(s, GFP_KERNEL)
     k.kmem_cache_destroy(s)
     log = k.dmesg()
-    assert "BUG leaky (Not tainted): Objects remaining in leaky on __kmem_cache_shutdown()" in log
+    assert "BUG leaky (Not tainted): Objects remaining on __kmem_cache_shutdown()" in log
     assert f"Object 0x{obj:016x} @offset=" in log
     assert "kmem_cache_destroy leaky: Slab cache still has objects" in log
     assert "leaky " in k.cat("/proc/slabinfo")

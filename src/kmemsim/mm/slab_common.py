@@ -57,7 +57,15 @@ from kmemsim.include.linux.slab import (
     SlabFlags,
 )
 from kmemsim.mm.slab import KmemCache, KmemCacheCpu, Slab
-from kmemsim.mm.slub import SLUB_RED_ACTIVE, Slub, calculate_alignment, get_order, slab_bug
+from kmemsim.mm.slub import (
+    SLUB_RED_ACTIVE,
+    Slub,
+    calculate_alignment,
+    get_order,
+    print_tracking,
+    slab_bug,
+    slab_err_tail,
+)
 
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
@@ -345,50 +353,50 @@ class SlabAllocator(Slub):
         return self._known
 
     def kmem_cache_destroy(self, s: KmemCache | None) -> None:
-        """kmem_cache_destroy(): drop a reference; the last one shuts the cache down."""
+        """kmem_cache_destroy(): drop a reference; the last one shuts the cache down.
+
+        __kmem_cache_shutdown() flushes the CPU slabs, frees the empty partial
+        slabs and reports each partial slab still in use (list_slab_objects());
+        a cache that still has slabs stays, with the kernel's WARN.
+        """
         if s is None:
             return
         s.refcount -= 1
         if s.refcount > 0:
             return
         self.flush_all(s)
-        for slab in list(s.node.partial):
+        for slab in list(s.node.partial):  # free_partial()
             if slab.inuse == 0:
                 self.remove_partial(s, slab)
                 self.discard_slab(s, slab)
-        if s.node.nr_slabs:
-            self.report_objects_remaining(s)
+            else:
+                self.list_slab_objects(s, slab)
+        if s.node.nr_partial or s.node.nr_slabs:
             s.refcount = 1
-            self.k.log.pr_warn("------------[ cut here ]------------")
-            self.k.log.pr_warn(
+            log = self.k.log
+            log.pr_warn("------------[ cut here ]------------")
+            log.pr_warn(
                 f"kmem_cache_destroy {s.name}: Slab cache still has objects "
                 "when called from kmem_cache_destroy"
             )
-            self.k.log.pr_warn("---[ end trace 0000000000000000 ]---")
+            from kmemsim.mm.debug import warn_on
+
+            warn_on(self.k, "mm/slab_common.c", "kmem_cache_destroy")
+            log.pr_warn("---[ end trace 0000000000000000 ]---")
             return
         self.caches.remove(s)
 
-    def report_objects_remaining(self, s: KmemCache) -> None:
-        """list_slab_objects(): "Objects remaining in <cache> on __kmem_cache_shutdown()"."""
-        slabs = (
-            set(s.node.full)
-            | set(s.node.partial)
-            | {sl for sl in self.slab_of_pfn.values() if sl.cache is s}
-        )
-        for slab in sorted(slabs, key=lambda sl: sl.pfn):
-            if slab.inuse == 0:
-                continue
-            slab_bug(self, s, f"Objects remaining in {s.name} on __kmem_cache_shutdown()")
-            log = self.k.log
-            log.pr_err(
-                f"Slab 0x{slab.base:016x} objects={slab.objects} used={slab.inuse} "
-                f"fp=0x{slab.freelist:016x} flags=0x{0:x}()"
-            )
-            free = set(self.slab_free_objects(s, slab))
-            for i in range(slab.objects):
-                obj = slab.base + s.red_left_pad + i * s.size
-                if obj not in free:
-                    log.pr_err(f"Object 0x{obj:016x} @offset={obj - slab.base}")
+    def list_slab_objects(self, s: KmemCache, slab: Slab) -> None:
+        """mm/slub.c list_slab_objects(): the objects of a slab still in use at shutdown."""
+        slab_bug(self, s, "Objects remaining on __kmem_cache_shutdown()")
+        free = set(self.slab_free_objects(s, slab))
+        log = self.k.log
+        for i in range(slab.objects):
+            obj = slab.base + s.red_left_pad + i * s.size
+            if obj not in free:
+                log.pr_err(f"Object 0x{obj:016x} @offset={obj - slab.base}")
+                print_tracking(self, s, obj)
+        slab_err_tail(self, slab)
 
     def slab_free_objects(self, s: KmemCache, slab: Slab) -> list[int]:
         """Objects on the slab's freelist (and the CPU freelist if it is a CPU slab)."""

@@ -1052,11 +1052,16 @@ def print_section(sa: Slub, text: str, addr: int, length: int) -> None:
 
 
 def print_slab_info(sa: Slub, slab: Slab) -> None:
-    """print_slab_info(): the struct slab (at its vmemmap address), counts, freelist."""
+    """print_slab_info(): the struct slab (its vmemmap address), counts, freelist, %pGp flags."""
     vmemmap = 0xFFFFEA0000000000 + slab.pfn * 64
+    zb = getattr(sa.k.page_alloc, "page_zone", lambda pfn: None)(slab.pfn)
+    zone = int(getattr(zb, "idx", 0))
+    # PG_workingset marks slab pages; node, zone and last_cpupid sit in the top bits.
+    word = 0x200 | zone << 51 | 0x1FFFFF << 30
     sa.k.log.pr_err(
         f"Slab 0x{vmemmap:016x} objects={slab.objects} used={slab.inuse} "
-        f"fp=0x{slab.freelist:016x} flags=0x200(workingset|node=0|zone=2)"
+        f"fp=0x{slab.freelist:016x} "
+        f"flags={word:#x}(workingset|node=0|zone={zone}|lastcpupid=0x1fffff)"
     )
 
 
@@ -1126,6 +1131,11 @@ def object_err(sa: Slub, s: KmemCache, slab: Slab, obj: int, reason: str) -> Non
 def slab_err(sa: Slub, s: KmemCache, slab: Slab, text: str) -> None:
     """slab_err(): the banner, the slab's state, a WARN."""
     slab_bug(sa, s, text)
+    slab_err_tail(sa, slab)
+
+
+def slab_err_tail(sa: Slub, slab: Slab) -> None:
+    """__slab_err(): the slab's state, the taint, a WARN."""
     print_slab_info(sa, slab)
     add_taint_bad_page(sa)
     sa.warn("mm/slub.c", "__slab_err")
