@@ -155,6 +155,16 @@ OPTIONS: dict[str, Option] = dict(
         _opt("ZSWAP", parse_bool, False, "mm/Kconfig", "zswap (meminfo Zswap lines)"),
         _opt("overcommit_ratio", parse_int, 50, "mm/util.c", "CommitLimit: percent of RAM"),
         _opt("overcommit_kbytes", parse_int, 0, "mm/util.c", "CommitLimit in kB (0: ratio)"),
+        _opt(
+            "dhash_entries",
+            parse_int,
+            0,
+            "fs/dcache.c",
+            "dentry hash buckets (0: sized from memory)",
+        ),
+        _opt(
+            "ihash_entries", parse_int, 0, "fs/inode.c", "inode hash buckets (0: sized from memory)"
+        ),
         # --- slab -----------------------------------------------------------
         _opt("SLUB_TINY", parse_bool, False, "mm/Kconfig", "SLUB for small systems"),
         _opt("SLUB_CPU_PARTIAL", parse_bool, True, "mm/Kconfig", "per-cpu partial slab lists"),

@@ -312,6 +312,7 @@ def boot(
 def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     """The memory-management steps of init/main.c:start_kernel(), in the 6.18 order."""
     from kmemsim.arch.setup import setup_arch
+    from kmemsim.fs.dcache import vfs_caches_init_early
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.mm.memblock import memblock_free_all
@@ -325,6 +326,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     # e820 / DT memory, memblock, direct map, free_area_init() -> k.pgdat,
     # "Zone ranges:" ... "Initmem setup", and k.page_alloc over the zones.
     setup_arch(k)
+    vfs_caches_init_early(k)  # dentry and inode hash tables, from memblock
     build_all_zonelists(k)  # "Built 1 zonelists, mobility grouping on.  Total pages: N"
     # mm_core_init():
     report_meminit(k)  # "mem auto-init: stack:off, heap alloc:off, heap free:off"

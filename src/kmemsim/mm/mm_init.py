@@ -361,7 +361,7 @@ def alloc_large_system_hash(
         if addr or size <= page_size or log2qty == 0:
             break
         log2qty -= 1
-    order = size.bit_length() - 1 - shift
+    order = max(0, (size - 1) >> shift).bit_length()  # get_order(size)
     if not addr:
         k.log.pr_emerg(f"Failed to allocate {tablename} hash table")
         return 0

@@ -177,7 +177,7 @@ def parse_gfp(text: str) -> int:
         return 0
     value = 0
     for part in text.split("|"):
-        flag = GFP_NAMES.get(part)
+        flag: int | None = GFP_NAMES.get(part)
         if flag is None:
             flag = _OLD_TRACE_NAMES.get(part)
         if flag is not None:
