@@ -133,8 +133,8 @@ def run_ops(
     return held
 
 
-@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(op, min_size=1, max_size=60))
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.lists(op, min_size=10, max_size=120))
 def test_random_interleavings_keep_the_buddy_allocator_consistent(
     ops: list[tuple[str, int, int, int]],
 ) -> None:
@@ -149,7 +149,7 @@ def test_random_interleavings_keep_the_buddy_allocator_consistent(
 
 
 @settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.lists(op, min_size=1, max_size=60))
+@given(st.lists(op, min_size=10, max_size=120))
 def test_movable_only_workloads_restore_the_boot_free_lists_exactly(
     ops: list[tuple[str, int, int, int]],
 ) -> None:
