@@ -106,9 +106,9 @@ class Replay:
         self.max_samples = max_samples
         self.progress = progress
         # traced pointer -> (model addr, cache or None (kmalloc), alloc cpu, bytes_alloc,
-        #                    call site, stats key of the cache)
+        #                    the call site's and the cache's counters in stats)
         self.objects: dict[str, tuple[Any, ...]] = {}
-        # traced pfn -> (model page or None, order, migratetype, gfp text)
+        # traced pfn -> (model page or None, order)
         self.pages: dict[int, tuple[Any, ...]] = {}
         self.caches: dict[str, Any] = {}
         # cache names the trace uses that sysfs shows merged -> the directory they link to
@@ -361,8 +361,9 @@ class Replay:
                         f"kmalloc({req}, {gfp_text}): trace bytes_alloc={alloc}, "
                         f"model ksize={size}",
                     )
-            objects[ptr] = (addr, None, cpu, alloc, call_site, key)
-        st.slab_alloc(call_site, key, req, alloc)
+        counters = st.slab_alloc(call_site, key, req, alloc)
+        if addr:
+            objects[ptr] = (addr, None, cpu, alloc, *counters)
 
     def _undo_large_kmalloc_pages(self, cpu: int, alloc: int) -> None:
         """A large kmalloc's pages were traced by the mm_page_alloc just before it
@@ -449,8 +450,9 @@ class Replay:
                     "kmem_cache_alloc bytes_alloc",
                     f"{name}: trace bytes_alloc={alloc}, model cache size={s.size}",
                 )
-            objects[ptr] = (addr, s, cpu, alloc, call_site, name)
-        st.slab_alloc(call_site, name, req, alloc)
+        counters = st.slab_alloc(call_site, name, req, alloc)
+        if addr:
+            objects[ptr] = (addr, s, cpu, alloc, *counters)
 
     def _free_object(self, rec: tuple[Any, ...], cpu: int, silent: bool = False) -> None:
         s = rec[1]
@@ -497,7 +499,7 @@ class Replay:
             self._quirk("free_before_trace")
             self.stats.slab_free_only += 1
             return
-        if name is not None and rec[5] != name and rec[1] is not self.caches.get(name, rec[1]):
+        if name is not None and rec[1] is not self.caches.get(name, rec[1]):
             # The traced object went away unseen (a bulk or RCU free) and its
             # memory came back to another cache through an allocation that is
             # not traced either (a bulk refill); this free is that object's.
@@ -552,7 +554,7 @@ class Replay:
             self._mismatch(
                 "model returned NULL", f"mm_page_alloc order={order} {gfp_text} failed in the model"
             )
-        pages[pfn] = (page, order, migratetype, gfp_text)
+        pages[pfn] = (page, order)
         self._recently_freed.pop(pfn, None)
         self._last_page_alloc[cpu] = (pfn, order, self._lineno)
 

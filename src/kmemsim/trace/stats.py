@@ -107,7 +107,11 @@ class ReplayStats:
             name = self._kmalloc_keys[key] = kmalloc_cache_name(alloc, gfp)
         return name
 
-    def slab_alloc(self, call_site: str, cache: str, req: int, alloc: int) -> None:
+    def slab_alloc(
+        self, call_site: str, cache: str, req: int, alloc: int
+    ) -> tuple[list[int], list[int]]:
+        """Count an allocation; returns its call site's and its cache's counters,
+        which the replay keeps with the live object for its free."""
         self.nr_allocs += 1
         self.total_requested += req
         self.total_allocated += alloc
@@ -124,18 +128,19 @@ class ReplayStats:
         c[1] += req
         c[2] += 1
         c[4] += 1
+        return cs, c
 
     def slab_free(self, rec: tuple[Any, ...], cpu: int) -> None:
-        """A traced free of an object allocated in the trace (rec from the pointer map)."""
+        """A traced free of an object allocated in the trace: `rec` is the replay's
+        (addr, cache, alloc cpu, bytes_alloc, call-site counters, cache counters)."""
         self.nr_frees += 1
-        alloc = rec[3]
-        self.total_freed += alloc
-        cs = self.callsites[rec[4]]
+        self.total_freed += rec[3]
+        cs = rec[4]
         cs[4] += 1
         if rec[2] != cpu:
             self.nr_cross_frees += 1
             cs[3] += 1
-        c = self.caches[rec[5]]
+        c = rec[5]
         c[3] += 1
         c[4] -= 1
 
@@ -143,7 +148,7 @@ class ReplayStats:
         """A free the trace implies but does not show (the pointer came back)."""
         self.nr_unseen_frees += 1
         self.total_freed += rec[3]
-        c = self.caches[rec[5]]
+        c = rec[5]
         c[3] += 1
         c[4] -= 1
 
