@@ -357,3 +357,13 @@ def test_cpu_partial_list_spills_to_the_node_at_cpu_partial_slabs(k: kmemsim.Ker
     assert k.cat("/sys/kernel/slab/spill/slabs_cpu_partial") == "32(1) C0=32(1)\n"
     assert k.cat("/sys/kernel/slab/spill/partial") == "4 N0=4\n"
     assert k.cat("/sys/kernel/slab/spill/cpu_slabs") == "2 N0=2\n"  # the CPU slab + 1 partial
+
+
+def test_arm32_kmalloc_starts_at_the_dma_alignment() -> None:
+    """ARM32: ARCH_DMA_MINALIGN = 64, so KMALLOC_MIN_SIZE = 64 and no kmalloc-96."""
+    k = kmemsim.boot("beaglebone-black")
+    assert k.ksize(k.kmalloc(1, GFP_KERNEL)) == 64
+    assert k.ksize(k.kmalloc(65, GFP_KERNEL)) == 128  # size_index[] sends 65..96 to 128
+    assert k.ksize(k.kmalloc(130, GFP_KERNEL)) == 192
+    names = {ln.split()[0] for ln in k.cat("/proc/slabinfo").splitlines()[2:]}
+    assert "kmalloc-64" in names and "kmalloc-96" not in names and "kmalloc-8" not in names

@@ -35,7 +35,6 @@ from kmemsim.include.linux.slab import (
     KMALLOC_NORMAL,
     KMALLOC_RECLAIM,
     KMALLOC_SHIFT_HIGH,
-    KMALLOC_SHIFT_LOW,
     KMALLOC_TYPE_PREFIX,
     NR_KMALLOC_TYPES,
     SLAB_ACCOUNT,
@@ -76,6 +75,25 @@ SIZE_INDEX = (3, 4, 5, 5, 6, 6, 6, 6, 1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 2, 2, 
 _NOT_NORMAL_BITS = int(GFP.RECLAIMABLE | GFP.DMA | GFP.ACCOUNT)
 
 
+def setup_kmalloc_cache_index_table(kmalloc_min_size: int) -> list[int]:
+    """mm/slab_common.c setup_kmalloc_cache_index_table(): size_index[] for KMALLOC_MIN_SIZE.
+
+    Sizes below KMALLOC_MIN_SIZE go to the smallest cache; with a minimum of 64
+    there is no 96-byte cache (65..96 use kmalloc-128), with 128 no 192.
+    """
+    table = list(SIZE_INDEX)
+    shift_low = kmalloc_min_size.bit_length() - 1
+    for i in range(8, kmalloc_min_size, 8):
+        table[(i - 1) // 8] = shift_low
+    if kmalloc_min_size >= 64:
+        for i in range(64 + 8, 96 + 1, 8):
+            table[(i - 1) // 8] = 7
+    if kmalloc_min_size >= 128:
+        for i in range(128 + 8, 192 + 1, 8):
+            table[(i - 1) // 8] = 8
+    return table
+
+
 def kmalloc_size_name(index: int) -> str:
     """kmalloc_info[] names: 96, 192, 8 .. 512, then 1k .. 8k (and beyond for big pages)."""
     if index == 1:
@@ -99,6 +117,13 @@ class SlabAllocator(Slub):
 
     def __init__(self, k: Kernel) -> None:
         super().__init__(k)
+        # ARCH_DMA_MINALIGN: ARM32 kmalloc objects must not share a cache line with
+        # another object (non-coherent DMA), so kmalloc starts at the line size there.
+        arch = str(getattr(k.machine, "arch", "x86_64"))
+        self.kmalloc_min_size = self.cache_line if arch == "arm" else ARCH_KMALLOC_MINALIGN
+        self.kmalloc_minalign = self.kmalloc_min_size
+        self.kmalloc_shift_low = self.kmalloc_min_size.bit_length() - 1
+        self.size_index = setup_kmalloc_cache_index_table(self.kmalloc_min_size)
         self.memcg = bool(k.config["MEMCG"])
         self.zone_dma = bool(k.config["ZONE_DMA"])
         self.kmalloc_caches: list[list[KmemCache | None]] = [
@@ -122,11 +147,10 @@ class SlabAllocator(Slub):
             return KMALLOC_RECLAIM if not self.slub_tiny else KMALLOC_NORMAL
         return KMALLOC_CGROUP
 
-    @staticmethod
-    def kmalloc_index(size: int) -> int:
+    def kmalloc_index(self, size: int) -> int:
         """The kmalloc cache index of `size` (kmalloc_slab(): size_index[] up to 192)."""
         if size <= 192:
-            return SIZE_INDEX[(size - 1) // 8] if size else 0
+            return self.size_index[(size - 1) // 8] if size else 0
         return (size - 1).bit_length()
 
     def kmalloc_slab(self, size: int, gfp: int) -> KmemCache:
@@ -153,7 +177,7 @@ class SlabAllocator(Slub):
         self, name: str, size: int, flags: int, useroffset: int, usersize: int
     ) -> KmemCache:
         """mm/slab_common.c create_boot_cache()/create_kmalloc_cache()."""
-        align = ARCH_KMALLOC_MINALIGN
+        align = self.kmalloc_minalign
         if flags & SLAB_KMALLOC:
             # The largest power of two dividing the size (the size itself for 2**n).
             align = max(align, size & -size)
@@ -176,11 +200,12 @@ class SlabAllocator(Slub):
         if self.memcg:
             types.append(KMALLOC_CGROUP)
         for ktype in types:
-            for i in range(KMALLOC_SHIFT_LOW, KMALLOC_SHIFT_HIGH + 1):
+            for i in range(self.kmalloc_shift_low, KMALLOC_SHIFT_HIGH + 1):
                 self.new_kmalloc_cache(i, ktype)
-                if i == 6:
+                # The 96 and 192 caches, where KMALLOC_MIN_SIZE lets them exist.
+                if i == 6 and self.kmalloc_min_size <= 32:
                     self.new_kmalloc_cache(1, ktype)
-                if i == 7:
+                if i == 7 and self.kmalloc_min_size <= 64:
                     self.new_kmalloc_cache(2, ktype)
         normal = self.kmalloc_caches[KMALLOC_NORMAL]
         self._by_size = []
@@ -188,7 +213,7 @@ class SlabAllocator(Slub):
             row = self.kmalloc_caches[kt]
             table: list[KmemCache] = []
             for size in range(KMALLOC_MAX_CACHE_SIZE + 1):
-                idx = self.kmalloc_index(size) if size else KMALLOC_SHIFT_LOW
+                idx = self.kmalloc_index(size) if size else self.kmalloc_shift_low
                 cache = row[idx] or normal[idx]
                 assert cache is not None
                 table.append(cache)

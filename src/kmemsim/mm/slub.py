@@ -123,19 +123,20 @@ def order_objects(order: int, size: int, page_shift: int = 12) -> int:
 
 
 def calculate_alignment(
-    flags: int, align: int, size: int, cache_line: int = 64, word: int = 8
+    flags: int, align: int, size: int, cache_line: int = 64, word: int = 8, minalign: int = 8
 ) -> int:
     """mm/slab_common.c calculate_alignment().
 
     SLAB_HWCACHE_ALIGN aligns to the cache line, halved while the object still
-    fits twice in it; never below ARCH_SLAB_MINALIGN, always a word multiple.
+    fits twice in it; never below ARCH_SLAB_MINALIGN (__alignof__(unsigned long
+    long), 8 on every architecture here), always a multiple of the word.
     """
     if flags & SLAB_HWCACHE_ALIGN:
         ralign = cache_line
         while size <= ralign // 2:
             ralign //= 2
         align = max(align, ralign)
-    align = max(align, word)
+    align = max(align, minalign)
     return _align(align, word)
 
 
@@ -241,7 +242,8 @@ class Slub:
         self.page_size = 1 << self.page_shift
         self.word = 8 if dm.page_offset >= 1 << 32 else 4
         self.byteorder: Any = k.mem.byteorder
-        self.track_size = 32 if self.word == 8 else 16
+        # struct track: addr, the stack depot handle, cpu, pid, when (with padding on 64-bit).
+        self.track_size = 32 if self.word == 8 else 20
         self.nr_cpu_ids = int(k.machine.cpus)
         self.cache_line = int(getattr(k.machine, "cache_line_size", 64))
         self.max_page_order = int(cfg["ARCH_FORCE_MAX_ORDER"])
