@@ -1530,6 +1530,7 @@ class PageAllocator:
             self._add_to_free_list(zb, other, high, other_mt, False)
             self._account(zb, size, other_mt)
         zb.pgalloc += 1 << order
+        zb.numa_hit += 1
         want_mt = gfp_migratetype(int(gfp))
         return self._prep_new_page(pfn, order, int(gfp), want_mt)
 
@@ -1586,9 +1587,9 @@ def build_all_zonelists(k: Kernel) -> None:
     pa._refresh_populated()
     if pa.bits == 64:
         k.log.pr_info("Fallback order for Node 0: 0 ")
-    # 6.18 counts the present pages of the zones a GFP_HIGHUSER_MOVABLE request may use.
-    highest = pa.gfp_zone(GFP_HIGHUSER_MOVABLE)
-    vm_total_pages = sum(zb.zone.present_pages for zb in pa.zonelist(highest))
+    # Managed pages are still 0 here (memblock has not freed anything yet), so
+    # 6.18 counts the present pages of every populated zone.
+    vm_total_pages = sum(zb.zone.present_pages for zb in pa._populated)
     pa.page_group_by_mobility_disabled = vm_total_pages < pa.pageblock_nr_pages * MIGRATE_TYPES
     k.log.pr_info(
         f"Built 1 zonelists, mobility grouping "
