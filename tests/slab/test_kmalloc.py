@@ -367,3 +367,22 @@ def test_arm32_kmalloc_starts_at_the_dma_alignment() -> None:
     assert k.ksize(k.kmalloc(130, GFP_KERNEL)) == 192
     names = {ln.split()[0] for ln in k.cat("/proc/slabinfo").splitlines()[2:]}
     assert "kmalloc-64" in names and "kmalloc-96" not in names and "kmalloc-8" not in names
+
+
+def test_hardened_freelist_catches_the_naive_double_free() -> None:
+    from kmemsim.errors import Oops
+
+    k = kmemsim.boot("linux-6.18-x86_64", config={"SLAB_FREELIST_HARDENED": "y"})
+    a = k.kmalloc(64, GFP_KERNEL)
+    k.kfree(a)
+    with pytest.raises(Oops):
+        k.kfree(a)
+    assert "kernel BUG at mm/slub.c!" in k.dmesg()
+
+
+def test_plain_double_free_corrupts_the_freelist_as_in_the_kernel(k: kmemsim.Kernel) -> None:
+    a = k.kmalloc(64, GFP_KERNEL)
+    k.kfree(a)
+    k.kfree(a)  # no check without debugging or hardening: a now points to itself
+    assert k.kmalloc(64, GFP_KERNEL) == a
+    assert k.kmalloc(64, GFP_KERNEL) == a  # handed out twice

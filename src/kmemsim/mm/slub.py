@@ -439,9 +439,15 @@ class Slub:
         return val
 
     def set_freepointer(self, s: KmemCache, obj: int, fp: int) -> None:
-        """set_freepointer(): store the next free object inside `obj`."""
+        """set_freepointer(): store the next free object inside `obj`.
+
+        With CONFIG_SLAB_FREELIST_HARDENED an object pointing at itself (the
+        naive double free) is a BUG().
+        """
         ptr_addr = obj + s.offset
         if s.random:
+            if obj == fp:
+                self.bug("mm/slub.c", "set_freepointer")
             fp ^= s.random ^ self._swab(ptr_addr)
         p = ptr_addr + self._v2p
         pfn = p >> self.page_shift
@@ -452,6 +458,19 @@ class Slub:
             frame = self._frames[pfn] = bytearray(self.page_size)
         o = p & (self.page_size - 1)
         frame[o : o + self.word] = fp.to_bytes(self.word, self.byteorder)
+
+    def bug(self, file: str, func: str) -> None:
+        """BUG(): "kernel BUG at ...!", the oops report, and the kernel dies (Oops)."""
+        from kmemsim.errors import Oops
+
+        log = self.k.log
+        sched = self.k.sched
+        log.pr_emerg("------------[ cut here ]------------")
+        log.pr_emerg(f"kernel BUG at {file}!")
+        log.pr_emerg("Oops: invalid opcode: 0000 [#1] SMP NOPTI")
+        sched.taint("D")
+        sched.dump_stack([func])
+        raise Oops(f"kernel BUG at {file} ({func})")
 
     def _swab(self, x: int) -> int:
         return int.from_bytes(x.to_bytes(self.word, "little"), "big")
