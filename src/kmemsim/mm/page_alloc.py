@@ -50,7 +50,6 @@ from typing import TYPE_CHECKING, Any
 from kmemsim.errors import Oops
 from kmemsim.include.linux.gfp_types import (
     GFP,
-    GFP_HIGHUSER_MOVABLE,
     GFP_USER,
     format_gfp_mask,
 )
