@@ -386,3 +386,20 @@ def test_plain_double_free_corrupts_the_freelist_as_in_the_kernel(k: kmemsim.Ker
     k.kfree(a)  # no check without debugging or hardening: a now points to itself
     assert k.kmalloc(64, GFP_KERNEL) == a
     assert k.kmalloc(64, GFP_KERNEL) == a  # handed out twice
+
+
+def test_kmem_cache_create_failures(k: kmemsim.Kernel) -> None:
+    from kmemsim.errors import Oops
+
+    assert k.kmem_cache_create("", 64, 0, 0, None) is None
+    assert "kmem_cache_create() integrity check failed" in k.dmesg()
+    assert "__kmem_cache_create_args() failed with error -22" in k.dmesg()
+    assert k.kmem_cache_create("huge", KMALLOC_MAX_SIZE + 1, 0, 0, None) is None
+    with k.irq_context():
+        assert k.kmem_cache_create("in_irq", 64, 0, 0, None) is None
+    with pytest.raises(Oops):
+        k.kmem_cache_create("must", KMALLOC_MAX_SIZE + 1, 0, kmemsim.SLAB_PANIC, None)
+    assert (
+        "Kernel panic - not syncing: __kmem_cache_create_args: Failed to create slab "
+        "'must'. Error -22" in k.dmesg()
+    )

@@ -32,6 +32,7 @@ from kmemsim.include.linux.slab import (
     KMALLOC_CGROUP,
     KMALLOC_DMA,
     KMALLOC_MAX_CACHE_SIZE,
+    KMALLOC_MAX_SIZE,
     KMALLOC_NORMAL,
     KMALLOC_RECLAIM,
     KMALLOC_SHIFT_HIGH,
@@ -273,33 +274,32 @@ class SlabAllocator(Slub):
         usersize: int = 0,
         freeptr_offset: int | None = None,
     ) -> KmemCache | None:
-        """kmem_cache_create(): a new cache, or an existing one it merges with; None on error."""
+        """kmem_cache_create(): a new cache, or an existing one it merges with; None on error.
+
+        As __kmem_cache_create_args(): the CONFIG_DEBUG_VM integrity check (a
+        name, not in interrupt, at most KMALLOC_MAX_SIZE), flags outside
+        SLAB_FLAGS_PERMITTED fail with -EINVAL; a usercopy region outside the
+        object is dropped with a WARN; failure panics with SLAB_PANIC.
+        """
         flags = int(flags)
         err = 0
-        if (
-            not name
-            or size <= 0
-            or size > (1 << 31) - self.word - 1
-            or usersize > size
-            or useroffset > size - usersize
-            or (
-                freeptr_offset is not None
-                and (
-                    not flags & SLAB_TYPESAFE_BY_RCU
-                    or freeptr_offset % self.word
-                    or freeptr_offset > size - self.word
-                )
-            )
-            or flags & ~self._permitted_flags()
+        if not name or self.k_in_interrupt() or size > KMALLOC_MAX_SIZE or size <= 0:
+            self.k.log.pr_err(f"kmem_cache_create({name}) integrity check failed")
+            err = -22
+        elif flags & ~self._permitted_flags():
+            err = -22
+        elif freeptr_offset is not None and (
+            not flags & SLAB_TYPESAFE_BY_RCU
+            or freeptr_offset % self.word
+            or freeptr_offset > size - self.word
         ):
             err = -22
-        if not err and self.k_in_interrupt():
-            err = -22
+        if not err and (usersize > size or useroffset > size - usersize
+                        or (not usersize and useroffset)):
+            self.warn("mm/slab_common.c", "__kmem_cache_create_args")
+            usersize = useroffset = 0
         if err:
-            if flags & SLAB_PANIC:
-                raise Oops(f"kmem_cache_create: Failed to create slab '{name}'. Error {err}")
-            self.k.log.pr_warn(f"kmem_cache_create({name}) failed with error {err}")
-            return None
+            return self._create_failed(name, flags, err)
         if not usersize and freeptr_offset is None:
             alias = self.find_mergeable(size, align, flags, name, ctor)
             if alias is not None:
@@ -312,13 +312,21 @@ class SlabAllocator(Slub):
         s = KmemCache(name, size, 0, flags, ctor, useroffset, usersize, freeptr_offset)
         s.align = calculate_alignment(flags, align, size, self.cache_line, self.word)
         if not self.kmem_cache_open(s):
-            if flags & SLAB_PANIC:
-                raise Oops(f"kmem_cache_create: Failed to create slab '{name}'. Error -22")
-            self.k.log.pr_warn(f"kmem_cache_create({name}) failed with error -22")
-            return None
+            return self._create_failed(name, flags, -22)
         s.refcount = 1
         self.add_cache(s)
         return s
+
+    def _create_failed(self, name: str, flags: int, err: int) -> None:
+        """The end of a failed __kmem_cache_create_args(): a panic or a warning and NULL."""
+        log = self.k.log
+        if flags & SLAB_PANIC:
+            msg = f"__kmem_cache_create_args: Failed to create slab '{name}'. Error {err}"
+            log.pr_emerg(f"Kernel panic - not syncing: {msg}")
+            raise Oops(msg)
+        log.pr_warn(f"__kmem_cache_create_args({name}) failed with error {err}")
+        self.k.sched.dump_stack(["__kmem_cache_create_args"])
+        return None
 
     def _permitted_flags(self) -> int:
         # SLAB_CORE_FLAGS | SLAB_DEBUG_FLAGS | SLAB_CACHE_FLAGS (mm/slab.h), as bits.
