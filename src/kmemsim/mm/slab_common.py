@@ -286,20 +286,23 @@ class SlabAllocator(Slub):
         if not name or self.k_in_interrupt() or size > KMALLOC_MAX_SIZE or size <= 0:
             self.k.log.pr_err(f"kmem_cache_create({name}) integrity check failed")
             err = -22
-        elif flags & ~self._permitted_flags():
-            err = -22
-        elif freeptr_offset is not None and (
-            not flags & SLAB_TYPESAFE_BY_RCU
-            or freeptr_offset % self.word
-            or freeptr_offset > size - self.word
+        elif flags & ~self._permitted_flags() or (
+            freeptr_offset is not None
+            and (
+                not flags & SLAB_TYPESAFE_BY_RCU
+                or freeptr_offset % self.word
+                or freeptr_offset > size - self.word
+            )
         ):
             err = -22
-        if not err and (usersize > size or useroffset > size - usersize
-                        or (not usersize and useroffset)):
+        if not err and (
+            usersize > size or useroffset > size - usersize or (not usersize and useroffset)
+        ):
             self.warn("mm/slab_common.c", "__kmem_cache_create_args")
             usersize = useroffset = 0
         if err:
-            return self._create_failed(name, flags, err)
+            self._create_failed(name, flags, err)
+            return None
         if not usersize and freeptr_offset is None:
             alias = self.find_mergeable(size, align, flags, name, ctor)
             if alias is not None:
@@ -312,7 +315,8 @@ class SlabAllocator(Slub):
         s = KmemCache(name, size, 0, flags, ctor, useroffset, usersize, freeptr_offset)
         s.align = calculate_alignment(flags, align, size, self.cache_line, self.word)
         if not self.kmem_cache_open(s):
-            return self._create_failed(name, flags, -22)
+            self._create_failed(name, flags, -22)
+            return None
         s.refcount = 1
         self.add_cache(s)
         return s
@@ -326,7 +330,6 @@ class SlabAllocator(Slub):
             raise Oops(msg)
         log.pr_warn(f"__kmem_cache_create_args({name}) failed with error {err}")
         self.k.sched.dump_stack(["__kmem_cache_create_args"])
-        return None
 
     def _permitted_flags(self) -> int:
         # SLAB_CORE_FLAGS | SLAB_DEBUG_FLAGS | SLAB_CACHE_FLAGS (mm/slab.h), as bits.
