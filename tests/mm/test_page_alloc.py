@@ -365,3 +365,26 @@ def test_noretry_and_mayfail_requests_fail_with_the_report() -> None:
     assert k.alloc_pages(GFP_KERNEL | __GFP_NORETRY, 0) is None
     assert "page allocation failure: order:0, mode:0x10cc0(GFP_KERNEL|__GFP_NORETRY)" in k.dmesg()
     assert "invoked oom-killer" not in k.dmesg()
+
+
+def test_kswapd_that_cannot_reclaim_gives_up_after_max_reclaim_retries() -> None:
+    from kmemsim.include.linux.gfp_types import __GFP_NORETRY
+    from kmemsim.mm.vmscan import MAX_RECLAIM_RETRIES
+
+    k = pc_kernel(32)
+    mask = GFP_KERNEL | __GFP_NORETRY | __GFP_NOWARN
+    assert "node_unreclaimable:  0" in k.cat("/proc/zoneinfo")
+    # Below the low watermark every allocation wakes kswapd, which finds nothing
+    # to reclaim: each of its runs is a failure.
+    while k.alloc_pages(mask, 0) is not None:
+        pass
+    for _ in range(MAX_RECLAIM_RETRIES):
+        assert k.alloc_pages(mask, 0) is None
+    assert k.page_alloc.kswapd.failures >= MAX_RECLAIM_RETRIES
+    assert "node_unreclaimable:  1" in k.cat("/proc/zoneinfo")
+    runs = k.page_alloc.kswapd.runs
+    assert k.alloc_pages(mask, 0) is None
+    assert k.page_alloc.kswapd.runs == runs  # a hopeless node's kswapd is not woken
+    vmstat = dict(line.split() for line in k.cat("/proc/vmstat").splitlines())
+    assert int(vmstat["pageoutrun"]) == runs
+    assert int(vmstat["allocstall_dma32"]) > 0

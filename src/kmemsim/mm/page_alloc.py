@@ -61,6 +61,7 @@ from kmemsim.include.linux.mmzone import (
     Zone,
     ZoneType,
 )
+from kmemsim.mm.vmscan import Kswapd
 
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
@@ -315,7 +316,7 @@ class PageAllocator:
         self.user_min_free_kbytes = -1
         # Global event counters of /proc/vmstat that the page allocator feeds.
         self.events: dict[str, int] = {}
-        self.kswapd_wakeups = 0
+        self.kswapd = Kswapd()
 
     # ------------------------------------------------------------------ zones
     def _configured_zones(self) -> list[Zone]:
@@ -1093,7 +1094,9 @@ class PageAllocator:
         zb.numa_hit += 1
         if alloc_flags & ALLOC_KSWAPD and zb.boosted_watermark:
             zb.boosted_watermark = False
-            self.wakeup_kswapd(zb, 0)
+            from kmemsim.mm.vmscan import wakeup_kswapd
+
+            wakeup_kswapd(self, zb, 0, 0, zb.idx)
         return pfn
 
     def _reserve_highatomic_pageblock(self, zb: ZoneBuddy, pfn: int, order: int) -> None:
@@ -1267,13 +1270,13 @@ class PageAllocator:
         alloc_flags = self.gfp_to_alloc_flags(gfp, order)
         no_progress_loops = 0
         if alloc_flags & ALLOC_KSWAPD:
-            self.wake_all_kswapds(order, highest)
+            self.wake_all_kswapds(gfp, order, highest)
         pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
         if pfn >= 0:
             return pfn, zb
         while True:  # retry:
             if alloc_flags & ALLOC_KSWAPD:
-                self.wake_all_kswapds(order, highest)
+                self.wake_all_kswapds(gfp, order, highest)
             reserve_flags = self._gfp_pfmemalloc_flags(gfp)
             if reserve_flags:
                 alloc_flags = reserve_flags | (alloc_flags & ALLOC_CPUSET)
@@ -1383,42 +1386,19 @@ class PageAllocator:
         raise Oops("Kernel panic - not syncing: System is deadlocked on memory")
 
     # ------------------------------------------------------------------ kswapd / reclaim
-    def wake_all_kswapds(self, order: int, highest: int) -> None:
-        for zb in self.zonelist(highest):
-            self.wakeup_kswapd(zb, order)
-            break  # one node: waking it once is enough
+    def wake_all_kswapds(self, gfp: int, order: int, highest: int) -> None:
+        """wake_all_kswapds(): the kswapd of the (one) node of the zonelist."""
+        from kmemsim.mm.vmscan import wakeup_kswapd
 
-    def wakeup_kswapd(self, zb: ZoneBuddy, order: int) -> None:
-        """wakeup_kswapd() and one kswapd run (mm/vmscan.c balance_pgdat, in the model).
-
-        kswapd reclaims until the zones are above their high watermark plus boost;
-        the model can reclaim only empty slabs. It then resets the boost.
-        """
-        self.kswapd_wakeups += 1
-        below = any(
-            z.nr_free < z.wmark(WMARK_HIGH) for z in self._populated if z.zone.managed_pages
-        )
-        if below or zb.watermark_boost:
-            self.count_event("pageoutrun")
-            for z in self._populated:
-                z.reclaim_active = True
-            if below:
-                self._shrink_slab()
-            for z in self._populated:
-                z.reclaim_active = False
-                z.watermark_boost = 0
-
-    def _shrink_slab(self) -> int:
-        slab = getattr(self.k, "slab", None)
-        if slab is None or not hasattr(slab, "shrink_all"):
-            return 0
-        before = self.nr_free_pages() + self.nr_free_pcp()
-        slab.shrink_all()
-        return max(0, self.nr_free_pages() + self.nr_free_pcp() - before)
+        zonelist = self.zonelist(highest)
+        if zonelist:
+            wakeup_kswapd(self, zonelist[0], gfp, order, highest)
 
     def try_to_free_pages(self, order: int, highest: int) -> int:
-        """try_to_free_pages(): direct reclaim; the model's reclaimable memory is empty slabs."""
-        return self._shrink_slab()
+        """try_to_free_pages() of mm/vmscan.py: direct reclaim."""
+        from kmemsim.mm.vmscan import try_to_free_pages
+
+        return try_to_free_pages(self, order, highest)
 
     # ------------------------------------------------------------------ freeing
     def free_pages_struct(self, page: Page, order: int) -> None:

@@ -31,6 +31,7 @@ from kmemsim.mm.page_alloc import (
     PageAllocator,
     ZoneBuddy,
 )
+from kmemsim.mm.vmscan import node_unreclaimable
 
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
@@ -398,7 +399,10 @@ def zoneinfo_show(k: Kernel) -> str:
                 f"\n              high_max: {pcp.high_max}"
                 f"\n  vm stats threshold: {zb.stat_threshold}"
             )
-        out.append(f"\n  node_unreclaimable:  0\n  start_pfn:           {z.zone_start_pfn}\n")
+        unreclaimable = int(node_unreclaimable(pa))
+        out.append(
+            f"\n  node_unreclaimable:  {unreclaimable}\n  start_pfn:           {z.zone_start_pfn}\n"
+        )
     return "".join(out)
 
 
