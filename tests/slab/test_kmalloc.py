@@ -403,3 +403,16 @@ def test_kmem_cache_create_failures(k: kmemsim.Kernel) -> None:
         "Kernel panic - not syncing: __kmem_cache_create_args: Failed to create slab "
         "'must'. Error -22" in k.dmesg()
     )
+
+
+def test_shrink_frees_empty_slabs_and_promotes_the_fullest(k: kmemsim.Kernel) -> None:
+    s = k.kmem_cache_create("shrinkme", 256, 0, kmemsim.SLAB_NO_MERGE, None)
+    per = s.oo_objects  # 16
+    objs = [k.kmem_cache_alloc(s, GFP_KERNEL) for _ in range(per * 8)]
+    slabs = [objs[i * per : (i + 1) * per] for i in range(8)]
+    for obj in slabs[0] + slabs[1] + slabs[2][:3] + slabs[3][:10]:
+        k.kmem_cache_free(s, obj)
+    k.kmem_cache_shrink(s)
+    partial = list(s.node.partial)
+    assert [sl.objects - sl.inuse for sl in partial] == [3, 10]  # fullest first
+    assert int(k.cat("/sys/kernel/slab/shrinkme/slabs").split()[0]) == 6  # 2 empty gone

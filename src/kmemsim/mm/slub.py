@@ -74,6 +74,7 @@ _OBJECT_POISON = SlabFlags.OBJECT_POISON  # __OBJECT_POISON
 MIN_PARTIAL = 5
 MAX_PARTIAL = 10
 MAX_OBJS_PER_PAGE = 32767
+SHRINK_PROMOTE_MAX = 32
 # include/linux/poison.h
 POISON_INUSE = 0x5A
 POISON_FREE = 0x6B
@@ -968,26 +969,29 @@ class Slub:
     def kmem_cache_shrink_cache(self, s: KmemCache) -> int:
         """mm/slub.c __kmem_cache_do_shrink(): flush CPUs, free empty slabs, sort the rest.
 
-        Returns 1 when slabs remain (as the kernel), 0 when the cache is empty.
+        Empty slabs go back to the page allocator whatever min_partial says;
+        slabs with at most SHRINK_PROMOTE_MAX (32) free objects move to the head
+        of the partial list, fullest first, so allocations fill them and the
+        emptier ones can drain. Returns 1 when slabs remain (as the kernel).
         """
         self.flush_all(s)
-        n = s.node
-        by_free: dict[int, list[Slab]] = {}
+        partial = s.node.partial
+        promote: list[list[Slab]] = [[] for _ in range(SHRINK_PROMOTE_MAX)]
         empty: list[Slab] = []
-        for slab in list(n.partial):
-            self.remove_partial(s, slab)
+        for slab in list(partial):
             free = slab.objects - slab.inuse
             if free == slab.objects:
+                self.remove_partial(s, slab)
                 empty.append(slab)
-            else:
-                by_free.setdefault(free, []).append(slab)
-        # Fullest slabs first, so allocations fill them and the emptiest can free up.
-        for free in sorted(by_free):
-            for slab in by_free[free]:
-                self.add_partial(s, slab, tail=True)
+            elif free <= SHRINK_PROMOTE_MAX:
+                self.remove_partial(s, slab)
+                promote[free - 1].insert(0, slab)  # list_move(): to the head
+        for bucket in reversed(promote):  # list_splice() of promote[31] .. promote[0]
+            for slab in reversed(bucket):
+                self.add_partial(s, slab, tail=False)
         for slab in empty:
             self.discard_slab(s, slab)
-        return 1 if n.nr_slabs else 0
+        return 1 if s.node.nr_slabs else 0
 
     def slab_pages(self) -> tuple[int, int]:
         """(reclaimable, unreclaimable) slab pages: NR_SLAB_(UN)RECLAIMABLE_B in pages."""
