@@ -217,6 +217,9 @@ def test_double_free_reports_bad_page_state_and_keeps_lists_consistent() -> None
     k.free_pages_struct(page, 1)
     assert f"BUG: Bad page state in process test  pfn:{page.pfn:05x}" in k.dmesg()
     assert "page dumped because: nonzero _refcount" in k.dmesg()
+    assert f"page: refcount:-1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{page.pfn:#x}" in (
+        k.dmesg()
+    )
     assert free_lists(k) == before
 
 
@@ -225,7 +228,8 @@ def test_free_with_wrong_order_is_reported_and_not_freed() -> None:
     page = k.alloc_pages(GFP_KERNEL | __GFP_COMP, 1)
     assert page is not None
     k.free_pages_struct(page, 2)
-    assert "BUG: Bad page state" in k.dmesg()
+    assert f"BUG: Bad page state in process test  pfn:{page.pfn + 2:05x}" in k.dmesg()
+    assert "page dumped because: PageTail not set" in k.dmesg()
     assert page.pfn in k.page_alloc.pages
     k.free_pages_struct(page, 1)
     assert page.pfn not in k.page_alloc.pages

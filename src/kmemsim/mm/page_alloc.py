@@ -1402,14 +1402,22 @@ class PageAllocator:
 
     # ------------------------------------------------------------------ freeing
     def free_pages_struct(self, page: Page, order: int) -> None:
-        """__free_pages(): drop the reference; the last one frees the block."""
+        """__free_pages(): drop the reference; the last one frees the block.
+
+        A page that is not allocated (a double free) has its refcount driven
+        below zero and is reported as bad_page() reports it; a free with an
+        order larger than the block's is reported on the first frame beyond the
+        block (a compound block's "PageTail not set", else that frame's own bad
+        state), a smaller order as the VM_BUG_ON_PAGE of a debug kernel. Either
+        way the model frees nothing, so its free lists stay right.
+        """
         head = self.pages.get(page.pfn)
         if head is None:
+            page._refcount -= 1
             self._bad_free(page, order, "nonzero _refcount")
             return
         if head.order != order:
-            reason = "PageTail not set" if order > head.order else "wrong order"
-            self._bad_free(head, order, reason)
+            self._bad_order(head, order)
             return
         head._refcount -= 1
         if head._refcount > 0:
@@ -1417,6 +1425,20 @@ class PageAllocator:
         if head._refcount < 0:
             head._refcount = 0
         self._free_block(head)
+
+    def _bad_order(self, head: Page, order: int) -> None:
+        if order < head.order:
+            self._bad_free(head, order, "VM_BUG_ON_PAGE(compound && compound_order(page) != order)")
+            return
+        beyond = head.pfn + (1 << head.order)
+        frame = self.pfn_to_page(beyond)
+        if head.flags & _PG_HEAD:
+            reason = "PageTail not set"
+        elif frame.refcount:
+            reason = "nonzero _refcount"
+        else:
+            reason = "nonzero mapcount"  # a free frame: PageBuddy or on a per-CPU list
+        self._bad_free(frame, order, reason)
 
     def _free_block(self, head: Page) -> None:
         del self.pages[head.pfn]
