@@ -416,3 +416,13 @@ def test_shrink_frees_empty_slabs_and_promotes_the_fullest(k: kmemsim.Kernel) ->
     partial = list(s.node.partial)
     assert [sl.objects - sl.inuse for sl in partial] == [3, 10]  # fullest first
     assert int(k.cat("/sys/kernel/slab/shrinkme/slabs").split()[0]) == 6  # 2 empty gone
+
+
+def test_slabinfo_lists_the_kmalloc_caches_in_the_real_order(
+    k: kmemsim.Kernel, shared_data: Path
+) -> None:
+    lines = (shared_data / "proc-slabinfo.txt").read_text().splitlines()[2:]
+    real = [ln.split()[0] for ln in lines]
+    ours = [ln.split()[0] for ln in k.cat("/proc/slabinfo").splitlines()[2:]]
+    real_kmalloc = [n for n in real if "kmalloc-" in n]
+    assert [n for n in ours if n in real_kmalloc] == real_kmalloc

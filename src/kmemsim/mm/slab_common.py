@@ -201,13 +201,14 @@ class SlabAllocator(Slub):
         if self.memcg:
             types.append(KMALLOC_CGROUP)
         for ktype in types:
+            # The sizes that are not powers of two first, where KMALLOC_MIN_SIZE lets
+            # them exist; then 8 .. 8k (the order /proc/slabinfo shows, newest first).
+            if self.kmalloc_min_size <= 32:
+                self.new_kmalloc_cache(1, ktype)
+            if self.kmalloc_min_size <= 64:
+                self.new_kmalloc_cache(2, ktype)
             for i in range(self.kmalloc_shift_low, KMALLOC_SHIFT_HIGH + 1):
                 self.new_kmalloc_cache(i, ktype)
-                # The 96 and 192 caches, where KMALLOC_MIN_SIZE lets them exist.
-                if i == 6 and self.kmalloc_min_size <= 32:
-                    self.new_kmalloc_cache(1, ktype)
-                if i == 7 and self.kmalloc_min_size <= 64:
-                    self.new_kmalloc_cache(2, ktype)
         normal = self.kmalloc_caches[KMALLOC_NORMAL]
         self._by_size = []
         for kt in range(NR_KMALLOC_TYPES):
