@@ -191,6 +191,7 @@ OPTIONS: dict[str, Option] = dict(
         _opt("slub_min_order", parse_int, 0, "mm/slub.c", "smallest slab order"),
         _opt("slub_min_objects", parse_int, 0, "mm/slub.c", "objects per slab wanted (0: auto)"),
         _opt("slab_nomerge", parse_bool, False, "mm/slab_common.c", "never merge caches"),
+        _opt("SLAB_BUCKETS", parse_bool, True, "mm/Kconfig", "kmem_buckets (kmalloc_buckets)"),
     ]
 )
 
