@@ -209,6 +209,11 @@ class SlabAllocator(Slub):
                 self.new_kmalloc_cache(2, ktype)
             for i in range(self.kmalloc_shift_low, KMALLOC_SHIFT_HIGH + 1):
                 self.new_kmalloc_cache(i, ktype)
+        if self.k.config["SLAB_BUCKETS"]:
+            # kmem_buckets_cache: one kmem_cache pointer per kmalloc index, never merged.
+            self.kmem_cache_create(
+                "kmalloc_buckets", (KMALLOC_SHIFT_HIGH + 1) * self.word, 0, int(SLAB_NO_MERGE)
+            )
         normal = self.kmalloc_caches[KMALLOC_NORMAL]
         self._by_size = []
         for kt in range(NR_KMALLOC_TYPES):
