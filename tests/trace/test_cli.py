@@ -228,8 +228,8 @@ def test_large_kmalloc_pages_are_the_model_kmallocs(runner: CliRunner, tmp_path:
             [
                 "mm_page_alloc: page=000000001234abcd pfn=0x120000 order=2 migratetype=0 "
                 "gfp_flags=GFP_KERNEL|__GFP_COMP",
-                "kmalloc: call_site=f+0x1/0x2 ptr=00000000aaaabbbb bytes_req=9000 bytes_alloc=16384 "
-                "gfp_flags=GFP_KERNEL node=-1 accounted=false",
+                "kmalloc: call_site=f+0x1/0x2 ptr=00000000aaaabbbb bytes_req=9000 "
+                "bytes_alloc=16384 gfp_flags=GFP_KERNEL node=-1 accounted=false",
                 "kfree: call_site=g+0x1/0x2 ptr=00000000aaaabbbb",
                 "mm_page_free: page=000000001234abcd pfn=0x120000 order=2",
             ]
@@ -241,3 +241,43 @@ def test_large_kmalloc_pages_are_the_model_kmallocs(runner: CliRunner, tmp_path:
     assert report["quirks"] == {"kmalloc_large_pages": 1, "kmalloc_large_pages_freed": 1}
     assert report["page"]["total_alloc_freed_requests"] == 1
     assert report["model"]["final"]["live_traced_pages"] == 0
+
+
+def test_caches_the_profile_does_not_know_get_the_traced_slot_size(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """bytes_req is the object size, bytes_alloc the slot calculate_sizes() made of it:
+    the alignment (hwcache 128 for 100), a free pointer after an RCU object (72 for 64)."""
+    bodies = []
+    for i, (name, req, alloc) in enumerate(
+        [("drv_a", 100, 128), ("drv_rcu", 64, 72), ("drv_odd", 50, 200), ("drv_b", 24, 24)]
+    ):
+        bodies.append(
+            f"kmem_cache_alloc: call_site=f+0x1/0x2 ptr=00000000abcd00{i:02x} "
+            f"name={name} bytes_req={req} bytes_alloc={alloc} gfp_flags=GFP_KERNEL "
+            "node=-1 accounted=false"
+        )
+    path = tmp_path / "new-caches.txt"
+    path.write_text(trace_text(bodies))
+    code, out, _ = run(runner, str(path), "--verify", "--json")
+    assert code == 0, out
+    assert json.loads(out)["verify"]["total_mismatches"] == 0
+
+
+def test_trace_cmd_and_perf_variants(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "variants.txt"
+    path.write_text(
+        "cpus=2\nversion = 6\nCPU 1 is empty\n# tracer: nop\n#\n"
+        "CPU:0 [LOST 12 EVENTS]\n"
+        "         python3  4429  9255.582785:          kmem:kmalloc: call_site=f+0x1 "
+        "ptr=0xffff888102415300 bytes_req=32 bytes_alloc=32 gfp_flags=GFP_KERNEL node=-1 "
+        "accounted=false\n"
+        "         python3  4429  9255.582786:            kmem:kfree: call_site=g+0x2 "
+        "ptr=0xffff888102415300\n"
+    )
+    code, out, _ = run(runner, str(path), "--verify", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["events"] == 2
+    assert report["lost_events"] == 12
+    assert report["quirks"] == {"no_cpu_column": 2}

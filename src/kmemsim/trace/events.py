@@ -301,8 +301,11 @@ class Event(NamedTuple):
 
 
 def is_skippable(line: str) -> bool:
-    """Blank lines, '#' headers of the `trace` file, trace-cmd's 'cpus=N' and 'version = N'."""
+    """Blank lines, '#' headers of the `trace` file, trace-cmd's 'cpus=N', 'version = N'
+    and 'CPU N is empty'."""
     s = line.strip()
+    if s.startswith("CPU ") and s.endswith(" is empty"):  # trace-cmd report
+        return True
     return (
         not s
         or s[0] == "#"

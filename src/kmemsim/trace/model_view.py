@@ -70,7 +70,11 @@ class ModelView:
         whose slots the real kernel made `slab_size` bytes: the alignment, or the
         free pointer placed after the object (SLAB_TYPESAFE_BY_RCU), that explain
         the difference, as mm/slub.c calculate_sizes() would have produced it."""
-        from kmemsim.include.linux.slab import SLAB_HWCACHE_ALIGN, SLAB_TYPESAFE_BY_RCU
+        from kmemsim.include.linux.slab import (
+            SLAB_HWCACHE_ALIGN,
+            SLAB_NO_MERGE,
+            SLAB_TYPESAFE_BY_RCU,
+        )
 
         word = 8
         size = _align(max(object_size, 1), word)
@@ -95,14 +99,17 @@ class ModelView:
                 candidates.append((a if a > word else 0, int(SLAB_TYPESAFE_BY_RCU)))
             a *= 2
         candidates.append((0, 0))
-        for align, flags in candidates:
-            s = self.k.kmem_cache_create(name, object_size, align, flags, None)
-            if s is not None and getattr(s, "size", slab_size) == slab_size:
-                return s
-            if s is not None:
-                self.k.kmem_cache_destroy(s)
+        # First as its creator would have asked (mergeable), then unmergeable so
+        # that merging into a cache of another slot size cannot change the size.
+        for extra in (0, int(SLAB_NO_MERGE)):
+            for align, flags in candidates:
+                s = self.k.kmem_cache_create(name, object_size, align, flags | extra, None)
+                if s is not None and getattr(s, "size", slab_size) == slab_size:
+                    return s
+                if s is not None:
+                    self.k.kmem_cache_destroy(s)
         # Nothing reproduces the slot size: a cache of slab_size-byte objects does.
-        return self.k.kmem_cache_create(name, _align(slab_size, word), 0, 0, None)
+        return self.k.kmem_cache_create(name, _align(slab_size, word), 0, int(SLAB_NO_MERGE), None)
 
     def caches(self) -> list[Any]:
         return list(getattr(self.k.slab, "caches", []))
