@@ -23,6 +23,7 @@ from kmemsim.mm.page_alloc import (
     PageAllocator,
     ZoneBuddy,
 )
+from kmemsim.mm.vmscan import node_unreclaimable
 
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
@@ -72,11 +73,12 @@ def show_free_areas(k: Kernel, max_zone_idx: int) -> None:
         f" free:{pa.nr_free_pages()} free_pcp:{free_pcp} free_cma:0"
     )
     thp = " shmem_thp:0kB shmem_pmdmapped:0kB anon_thp:0kB" if pa.thp else ""
+    hopeless = "yes" if node_unreclaimable(pa) else "no"
     log.pr_warn(
         "Node 0 active_anon:0kB inactive_anon:0kB active_file:0kB inactive_file:0kB "
         "unevictable:0kB isolated(anon):0kB isolated(file):0kB mapped:0kB dirty:0kB "
-        f"writeback:0kB shmem:0kB{thp} writeback_tmp:0kB kernel_stack:0kB pagetables:0kB "
-        "sec_pagetables:0kB all_unreclaimable? no Balloon:0kB"
+        f"writeback:0kB shmem:0kB{thp} kernel_stack:0kB pagetables:0kB "
+        f"sec_pagetables:0kB all_unreclaimable? {hopeless} Balloon:0kB"
     )
     shown = [zb for zb in pa.buddies if zb.zone.present_pages and zb.idx <= max_zone_idx]
     for zb in shown:
