@@ -392,3 +392,16 @@ def test_kswapd_that_cannot_reclaim_gives_up_after_max_reclaim_retries() -> None
     vmstat = dict(line.split() for line in k.cat("/proc/vmstat").splitlines())
     assert int(vmstat["pageoutrun"]) == runs
     assert int(vmstat["allocstall_dma32"]) > 0
+
+
+def test_allocation_failure_reports_are_rate_limited_like_nopage_rs() -> None:
+    k = pc_kernel(32)
+    while k.alloc_pages(GFP_KERNEL | __GFP_NOWARN, 10) is not None:
+        pass
+    for _ in range(15):
+        assert k.alloc_pages(GFP_KERNEL, 10) is None
+    assert k.dmesg().count("page allocation failure: order:10") == 10
+    k.log.clock_nsec += 5_000_000_000  # the next ratelimit window
+    assert k.alloc_pages(GFP_KERNEL, 10) is None
+    assert "warn_alloc: 5 callbacks suppressed" in k.dmesg()
+    assert k.dmesg().count("page allocation failure: order:10") == 11

@@ -119,6 +119,10 @@ PCPF_FREE_HIGH_BATCH = 1 << 1
 NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
 NR_PCP_THP = 2
 
+# include/linux/ratelimit_types.h: DEFAULT_RATELIMIT_INTERVAL (5 * HZ) and _BURST.
+RATELIMIT_INTERVAL_NS = 5_000_000_000
+RATELIMIT_BURST = 10
+
 # mm/vmscan.c: direct reclaim retries without progress before giving up.
 MAX_RECLAIM_RETRIES = 16
 
@@ -317,6 +321,8 @@ class PageAllocator:
         # Global event counters of /proc/vmstat that the page allocator feeds.
         self.events: dict[str, int] = {}
         self.kswapd = Kswapd()
+        # warn_alloc()'s ratelimit state: window start (ns), printed, missed.
+        self._nopage_rs = [0, 0, 0]
 
     # ------------------------------------------------------------------ zones
     def _configured_zones(self) -> list[Zone]:
@@ -1555,9 +1561,19 @@ class PageAllocator:
 
     # ------------------------------------------------------------------ reports
     def warn_alloc(self, gfp: int, order: int) -> None:
-        """warn_alloc(): "page allocation failure" with the stack and Mem-Info."""
+        """warn_alloc(): "page allocation failure" with the stack and Mem-Info.
+
+        Rate-limited as the kernel's nopage_rs (DEFAULT_RATELIMIT_INTERVAL 5 s,
+        DEFAULT_RATELIMIT_BURST 10) on the simulated printk clock: past ten
+        reports in a window the rest are counted and announced as
+        "warn_alloc: N callbacks suppressed" when the next window opens.
+        """
         from kmemsim.mm.show_mem import show_mem
 
+        if gfp & _GFP_DMA and not self._has_managed_dma():
+            return
+        if not self._warn_alloc_ratelimit():
+            return
         sched = self.k.sched if self._has_sched else None
         comm = sched.comm if sched is not None else "swapper/0"
         self.k.log.pr_warn(
@@ -1574,6 +1590,24 @@ class PageAllocator:
                 ]
             )
         show_mem(self.k, gfp)
+
+    def _has_managed_dma(self) -> bool:
+        zb = self.zone_by_type.get(ZoneType.DMA)
+        return zb is not None and zb.zone.managed_pages > 0
+
+    def _warn_alloc_ratelimit(self) -> bool:
+        """___ratelimit() of nopage_rs."""
+        now = self.k.log.clock_nsec
+        rs = self._nopage_rs
+        if not rs[0] or now - rs[0] >= RATELIMIT_INTERVAL_NS:
+            if rs[2]:
+                self.k.log.pr_warn(f"warn_alloc: {rs[2]} callbacks suppressed")
+            rs[0], rs[1], rs[2] = now, 0, 0
+        if rs[1] < RATELIMIT_BURST:
+            rs[1] += 1
+            return True
+        rs[2] += 1
+        return False
 
     def show_mem(self, gfp: int = 0) -> None:
         from kmemsim.mm.show_mem import show_mem
