@@ -159,10 +159,8 @@ def _input_problems(r: Any) -> None:
     default=None,
     help="Progress bar on stderr (default: when stderr is a terminal).",
 )
-@click.pass_context
 @user_errors
 def replay(
-    ctx: click.Context,
     traces: tuple[str, ...],
     profile: str,
     mem: str | None,
@@ -176,7 +174,12 @@ def replay(
     lines: int,
     progress: bool | None,
 ) -> None:
-    """Replay kernel allocation traces (ftrace or perf script text) through the model."""
+    """Replay kernel allocation traces (ftrace or perf script text) through the model.
+
+    TRACE is a file (plain, .gz, .xz, .zst) or - for standard input. Exit code 0
+    when replayed (and verified), 1 when --verify finds mismatches, 2 for bad
+    usage or a malformed, truncated or empty trace.
+    """
     from kmemsim.trace.report import (
         compare_summary,
         compare_table,
@@ -187,8 +190,6 @@ def replay(
         write_html,
     )
 
-    if ctx.get_parameter_source("profile") == click.core.ParameterSource.DEFAULT:
-        profile = REPLAY_DEFAULT_PROFILE
     if traces.count("-") > 1:
         fail("standard input ('-') can be replayed only once")
     if compare is not None and "-" in traces:
@@ -250,3 +251,10 @@ def replay(
         write_atomically(html_path, render_compare_html(rep_a, rep_b, spec_a, spec_b))
     _input_problems(ra)
     sys.exit(max(_exit_code(ra), _exit_code(rb)))
+
+
+# The shared traces come from the linux-6.18-x86_64 machine: replay boots it
+# unless --profile says otherwise (the other machine options are as everywhere).
+for _param in replay.params:
+    if _param.name == "profile":
+        _param.default = REPLAY_DEFAULT_PROFILE

@@ -503,7 +503,7 @@ class Replay:
             self._quirk("free_before_trace")
             self.stats.slab_free_only += 1
             return
-        if name is not None and rec[1] is not self.caches.get(name, rec[1]):
+        if name is not None and rec[1] is not None and rec[1] is not self.caches.get(name, rec[1]):
             # The traced object went away unseen (a bulk or RCU free) and its
             # memory came back to another cache through an allocation that is
             # not traced either (a bulk refill); this free is that object's.
