@@ -426,3 +426,39 @@ def test_slabinfo_lists_the_kmalloc_caches_in_the_real_order(
     ours = [ln.split()[0] for ln in k.cat("/proc/slabinfo").splitlines()[2:]]
     real_kmalloc = [n for n in real if "kmalloc" in n]
     assert [n for n in ours if n in real_kmalloc] == real_kmalloc
+
+
+def test_kmem_buckets_match_the_real_msg_msg_caches(k: kmemsim.Kernel, shared_data: Path) -> None:
+    import json
+
+    real = {e["name"]: e for e in json.loads((shared_data / "slab_caches.json").read_text())}
+    # ipc/msgutil.c: kmem_buckets_create("msg_msg", SLAB_ACCOUNT, sizeof(struct msg_msg),
+    # DATALEN_MSG, NULL) with sizeof(struct msg_msg) = 48.
+    b = k.slab.kmem_buckets_create("msg_msg", kmemsim.SLAB_ACCOUNT, 48, 4096 - 48)
+    assert b is not None
+    for name, e in real.items():
+        if not name.startswith("msg_msg-"):
+            continue
+        for attr in (
+            "object_size",
+            "slab_size",
+            "order",
+            "objs_per_slab",
+            "align",
+            "usersize",
+            "cpu_partial",
+            "min_partial",
+        ):
+            assert int(k.cat(f"/sys/kernel/slab/{name}/{attr}")) == e[attr], (name, attr)
+    p = k.slab.kmem_buckets_alloc(b, 100, GFP_KERNEL)
+    assert _cache_of(k, p) == "msg_msg-128"
+    k.kfree(p)
+
+
+def test_kmalloc_size_roundup_and_bulk(k: kmemsim.Kernel) -> None:
+    assert [k.slab.kmalloc_size_roundup(n) for n in (0, 1, 65, 100, 8193)] == [0, 8, 96, 128, 16384]
+    s = k.kmem_cache_create("bulk", 48, 0, kmemsim.SLAB_NO_MERGE, None)
+    objs = k.slab.kmem_cache_alloc_bulk(s, GFP_KERNEL, 100)
+    assert len(set(objs)) == 100
+    k.slab.kmem_cache_free_bulk(s, objs)
+    assert k.kmem_cache_shrink(s) == 0

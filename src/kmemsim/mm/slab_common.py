@@ -732,6 +732,73 @@ class SlabAllocator(Slub):
             self.write(p, data)
         return p
 
+    def kmalloc_size_roundup(self, size: int) -> int:
+        """kmalloc_size_roundup(): the size kmalloc(size) really hands out."""
+        if size and size <= KMALLOC_MAX_CACHE_SIZE:
+            return self._by_size[KMALLOC_NORMAL][size].size
+        if size > KMALLOC_MAX_SIZE:
+            return size  # kmalloc() would fail; the kernel returns the size unchanged
+        return (self.page_size << get_order(size, self.page_shift)) if size else 0
+
+    def kmem_cache_alloc_bulk(self, s: KmemCache, gfp: int, nr: int) -> list[int]:
+        """kmem_cache_alloc_bulk(): `nr` objects, or none at all (the kernel returns 0)."""
+        objs: list[int] = []
+        for _ in range(nr):
+            obj = self.kmem_cache_alloc(s, gfp)
+            if not obj:
+                self.kmem_cache_free_bulk(s, objs)
+                return []
+            objs.append(obj)
+        return objs
+
+    def kmem_cache_free_bulk(self, s: KmemCache | None, objs: list[int]) -> None:
+        """kmem_cache_free_bulk(); with s = NULL it is kfree_bulk() of kmalloc objects."""
+        for obj in objs:
+            if s is None:
+                self.kfree(obj)
+            else:
+                self.kmem_cache_free(s, obj)
+
+    def kmem_buckets_create(
+        self,
+        name: str,
+        flags: int = 0,
+        useroffset: int = 0,
+        usersize: int = 0,
+        ctor: Callable[[int], Any] | None = None,
+    ) -> list[KmemCache | None] | None:
+        """mm/slab_common.c kmem_buckets_create(): a private set of kmalloc size classes.
+
+        One unmergeable cache "<name>-<size>" per normal kmalloc cache, with the
+        usercopy window clipped to each size (msg_msg-8 ... msg_msg-8k). Returns
+        the bucket array indexed like kmalloc_caches[], for kmem_buckets_alloc().
+        """
+        buckets: list[KmemCache | None] = [None] * (KMALLOC_SHIFT_HIGH + 1)
+        flags = int(flags) | int(SLAB_NO_MERGE)
+        for idx, base in enumerate(self.kmalloc_caches[KMALLOC_NORMAL]):
+            if base is None:
+                continue
+            size = base.object_size
+            if useroffset >= size:
+                c_off, c_size = 0, 0
+            else:
+                c_off, c_size = useroffset, min(size - useroffset, usersize)
+            short = base.name.split("-", 1)[1]
+            s = self.kmem_cache_create(f"{name}-{short}", size, 0, flags, ctor, c_off, c_size)
+            if s is None:
+                return None
+            buckets[idx] = s
+        return buckets
+
+    def kmem_buckets_alloc(self, b: list[KmemCache | None], size: int, gfp: int) -> int:
+        """kmem_buckets_alloc(): kmalloc() from a bucket set (large sizes still from pages)."""
+        if size > KMALLOC_MAX_CACHE_SIZE or size <= 0:
+            return self.kmalloc(size, gfp)
+        s = b[self.kmalloc_index(size)]
+        if s is None:
+            return self.kmalloc(size, gfp)
+        return self.slab_alloc(s, int(gfp), size)
+
     # ------------------------------------------------------------------ /proc and /sys
     def count_free(self, s: KmemCache) -> int:
         """count_partial(n, count_free): free objects on the node's partial slabs."""
