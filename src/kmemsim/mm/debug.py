@@ -98,8 +98,17 @@ def taint(k: Kernel, flag: str) -> None:
 
 
 def warn_on(k: Kernel, file: str, function: str) -> None:
-    """WARN_ON_ONCE(): "WARNING: CPU: n PID: p at <file> <function>" and the stack."""
+    """WARN_ON_ONCE(): "WARNING: CPU: n PID: p at <file> <function>" and the stack, once per site.
+
+    The kernel prints the line number of the WARN as well; kmemsim names the
+    file and the function that warns.
+    """
     sched = getattr(k, "sched", None)
+    if sched is not None:
+        site = f"{file}:{function}"
+        if site in sched.warned_once:
+            return
+        sched.warned_once.add(site)
     cpu = sched.current_cpu if sched is not None else 0
     pid = sched.pid if sched is not None else 0
     k.log.pr_warn(f"WARNING: CPU: {cpu} PID: {pid} at {file} {function}")

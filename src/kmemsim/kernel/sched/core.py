@@ -82,6 +82,8 @@ class ExecContext:
         self.held_locks: list[str] = []
         # Taint letters (kernel/panic.c): 'B' bad page, 'W' warning.
         self.taints: list[str] = []
+        # WARN_ON_ONCE() sites that have fired (their __warned flags).
+        self.warned_once: set[str] = set()
         # __might_resched() warns once per call site ("prev_jiffy" ratelimit aside).
         self._reported: set[str] = set()
 
