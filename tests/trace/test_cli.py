@@ -281,3 +281,30 @@ def test_trace_cmd_and_perf_variants(runner: CliRunner, tmp_path: Path) -> None:
     assert report["events"] == 2
     assert report["lost_events"] == 12
     assert report["quirks"] == {"no_cpu_column": 2}
+
+
+def test_a_gfp_flag_kmemsim_does_not_know_is_counted_not_fatal(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "gfp.txt"
+    path.write_text(
+        trace_text(
+            [
+                "kmalloc: call_site=f+0x1/0x2 ptr=00000000cfe70260 bytes_req=64 bytes_alloc=64 "
+                "gfp_flags=GFP_KERNEL|__GFP_FUTURE_FLAG node=-1 accounted=false"
+            ]
+        )
+    )
+    code, out, _ = run(runner, str(path), "--verify", "--json")
+    assert code == 0
+    assert json.loads(out)["unknown_gfp_flags"] == {"__GFP_FUTURE_FLAG": 1}
+    path.write_text(
+        trace_text(
+            [
+                "kmalloc: call_site=f+0x1/0x2 ptr=00000000cfe70260 bytes_req=64 bytes_alloc=64 "
+                "gfp_flags=GFP_KERNEL|@@@ node=-1 accounted=false"
+            ]
+        )
+    )
+    code, out, _ = run(runner, str(path))
+    assert code == 2 and "is not a GFP flag name" in out

@@ -121,6 +121,9 @@ class Replay:
         self.malformed = 0
         self.malformed_examples: list[str] = []
         self.unknown_events: dict[str, int] = {}
+        # GFP flag names the trace prints that this kmemsim does not know
+        # (counted once per distinct gfp_flags text)
+        self.unknown_gfp_flags: dict[str, int] = {}
         self.lost_events = 0
         self.events = 0
         self.lines = 0
@@ -178,14 +181,30 @@ class Replay:
             self.malformed_examples.append(f"{self._source_name}:{self._lineno}: {message}")
 
     def gfp(self, text: str) -> int:
-        """The GFP mask a trace prints as `text` (cached); BadLine if it names no flag."""
+        """The GFP mask a trace prints as `text` (cached).
+
+        A flag name this kmemsim does not know (a kernel newer or configured
+        otherwise) is counted in `unknown_gfp_flags` and left out; the rest of
+        the mask still drives the model. Text that is no flag name at all is a
+        malformed line (BadLine).
+        """
         value = self._gfp.get(text)
         if value is None:
             try:
                 value = parse_gfp(text)
-            except ValueError as e:
-                raise BadLine(f"gfp_flags={text}: {e}") from None
-            self._gfp[text] = value
+            except ValueError:
+                value = 0
+                for part in text.split("|"):
+                    try:
+                        value |= parse_gfp(part)
+                    except ValueError:
+                        if not part.replace("_", "").isalnum():
+                            raise BadLine(
+                                f"gfp_flags={text}: {part!r} is not a GFP flag name"
+                            ) from None
+                        self.unknown_gfp_flags[part] = self.unknown_gfp_flags.get(part, 0) + 1
+            if len(self._gfp) < 4096:
+                self._gfp[text] = value
         return value
 
     def _set_cpu(self, cpu: int) -> None:

@@ -71,6 +71,7 @@ def build_report(
         "lost_events": replay.lost_events,
         "malformed": {"count": replay.malformed, "examples": list(replay.malformed_examples)},
         "unknown_events": dict(sorted(replay.unknown_events.items())),
+        "unknown_gfp_flags": dict(sorted(replay.unknown_gfp_flags.items())),
         "quirks": dict(sorted(replay.quirks.items())),
         "merged_caches": dict(sorted(replay.merged_caches.items())),
         "verify": {
@@ -290,6 +291,11 @@ def render_text(report: dict[str, Any], *, lines: int = 20) -> str:
         w(
             "Events not replayed: "
             + ", ".join(f"{k} {_n(v)}" for k, v in report["unknown_events"].items())
+        )
+    if report["unknown_gfp_flags"]:
+        w(
+            "GFP flags not known to kmemsim (left out of the masks): "
+            + ", ".join(report["unknown_gfp_flags"])
         )
     if report["lost_events"]:
         w(f"Events the ring buffer lost: {_n(report['lost_events'])}")
