@@ -277,27 +277,37 @@ def buddyinfo_show(k: Kernel) -> str:
 
 # ---------------------------------------------------------------------- pagetypeinfo
 def pageblock_counts(k: Kernel, zb: ZoneBuddy, sections: set[int] | None = None) -> list[int]:
-    """pagetypeinfo_showblockcount_print(): pageblocks of each type in online sections."""
+    """pagetypeinfo_showblockcount_print(): pageblocks of each type in online sections.
+
+    The kernel steps through the zone a pageblock at a time from zone_start_pfn
+    and counts the blocks whose frame is online (pfn_to_online_page()); here the
+    steps that land in each run of online sections are counted in one slice.
+    """
     pa = k.page_alloc
     if sections is None:
         sections = online_sections(k)
     bits = SECTION_SIZE_BITS.get(pa.arch, 27) - pa.page_shift
-    counts = [0] * MIGRATE_TYPES
     z = zb.zone
     step = pa.pageblock_nr_pages
-    pfn = z.zone_start_pfn
-    end = z.zone_end_pfn
-    while pfn < end:
-        sec = pfn >> bits
-        if sec not in sections:
-            pfn = max(pfn + step, ((sec + 1) << bits))
-            # Keep the walk on the zone's pageblock grid, as the kernel's loop is.
-            off = (pfn - z.zone_start_pfn) % step
-            if off:
-                pfn += step - off
+    start, end = z.zone_start_pfn, z.zone_end_pfn
+    n = (z.spanned_pages + step - 1) // step  # pfn = start + i * step, i < n
+    base = (start >> pa.pageblock_order) - zb.pb_base  # index of step 0 in pageblock_mt
+    counts = [0] * MIGRATE_TYPES
+    runs: list[tuple[int, int]] = []
+    for sec in sorted(s for s in sections if (s << bits) < end and ((s + 1) << bits) > start):
+        lo, hi = sec << bits, (sec + 1) << bits
+        if runs and runs[-1][1] == lo:
+            runs[-1] = (runs[-1][0], hi)
+        else:
+            runs.append((lo, hi))
+    for lo, hi in runs:
+        first = max(0, -(-(lo - start) // step))
+        last = min(n, -(-(hi - start) // step))
+        if first >= last:
             continue
-        counts[pa.get_pageblock_migratetype(zb, pfn)] += 1
-        pfn += step
+        chunk = bytes(zb.pageblock_mt[base + first : base + last])
+        for mt in range(MIGRATE_TYPES):
+            counts[mt] += chunk.count(mt)
     return counts
 
 
