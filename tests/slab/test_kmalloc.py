@@ -462,3 +462,18 @@ def test_kmalloc_size_roundup_and_bulk(k: kmemsim.Kernel) -> None:
     assert len(set(objs)) == 100
     k.slab.kmem_cache_free_bulk(s, objs)
     assert k.kmem_cache_shrink(s) == 0
+
+
+def test_a_wild_free_pointer_oopses_when_the_allocator_follows_it(k: kmemsim.Kernel) -> None:
+    from kmemsim.errors import Oops
+
+    a = k.kmalloc(64, GFP_KERNEL)
+    k.kfree(a)
+    k.write(a + 32, b"A" * 8)  # use after free over the free pointer
+    assert k.kmalloc(64, GFP_KERNEL) == a  # the CPU freelist now holds 0x4141414141414141
+    with pytest.raises(Oops):
+        k.kmalloc(64, GFP_KERNEL)  # popping it reads its free pointer: the kernel dies
+    assert (
+        "general protection fault, probably for non-canonical address 0x4141414141414161"
+        in k.dmesg()
+    )

@@ -474,6 +474,7 @@ class SlabAllocator(Slub):
             p = obj + s.offset + self._v2p
             frame = self._frames.get(p >> 12)
             if frame is None:
+                self.check_deref(p - self._v2p)
                 c.freelist = 0
             else:
                 o = p & 4095
@@ -543,6 +544,7 @@ class SlabAllocator(Slub):
             p = obj + s.offset + self._v2p
             frame = self._frames.get(p >> 12)
             if frame is None:
+                self.check_deref(p - self._v2p)
                 c.freelist = 0
             else:
                 o = p & 4095

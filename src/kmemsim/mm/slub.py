@@ -431,6 +431,7 @@ class Slub:
         p = ptr_addr + self._v2p
         frame = self._frames.get(p >> self.page_shift)
         if frame is None:
+            self.check_deref(ptr_addr)
             val = 0
         else:
             o = p & (self.page_size - 1)
@@ -459,6 +460,40 @@ class Slub:
             frame = self._frames[pfn] = bytearray(self.page_size)
         o = p & (self.page_size - 1)
         frame[o : o + self.word] = fp.to_bytes(self.word, self.byteorder)
+
+    def check_deref(self, addr: int) -> None:
+        """A load from `addr`: outside the direct map of RAM it faults, as the kernel's would.
+
+        A corrupted free pointer (a write after free) sends the allocator to
+        such an address; the kernel then dies with a general protection fault
+        (non-canonical address), a NULL pointer dereference or a page fault.
+        """
+        if self.k.direct_map.virt_addr_valid(addr):
+            return
+        from kmemsim.errors import Oops
+        from kmemsim.kernel.printk import LogLevel
+
+        log = self.k.log
+
+        def alert(text: str) -> None:
+            log.printk(text, LogLevel.ALERT)
+
+        if self.word == 8 and (addr >> 47) not in (0, (1 << 17) - 1):
+            log.pr_emerg(
+                "Oops: general protection fault, probably for non-canonical address "
+                f"{addr:#018x}: 0000 [#1] SMP NOPTI"
+            )
+        else:
+            if addr < self.page_size:
+                alert(f"BUG: kernel NULL pointer dereference, address: {addr:016x}")
+            else:
+                alert(f"BUG: unable to handle page fault for address: {addr:016x}")
+            alert("#PF: supervisor read access in kernel mode")
+            alert("#PF: error_code(0x0000) - not-present page")
+            log.pr_emerg("Oops: 0000 [#1] SMP NOPTI")
+        self.k.sched.taint("D")
+        self.k.sched.dump_stack(["get_freepointer", "slab_alloc_node"])
+        raise Oops(f"bad free pointer dereference at {addr:#x}")
 
     def bug(self, file: str, func: str) -> None:
         """BUG(): "kernel BUG at ...!", the oops report, and the kernel dies (Oops)."""
