@@ -308,3 +308,10 @@ def test_a_gfp_flag_kmemsim_does_not_know_is_counted_not_fatal(
     )
     code, out, _ = run(runner, str(path))
     assert code == 2 and "is not a GFP flag name" in out
+
+
+def test_a_trace_without_kmem_events_exits_2(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "sched.txt"
+    path.write_text(trace_text(GOOD[-1:] * 3))
+    code, _, err = run(runner, str(path))
+    assert code == 2 and "no kmem events" in err

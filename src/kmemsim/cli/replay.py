@@ -99,7 +99,7 @@ def run_replay(
 
 
 def _exit_code(r: Any) -> int:
-    if r.malformed:
+    if r.malformed or r.events == 0:
         return 2
     if r.verify and r.mismatches:
         return 1

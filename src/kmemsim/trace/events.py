@@ -26,7 +26,7 @@ only since 6.0; `accounted=` since 6.0.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
 # Canonical event names and the spellings that mean the same event.
@@ -326,7 +326,7 @@ def lost_events(line: str) -> int | None:
         return None
 
 
-def iter_events(path: str) -> Any:
+def iter_events(path: str) -> Iterator[Event]:
     """Decoded kmem events of a trace (generator of Event); malformed lines raise BadLine
     with the line number in the message; unknown events and headers are skipped."""
     from kmemsim.trace.source import TraceSource

@@ -422,20 +422,27 @@ def _plots(report: dict[str, Any]) -> list[tuple[str, str]]:
     import matplotlib.pyplot as plt
 
     s = report["model"]["series"]
-    x = s["event"]
+    x: list[float] = [float(e) for e in s["event"]]
+    xlabel = "event"
+    try:  # trace time in seconds from the first event, when the trace has timestamps
+        t0 = float(report["first_timestamp"])
+        x = [float(t) - t0 for t in s["timestamp"]]
+        xlabel = "trace time (s)"
+    except (TypeError, ValueError):
+        pass
     plots: list[tuple[str, str]] = []
     if x:
         fig, ax = plt.subplots(figsize=(9, 4))
         for name, d in s["caches"].items():
             ax.plot(x, d["slab_pages"], label=name)
-        ax.set_xlabel("event")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("slab pages")
         ax.legend(fontsize="small", ncol=2)
         plots.append(("Slab pages per cache over the trace", _svg(fig)))
         fig, ax = plt.subplots(figsize=(9, 4))
         for name, d in s["caches"].items():
             ax.plot(x, [b / 1024 for b in d["wasted_bytes"]], label=name)
-        ax.set_xlabel("event")
+        ax.set_xlabel(xlabel)
         ax.set_ylabel("wasted KiB")
         ax.legend(fontsize="small", ncol=2)
         plots.append(("Wasted bytes per cache over the trace", _svg(fig)))
@@ -449,7 +456,7 @@ def _plots(report: dict[str, Any]) -> list[tuple[str, str]]:
                     label=f"order {o}",
                 )
             ax.set_yscale("log")
-            ax.set_xlabel("event")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel("free blocks")
             ax.legend(fontsize="small", ncol=3)
             plots.append(("Free blocks per order over the trace", _svg(fig)))
@@ -463,7 +470,7 @@ def _plots(report: dict[str, Any]) -> list[tuple[str, str]]:
             fig, ax = plt.subplots(figsize=(9, 4))
             for o in range(1, orders):
                 ax.plot(x, [v[o] if o < len(v) else 0.0 for v in series], label=f"order {o}")
-            ax.set_xlabel("event")
+            ax.set_xlabel(xlabel)
             ax.set_ylabel("unusable free space index")
             ax.set_ylim(0, 1)
             ax.legend(fontsize="small", ncol=3)
