@@ -1285,7 +1285,7 @@ class PageAllocator:
                 self.wake_all_kswapds(gfp, order, highest)
             reserve_flags = self._gfp_pfmemalloc_flags(gfp)
             if reserve_flags:
-                alloc_flags = reserve_flags | (alloc_flags & ALLOC_CPUSET)
+                alloc_flags = reserve_flags | (alloc_flags & ALLOC_KSWAPD)
             pfn, zb = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)
             if pfn >= 0:
                 return pfn, zb
