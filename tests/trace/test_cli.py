@@ -315,3 +315,21 @@ def test_a_trace_without_kmem_events_exits_2(runner: CliRunner, tmp_path: Path) 
     path.write_text(trace_text(GOOD[-1:] * 3))
     code, _, err = run(runner, str(path))
     assert code == 2 and "no kmem events" in err
+
+
+def test_a_task_name_with_colon_space_is_read_the_slow_way(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    path = tmp_path / "odd-comm.txt"
+    path.write_text(
+        "     weird: name-77      [001] .....  9255.582785: kmalloc: call_site=f+0x1/0x2 "
+        "ptr=00000000cfe70260 bytes_req=64 bytes_alloc=64 gfp_flags=GFP_KERNEL node=-1 "
+        "accounted=false\n"
+        "            task-4429    [000] .....  9255.582786: kfree: call_site=g+0x1/0x2 "
+        "ptr=00000000cfe70260\n"
+    )
+    code, out, _ = run(runner, str(path), "--verify", "--json")
+    assert code == 0
+    report = json.loads(out)
+    assert report["events"] == 2
+    assert report["slab"]["cross_cpu_allocations"] == 1  # allocated on CPU 1, freed on 0

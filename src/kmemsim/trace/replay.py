@@ -50,6 +50,7 @@ event text as printed, decoders that read fields by position.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
@@ -66,6 +67,11 @@ if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
 
 PAGE_SIZE = 4096
+# A trace line read the slow way: the last [CPU] column, the timestamp, the event.
+_EVENT_LINE = re.compile(
+    r"^.*\[(?P<cpu>\d{1,5})\][^\[\]]*?\s(?P<ts>\d+\.\d+):\s+(?P<event>[A-Za-z_][\w:]*):"
+    r"\s(?P<fields>.*)$"
+)
 # KMALLOC_MAX_CACHE_SIZE with 4 KiB pages: larger kmalloc goes to the page allocator.
 KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE
 MAX_EXAMPLES = 5
@@ -142,6 +148,7 @@ class Replay:
         self._source_name = ""
         self._lineno = 0
         self._clean_names: dict[str, str] = {}
+        self._slow_events = 0
         self._handlers: dict[str, Callable[[int, str], None] | None] = {
             ev.KMALLOC: self._kmalloc,
             ev.KMEM_CACHE_ALLOC: self._kmem_cache_alloc,
@@ -244,12 +251,14 @@ class Replay:
                     if len(parts) != 3:
                         self._lineno = lineno
                         self._odd_line(line)
+                        cur_cpu = self._cpu  # the slow path may have switched CPUs
                         continue
                     head, name, text = parts
                     handler = handlers.get(name, False)
                     if handler is False:
                         self._lineno = lineno
                         handler = self._new_event_name(name, line)
+                        cur_cpu = self._cpu
                         if handler is False:
                             continue
                     i = head.rfind("[")
@@ -282,8 +291,8 @@ class Replay:
                         if progress is not None:
                             progress(events, source.lines_read)
         finally:
-            self.events = events
-            self._cpu = cur_cpu
+            self.events = events + self._slow_events
+            self._slow_events = 0
             self.lines += lineno
             if head:
                 self.last_timestamp = head[head.rfind(" ") + 1 :]
@@ -308,12 +317,33 @@ class Replay:
         self._bad_line(str(e) or "bad field")
 
     def _odd_line(self, line: str) -> None:
-        """A line that is not an event: header, lost-events marker, or malformed."""
+        """A line the fast split did not read: a header, a lost-events marker, an
+        event whose task name holds ': ' (read by a regular expression), or a
+        malformed line."""
         if ev.is_skippable(line):
             return
         lost = ev.lost_events(line)
         if lost is not None:
             self.lost_events += lost
+            return
+        m = _EVENT_LINE.match(line)
+        if m is not None:
+            clean = m["event"].removeprefix("kmem:")
+            if clean not in self._handlers:
+                self.unknown_events[clean] = self.unknown_events.get(clean, 0) + 1
+                return
+            handler = self._handlers[clean]
+            if handler is None:
+                return
+            try:
+                cpu = int(m["cpu"])
+                if cpu != self._cpu:
+                    self._set_cpu(cpu)
+                handler(cpu, m["fields"])
+            except (BadLine, ValueError) as e:
+                self._bad_event_line(0, clean, m["fields"], e)
+                return
+            self._slow_events += 1
             return
         self._bad_line(f"expected '{ev.HEADER_EXPECTED}', got {line[:60]!r}")
 
