@@ -644,6 +644,7 @@ class SlabAllocator(Slub):
             pass
         self.large_pages -= 1 << order
         page.owner = ""
+        self.mem.zero_frames(page.pfn, 1 << order)  # host memory follows what is in use
         self.k.page_alloc.free_pages_struct(page, order)
 
     def dump_page(self, pfn: int, reason: str) -> None:

@@ -34,6 +34,8 @@ poison and free pointer bytes in simulated memory and print the kernel's
 SLAB_TYPESAFE_BY_RCU slabs are freed at once (no RCU grace period is
 modelled); CONFIG_SLAB_FREELIST_HARDENED encodes each stored free pointer as
 freelist_ptr_encode() does (pointer ^ s->random ^ byte-swapped location).
+The host memory of a slab given back to the page allocator is dropped (its
+bytes then read as zero), so host memory follows the slabs in use.
 """
 
 from __future__ import annotations
@@ -602,6 +604,9 @@ class Slub:
         page = slab.page
         page.slab = None
         page.owner = ""
+        # The model's one liberty: the host memory of a discarded slab goes back at once
+        # (its bytes read as zero from now on), so host memory follows the slabs in use.
+        self.mem.zero_frames(slab.pfn, 1 << slab.order)
         self.k.page_alloc.free_pages_struct(page, slab.order)
 
     def kmalloc_fix_flags(self, flags: int) -> int:
