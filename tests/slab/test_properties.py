@@ -39,6 +39,7 @@ def test_random_kmalloc_krealloc_kfree(sequence: list[tuple[object, ...]]) -> No
     k = kmemsim.boot("x86_64", mem="256M", cpus=2)
     pa = k.page_alloc
     free_before = pa.nr_free_pages() + pa.nr_free_pcp()
+    frames_before = k.mem.resident_frames
     live: dict[int, int] = {}  # address -> requested size
     for op in sequence:
         if op[0] == "cpu":
@@ -79,6 +80,7 @@ def test_random_kmalloc_krealloc_kfree(sequence: list[tuple[object, ...]]) -> No
     assert k.slab.slab_pages() == (0, 0)
     assert not k.slab.slab_of_pfn
     assert pa.nr_free_pages() + pa.nr_free_pcp() == free_before
+    assert k.mem.resident_frames == frames_before  # host memory follows what is in use
     assert "BUG" not in k.dmesg() and "WARNING" not in k.dmesg()
 
 
