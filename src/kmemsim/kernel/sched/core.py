@@ -287,7 +287,7 @@ class ExecContext:
         log.pr_warn("Call Trace:")
         context = "<IRQ>" if self.in_irq() else "<TASK>"
         log.pr_warn(f" {context}")
-        log.pr_warn(" dump_stack_lvl+0x5d/0x80")
+        log.pr_warn(" dump_stack_lvl")
         for frame in frames:
             log.pr_warn(f" {frame}")
         log.pr_warn(f" </{context[1:]}")
