@@ -271,6 +271,35 @@ class Kernel:
         """The kmem_cache named `name` (following merge aliases), or None."""
         return self.slab.find_cache(name)
 
+    def kmem_cache_alloc_node(self, s: Any, gfp: int, node: int = -1) -> int:
+        """kmem_cache_alloc_node(): kmem_cache_alloc() on a node (one node here)."""
+        return self.slab.kmem_cache_alloc(s, int(gfp))
+
+    def kmem_cache_alloc_bulk(self, s: Any, gfp: int, nr: int) -> list[int]:
+        """kmem_cache_alloc_bulk(): `nr` objects, or none."""
+        return self.slab.kmem_cache_alloc_bulk(s, int(gfp), nr)
+
+    def kmem_cache_free_bulk(self, s: Any, objs: list[int]) -> None:
+        """kmem_cache_free_bulk()."""
+        self.slab.kmem_cache_free_bulk(s, objs)
+
+    def kfree_bulk(self, objs: list[int]) -> None:
+        """kfree_bulk(): kmem_cache_free_bulk(NULL, ...)."""
+        self.slab.kmem_cache_free_bulk(None, objs)
+
+    def kmalloc_size_roundup(self, size: int) -> int:
+        """kmalloc_size_roundup(): the size kmalloc(size) really hands out."""
+        return self.slab.kmalloc_size_roundup(size)
+
+    def kmem_buckets_create(self, name: str, flags: int = 0, useroffset: int = 0,
+                            usersize: int = 0, ctor: Any = None) -> Any:
+        """kmem_buckets_create(): a private set of kmalloc caches "<name>-<size>"."""
+        return self.slab.kmem_buckets_create(name, int(flags), useroffset, usersize, ctor)
+
+    def kmem_buckets_alloc(self, b: Any, size: int, gfp: int) -> int:
+        """kmem_buckets_alloc(): kmalloc() from a bucket set."""
+        return self.slab.kmem_buckets_alloc(b, size, int(gfp))
+
 
 # Kernel names that start with two underscores (mangled inside a class body).
 for _name, _plain in (
