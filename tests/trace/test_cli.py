@@ -333,3 +333,25 @@ def test_a_task_name_with_colon_space_is_read_the_slow_way(
     report = json.loads(out)
     assert report["events"] == 2
     assert report["slab"]["cross_cpu_allocations"] == 1  # allocated on CPU 1, freed on 0
+
+
+def test_a_machine_too_small_for_the_trace_dies_and_says_where(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """Pages the trace never frees fill a 32 MiB what-if machine: the model's OOM
+    path finds nothing to reclaim and panics; the replay stops there, exit 1."""
+    path = tmp_path / "fill.txt"
+    path.write_text(
+        trace_text(
+            [
+                f"mm_page_alloc: page=00000000{i:08x} pfn={0x100000 + i:#x} order=0 migratetype=0 "
+                "gfp_flags=GFP_KERNEL"
+                for i in range(9000)
+            ]
+        )
+    )
+    code, out, err = run(runner, str(path), "--profile", "x86_64", "--mem", "32M", "--json")
+    assert code == 1
+    report = json.loads(out)
+    assert report["oops"].startswith(f"{path}:")
+    assert "died" in err and "Traceback" not in err

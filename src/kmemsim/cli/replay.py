@@ -10,7 +10,8 @@ were captured on; --profile/--mem/--cpus/--config work as for every
 subcommand, so `--config slub_max_order=1` asks "what if".
 
 Exit codes: 0 replayed (and, with --verify, no mismatch); 1 the model and
-the trace disagree (--verify); 2 bad usage or bad input (a missing,
+the trace disagree (--verify), or the simulated kernel died (an Oops: out of
+memory on a smaller what-if machine); 2 bad usage or bad input (a missing,
 empty, truncated or malformed trace, an unknown option value).
 """
 
@@ -99,9 +100,9 @@ def run_replay(
 
 
 def _exit_code(r: Any) -> int:
-    if r.malformed or r.events == 0:
+    if r.malformed or (r.events == 0 and r.oops is None):
         return 2
-    if r.verify and r.mismatches:
+    if (r.verify and r.mismatches) or r.oops is not None:
         return 1
     return 0
 
@@ -114,8 +115,10 @@ def _input_problems(r: Any) -> None:
             f"kmemsim: error: {r.malformed:,} malformed line(s) in the trace; first: {first}",
             err=True,
         )
-    if r.events == 0 and not r.malformed:
+    if r.events == 0 and not r.malformed and r.oops is None:
         click.echo("kmemsim: error: the trace holds no kmem events", err=True)
+    if r.oops is not None:
+        click.echo(f"kmemsim: the simulated kernel died at {r.oops}", err=True)
 
 
 @click.command()

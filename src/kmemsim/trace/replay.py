@@ -55,7 +55,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from kmemsim.errors import KmemsimError
+from kmemsim.errors import KmemsimError, Oops
 from kmemsim.include.linux.gfp_types import parse_gfp
 from kmemsim.trace import events as ev
 from kmemsim.trace.events import NULL_POINTERS, BadLine
@@ -124,6 +124,9 @@ class Replay:
         self.quirks: dict[str, int] = {}
         self.mismatches: dict[str, int] = {}
         self.mismatch_examples: dict[str, list[str]] = {}
+        # allocations the model failed (returned NULL) where the kernel succeeded
+        self.model_failures: dict[str, int] = {}
+        self.oops: str | None = None
         self.malformed = 0
         self.malformed_examples: list[str] = []
         self.unknown_events: dict[str, int] = {}
@@ -182,6 +185,13 @@ class Replay:
         if len(examples) < MAX_EXAMPLES:
             examples.append(f"{self._source_name}:{self._lineno}: {detail}")
 
+    def _model_failure(self, event: str, detail: str) -> None:
+        """The model returned NULL where the real kernel succeeded: counted always
+        (a smaller what-if machine runs out of memory), a mismatch with verify."""
+        self.model_failures[event] = self.model_failures.get(event, 0) + 1
+        if self.verify:
+            self._mismatch("model returned NULL", detail)
+
     def _bad_line(self, message: str) -> None:
         self.malformed += 1
         if len(self.malformed_examples) < MAX_MALFORMED_SHOWN:
@@ -227,8 +237,14 @@ class Replay:
     def run(self, paths: Iterable[str]) -> Replay:
         """Replay every trace of `paths` in order ("-" is standard input)."""
         start = time.perf_counter()
-        for path in paths:
-            self._run_one(TraceSource(path))
+        try:
+            for path in paths:
+                self._run_one(TraceSource(path))
+        except Oops as e:
+            # The simulated kernel died (out of memory with nothing to reclaim,
+            # a BUG): the replay ends there; the report says where and why.
+            self.oops = f"{self._source_name}:{self._lineno}: {e}"
+            self._model_failure("kernel died", self.oops)
         self.elapsed += time.perf_counter() - start
         self.take_sample(final=True)
         return self
@@ -404,7 +420,7 @@ class Replay:
             self._undo_large_kmalloc_pages(cpu, alloc)
         key = st.kmalloc_key(alloc, gfp)
         if not addr:
-            self._mismatch("model returned NULL", f"kmalloc({req}, {gfp_text}) failed in the model")
+            self._model_failure("kmalloc", f"kmalloc({req}, {gfp_text}) failed in the model")
         else:
             if self.verify:
                 size = self._m_ksize(addr)
@@ -494,8 +510,8 @@ class Replay:
             self._free_object(old, cpu, silent=True)
         addr = self._m_kmem_cache_alloc(s, gfp) if s is not None else 0
         if not addr:
-            self._mismatch(
-                "model returned NULL", f"kmem_cache_alloc({name}, {gfp_text}) failed in the model"
+            self._model_failure(
+                "kmem_cache_alloc", f"kmem_cache_alloc({name}, {gfp_text}) failed in the model"
             )
         else:
             if self.verify and s.size != alloc:
@@ -604,8 +620,8 @@ class Replay:
         if page is None:
             page = self._m_alloc_pages(gfp, order)
         if page is None:
-            self._mismatch(
-                "model returned NULL", f"mm_page_alloc order={order} {gfp_text} failed in the model"
+            self._model_failure(
+                "mm_page_alloc", f"mm_page_alloc order={order} {gfp_text} failed in the model"
             )
         pages[pfn] = (page, order)
         self._recently_freed.pop(pfn, None)
@@ -676,8 +692,8 @@ class Replay:
     # ------------------------------------------------------------------ results
     @property
     def ok(self) -> bool:
-        """No mismatches and no malformed input."""
-        return not self.mismatches and not self.malformed
+        """No mismatches, no malformed input, and the simulated kernel survived."""
+        return not self.mismatches and not self.malformed and self.oops is None
 
     @property
     def nr_mismatches(self) -> int:

@@ -73,6 +73,8 @@ def build_report(
         "unknown_events": dict(sorted(replay.unknown_events.items())),
         "unknown_gfp_flags": dict(sorted(replay.unknown_gfp_flags.items())),
         "quirks": dict(sorted(replay.quirks.items())),
+        "model_failures": dict(sorted(replay.model_failures.items())),
+        "oops": replay.oops,
         "merged_caches": dict(sorted(replay.merged_caches.items())),
         "verify": {
             "enabled": replay.verify,
@@ -281,6 +283,13 @@ def render_text(report: dict[str, Any], *, lines: int = 20) -> str:
         w(
             "Trace quirks handled (by kind): "
             + ", ".join(f"{k} {_n(v)}" for k, v in report["quirks"].items())
+        )
+    if report["oops"]:
+        w(f"The simulated kernel died, the replay stopped: {report['oops']}")
+    if report["model_failures"]:
+        w(
+            "Allocations the model failed where the kernel succeeded: "
+            + ", ".join(f"{k} {_n(v)}" for k, v in report["model_failures"].items())
         )
     if report["merged_caches"]:
         w(
