@@ -405,3 +405,22 @@ def test_allocation_failure_reports_are_rate_limited_like_nopage_rs() -> None:
     assert k.alloc_pages(GFP_KERNEL, 10) is None
     assert "warn_alloc: 5 callbacks suppressed" in k.dmesg()
     assert k.dmesg().count("page allocation failure: order:10") == 11
+
+
+def test_free_goes_to_the_tail_when_the_next_order_merge_is_likely() -> None:
+    k = pc_kernel(64)
+    pa = k.page_alloc
+    movable = (GFP_HIGHUSER_MOVABLE & ~0x2) | __GFP_NOWARN
+    blocks = [k.alloc_pages(movable, 4) for _ in range(4)]  # order 4: no per-CPU lists
+    assert all(b is not None for b in blocks)
+    a, b, c, d = blocks
+    assert [p.pfn - a.pfn for p in blocks] == [0, 16, 32, 48]  # split off one block in turn
+    dma32 = pa.zone_by_type[ZoneType.DMA32]
+    k.free_pages_struct(a, 4)  # its buddy b is in use: an order-4 block, at the head
+    assert next(iter(dma32.free_list[4][MIGRATE_MOVABLE])) == a.pfn
+    k.free_pages_struct(b, 4)  # merges with a into an order-5 block at a.pfn
+    assert dma32.buddy_order[a.pfn] == 5
+    k.free_pages_struct(c, 4)  # buddy d in use, but c+d's buddy (a, order 5) is free: tail
+    assert list(dma32.free_list[4][MIGRATE_MOVABLE])[-1] == c.pfn
+    k.free_pages_struct(d, 4)  # and now everything merges back up
+    assert dma32.buddy_order.get(a.pfn, 0) >= 6
