@@ -424,3 +424,15 @@ def test_free_goes_to_the_tail_when_the_next_order_merge_is_likely() -> None:
     assert list(dma32.free_list[4][MIGRATE_MOVABLE])[-1] == c.pfn
     k.free_pages_struct(d, 4)  # and now everything merges back up
     assert dma32.buddy_order.get(a.pfn, 0) >= 6
+
+
+def test_min_free_kbytes_sysctl_moves_the_watermarks() -> None:
+    from kmemsim.mm.page_alloc import sysctl_min_free_kbytes
+
+    k = pc_kernel(256, config={"ZONE_DMA": False})
+    dma32 = k.page_alloc.zone_by_type[ZoneType.DMA32]
+    sysctl_min_free_kbytes(k, 40960)
+    assert k.cat("/proc/sys/vm/min_free_kbytes") == "40960\n"
+    assert dma32.watermark[0] == 40960 // 4  # the only lowmem zone gets all of it
+    k2 = pc_kernel(256, config={"ZONE_DMA": False, "min_free_kbytes": 40960})
+    assert k2.page_alloc.zone_by_type[ZoneType.DMA32].watermark == dma32.watermark

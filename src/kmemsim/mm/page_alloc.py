@@ -45,7 +45,7 @@ from __future__ import annotations
 
 import math
 from collections import OrderedDict
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from kmemsim.errors import Oops
 from kmemsim.include.linux.gfp_types import (
@@ -1069,10 +1069,6 @@ class PageAllocator:
         sched: ExecContext | None = getattr(self.k, "sched", None)
         return sched
 
-    @property
-    def _has_sched(self) -> bool:
-        return getattr(self.k, "sched", None) is not None
-
     def _cpu(self) -> int:
         sched = getattr(self.k, "sched", None)
         return sched.current_cpu % self.nr_cpus if sched is not None else 0
@@ -1381,7 +1377,7 @@ class PageAllocator:
     def _out_of_memory(self, gfp: int, order: int) -> None:
         """out_of_memory() with no process to kill: the kernel panics."""
         log = self.k.log
-        comm = self.k.sched.comm if self._has_sched else "swapper/0"
+        comm = self.sched.comm if self.sched is not None else "swapper/0"
         log.pr_warn(
             f"{comm} invoked oom-killer: gfp_mask={format_gfp_mask(gfp)}, order={order}, "
             "oom_score_adj=0"
@@ -1574,7 +1570,7 @@ class PageAllocator:
             return
         if not self._warn_alloc_ratelimit():
             return
-        sched = self.k.sched if self._has_sched else None
+        sched = self.sched
         comm = sched.comm if sched is not None else "swapper/0"
         self.k.log.pr_warn(
             f"{comm}: page allocation failure: order:{order}, mode:{format_gfp_mask(gfp)}, "
@@ -1681,7 +1677,7 @@ def setup_per_zone_wmarks(pa: PageAllocator) -> None:
         zone_set_pageset_high_and_batch(pa, zb, 0)
 
 
-def _lowmem_reserve_ratio(pa: PageAllocator) -> list[int]:
+def lowmem_reserve_ratio(pa: PageAllocator) -> list[int]:
     """sysctl_lowmem_reserve_ratio for the configured zones (boot default or the option)."""
     text = str(pa.k.config["lowmem_reserve_ratio"])
     values = [int(v) for v in text.split()]
@@ -1700,7 +1696,7 @@ def _lowmem_reserve_ratio(pa: PageAllocator) -> list[int]:
 
 def setup_per_zone_lowmem_reserve(pa: PageAllocator) -> None:
     """setup_per_zone_lowmem_reserve(): how much of a lower zone higher requests must leave."""
-    ratios = _lowmem_reserve_ratio(pa)
+    ratios = lowmem_reserve_ratio(pa)
     for i, zb in enumerate(pa.buddies):
         ratio = ratios[i]
         clear = not ratio or not zb.zone.managed_pages
@@ -1804,9 +1800,3 @@ def sysctl_min_free_kbytes(k: Kernel, value: int) -> None:
     pa.user_min_free_kbytes = value
     pa.min_free_kbytes = value
     setup_per_zone_wmarks(pa)
-
-
-def page_alloc_from_kernel(k: Any) -> PageAllocator:
-    """The PageAllocator of a kernel (helper for tools)."""
-    pa: PageAllocator = k.page_alloc
-    return pa

@@ -30,6 +30,7 @@ from kmemsim.mm.page_alloc import (
     WMARK_PROMO,
     PageAllocator,
     ZoneBuddy,
+    lowmem_reserve_ratio,
 )
 from kmemsim.mm.vmscan import node_unreclaimable
 
@@ -497,7 +498,7 @@ def page_alloc_sysctls(k: Kernel) -> dict[str, str]:
     """The /proc/sys/vm files of mm/page_alloc.c's sysctl table, as proc_dointvec prints them."""
     pa = k.page_alloc
     cfg = k.config
-    ratios = [str(r) for r in _lowmem_reserve_ratios(pa)]
+    ratios = [str(r) for r in lowmem_reserve_ratio(pa)]
     return {
         "min_free_kbytes": f"{pa.min_free_kbytes}\n",
         "watermark_boost_factor": f"{cfg['watermark_boost_factor']}\n",
@@ -505,12 +506,6 @@ def page_alloc_sysctls(k: Kernel) -> dict[str, str]:
         "percpu_pagelist_high_fraction": f"{cfg['percpu_pagelist_high_fraction']}\n",
         "lowmem_reserve_ratio": "\t".join(ratios) + "\n",
     }
-
-
-def _lowmem_reserve_ratios(pa: PageAllocator) -> list[int]:
-    from kmemsim.mm.page_alloc import _lowmem_reserve_ratio
-
-    return _lowmem_reserve_ratio(pa)
 
 
 def proc_vmstat_init(k: Kernel) -> None:
