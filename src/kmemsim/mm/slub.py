@@ -243,7 +243,7 @@ class Slub:
         dm = k.direct_map
         self.page_shift: int = dm.page_shift
         self.page_size = 1 << self.page_shift
-        self.word = 8 if dm.page_offset >= 1 << 32 else 4
+        self.word = int(getattr(k.machine, "bits", 64)) // 8  # sizeof(void *)
         self.byteorder: Any = k.mem.byteorder
         # struct track: addr, the stack depot handle, cpu, pid, when (with padding on 64-bit).
         self.track_size = 32 if self.word == 8 else 20
