@@ -26,7 +26,7 @@ An allocation picks the highest zone its GFP mask allows (gfp_zone), walks the
 zonelist down from it, and takes from the first zone whose free pages stay
 above a watermark plus the lowmem_reserve protecting it from the higher zone
 (__zone_watermark_ok). The fast path uses the low watermark; the slow path
-(__alloc_pages_slowpath) wakes kswapd, drops to the min watermark, lets atomic
+(__alloc_pages_slowpath) wakes kswapd (mm/vmscan.py), drops to the min watermark, lets atomic
 requests dig deeper (ALLOC_MIN_RESERVE, ALLOC_NON_BLOCK, ALLOC_HIGHATOMIC),
 reclaims what the model can reclaim (per-CPU lists, empty slabs) for requests
 that may sleep, retries as should_reclaim_retry() does, and fails with
@@ -38,7 +38,8 @@ memory"), which here raises kmemsim.errors.Oops.
 
 Host memory: a Page object exists only for an allocated block (its head frame);
 free blocks are dictionary entries keyed by pfn, so a 1 TiB machine costs
-a few hundred thousand entries and no per-page loop ever runs.
+a few hundred thousand entries. No loop runs over all pages; the longest walk
+is one pageblock, as the kernel's move_freepages_block() does.
 """
 
 from __future__ import annotations
