@@ -57,6 +57,8 @@ from typing import TYPE_CHECKING, Any
 
 from kmemsim.errors import KmemsimError, Oops
 from kmemsim.include.linux.gfp_types import parse_gfp
+from kmemsim.include.linux.slab import KMALLOC_MAX_CACHE_SIZE
+from kmemsim.mm.page_alloc import get_order
 from kmemsim.trace import events as ev
 from kmemsim.trace.events import NULL_POINTERS, BadLine
 from kmemsim.trace.model_view import ModelView
@@ -66,24 +68,16 @@ from kmemsim.trace.stats import ReplayStats
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
 
-PAGE_SIZE = 4096
 # A trace line read the slow way: the last [CPU] column, the timestamp, the event.
 _EVENT_LINE = re.compile(
     r"^.*\[(?P<cpu>\d{1,5})\][^\[\]]*?\s(?P<ts>\d+\.\d+):\s+(?P<event>[A-Za-z_][\w:]*):"
     r"\s(?P<fields>.*)$"
 )
-# KMALLOC_MAX_CACHE_SIZE with 4 KiB pages: larger kmalloc goes to the page allocator.
-KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE
 MAX_EXAMPLES = 5
 # How many recent mm_page_free pfns to remember for mm_page_free_batched (a
 # batch is at most a pcp list's worth of pages).
 RECENT_FREES = 4096
 MAX_MALFORMED_SHOWN = 20
-
-
-def get_order(size: int) -> int:
-    """include/asm-generic/getorder.h get_order() for 4 KiB pages."""
-    return max(0, (size - 1) >> 12).bit_length()
 
 
 class Replay:
@@ -108,7 +102,7 @@ class Replay:
         self.k = k
         self.verify = verify
         self.follow_pfn = follow_pfn
-        self.stats = ReplayStats()
+        self.stats = ReplayStats(self._kmalloc_cache_name)
         self.view = ModelView(k)
         self.sample_every = sample_every
         self.max_samples = max_samples
@@ -174,6 +168,15 @@ class Replay:
         self._m_kmem_cache_free = slab.kmem_cache_free
         self._m_alloc_pages = k.page_alloc.alloc_pages
         self._m_free_pages = k.page_alloc.free_pages_struct
+
+    def _kmalloc_cache_name(self, size: int, gfp: int) -> str:
+        """The model's kmalloc cache for a kmalloc of `size` bytes with `gfp`
+        (mm/slab_common.c kmalloc_slab()); "kmalloc-large" above the caches."""
+        if size > KMALLOC_MAX_CACHE_SIZE:
+            return "kmalloc-large"
+        if size <= 0:
+            return "ZERO_SIZE_PTR"
+        return str(self.k.slab.kmalloc_slab(size, gfp).name)
 
     # ------------------------------------------------------------------ bookkeeping
     def _quirk(self, kind: str) -> None:

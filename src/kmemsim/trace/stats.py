@@ -17,18 +17,16 @@ trace (alloc+freed) or before it (free-only); alloc-only is what remains.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from kmemsim.include.linux.mmzone import MIGRATETYPE_NAMES
 
+# The traced machine's page size (perf kmem's kmem_page_size; 4 KiB on x86_64).
 PAGE_SIZE = 4096
-
-# include/linux/slab.h kmalloc_type(): the bits that leave the normal caches.
-_GFP_DMA = 0x01
-_GFP_RECLAIMABLE = 0x10
-_GFP_ACCOUNT = 0x400000
-_KMALLOC_NOT_NORMAL_BITS = _GFP_DMA | _GFP_RECLAIMABLE | _GFP_ACCOUNT
-KMALLOC_MAX_CACHE_SIZE = 2 * PAGE_SIZE
+# include/linux/slab.h kmalloc_type(): the GFP bits that can choose another
+# kmalloc array than the normal one (__GFP_DMA, __GFP_RECLAIMABLE, __GFP_ACCOUNT).
+_KMALLOC_NOT_NORMAL_BITS = 0x01 | 0x10 | 0x400000
 
 
 def migratetype_name(mt: int) -> str:
@@ -37,22 +35,6 @@ def migratetype_name(mt: int) -> str:
     if 0 <= mt < len(MIGRATETYPE_NAMES):
         return MIGRATETYPE_NAMES[mt]
     return f"type {mt}"
-
-
-def kmalloc_cache_name(bytes_alloc: int, gfp: int) -> str:
-    """The kmalloc cache a kmalloc of slab size `bytes_alloc` with `gfp` came from,
-    named as /proc/slabinfo names it (include/linux/slab.h kmalloc_type(),
-    mm/slab_common.c kmalloc_info[]); "kmalloc-large" for the page allocator."""
-    if bytes_alloc > KMALLOC_MAX_CACHE_SIZE:
-        return "kmalloc-large"
-    size = f"{bytes_alloc >> 10}k" if bytes_alloc >= 1024 else str(bytes_alloc)
-    if not gfp & _KMALLOC_NOT_NORMAL_BITS:
-        return f"kmalloc-{size}"
-    if gfp & _GFP_DMA:
-        return f"dma-kmalloc-{size}"
-    if gfp & _GFP_RECLAIMABLE:
-        return f"kmalloc-rcl-{size}"
-    return f"kmalloc-cg-{size}"
 
 
 def fragmentation(requested: int, allocated: int) -> float:
@@ -69,7 +51,9 @@ _MT_COLUMNS = len(MIGRATETYPE_NAMES)
 class ReplayStats:
     """Counters of one replay; `as_dict()` is what the JSON report holds."""
 
-    def __init__(self) -> None:
+    def __init__(self, kmalloc_cache_name: Callable[[int, int], str]) -> None:
+        # (slab size, gfp) -> the name of the kmalloc cache such a kmalloc uses
+        self.kmalloc_cache_name = kmalloc_cache_name
         self.total_requested = 0
         self.total_allocated = 0
         self.total_freed = 0
@@ -104,7 +88,7 @@ class ReplayStats:
         key = (alloc, gfp & _KMALLOC_NOT_NORMAL_BITS)
         name = self._kmalloc_keys.get(key)
         if name is None:
-            name = self._kmalloc_keys[key] = kmalloc_cache_name(alloc, gfp)
+            name = self._kmalloc_keys[key] = self.kmalloc_cache_name(alloc, gfp)
         return name
 
     def slab_alloc(
