@@ -72,6 +72,9 @@ def test_double_free_is_object_already_free(k: kmemsim.Kernel) -> None:
     k.kfree(a)
     log = _since(k, mark)
     assert "BUG kmalloc-64 (Not tainted): Object already free" in log
+    # print_track(): who allocated and freed it (this test function, as %pS).
+    assert "Allocated in test_double_free_is_object_already_free+0x0/0x40 age=0 cpu=0" in log
+    assert "Freed in test_double_free_is_object_already_free+0x0/0x40" in log
     assert "WARNING: CPU: 0" in log and "object_err" in log
     assert f"FIX kmalloc-64: Object at 0x{a:016x} not freed" in log
     # The object was freed once: the cache still works and hands it out once.

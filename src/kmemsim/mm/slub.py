@@ -42,7 +42,9 @@ from __future__ import annotations
 
 import itertools
 import random as _random
+import struct as _struct
 from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from kmemsim.include.linux.gfp_types import GFP, show_gfp_flags
@@ -283,6 +285,13 @@ class Slub:
         # The inlined fast paths assume 4 KiB pages and 8-byte little-endian pointers.
         self._fast = self.page_shift == 12 and self.word == 8 and self.byteorder == "little"
         self._taint_warned = False
+        # struct track (mm/slub.c) and the text addresses of recorded callers.
+        order = "<" if self.byteorder == "little" else ">"
+        self._track_struct = _struct.Struct(order + ("QIIiIQ" if self.word == 8 else "IIIiI"))
+        self._text_base = 0xFFFFFFFF81000000 if self.word == 8 else 0xC1000000
+        self._sym_addr: dict[str, int] = {}
+        self._sym_name: dict[int, str] = {}
+        self._pkg_dir = str(Path(__file__).resolve().parent.parent)
 
     # ------------------------------------------------------------------ geometry
     def kmem_cache_flags(self, flags: int, name: str) -> int:
@@ -940,18 +949,53 @@ class Slub:
         self.k.log.pr_warn("---[ end trace 0000000000000000 ]---")
 
     def set_track(self, s: KmemCache, obj: int, alloc: bool) -> None:
-        """set_track(): record who allocated / freed (cpu, pid, time) after the free pointer."""
+        """set_track(): record who allocated / freed the object (caller, cpu, pid, jiffies).
+
+        struct track sits after the free pointer: the caller's address, the
+        stack depot handle (none here), cpu, pid and when. The caller is the
+        scenario function that called into the model, given a text address of
+        its own so that print_track() can name it as %pS does.
+        """
         if not s.flags & SLAB_STORE_USER:
             return
         base = obj + self.get_info_end(s) + (0 if alloc else self.track_size)
-        cpu = self.current_cpu()
-        when = getattr(self.k, "jiffies", 0)
-        w = self.word
-        rec = (0xFFFFFFFF81000000 if w == 8 else 0xC1000000).to_bytes(w, self.byteorder)
-        rec += (0).to_bytes(4, self.byteorder) if w == 8 else b""
-        rec += cpu.to_bytes(4, self.byteorder) + (0).to_bytes(4, self.byteorder)
-        rec = rec.ljust(self.track_size - w, b"\0") + int(when).to_bytes(w, self.byteorder)
-        self.write(base, rec[: self.track_size])
+        sched = self.k.sched
+        rec = self._track_struct.pack(
+            self.caller_address(),
+            0,
+            self.current_cpu(),
+            int(getattr(sched, "pid", 0)),
+            *((0,) if self.word == 8 else ()),
+            int(getattr(self.k, "jiffies", 0)),
+        )
+        self.write(base, rec)
+
+    def read_track(self, s: KmemCache, obj: int, alloc: bool) -> tuple[int, int, int, int]:
+        """get_track(): (caller address, cpu, pid, when) of an object's alloc or free track."""
+        base = obj + self.get_info_end(s) + (0 if alloc else self.track_size)
+        fields = self._track_struct.unpack(self.read(base, self.track_size))
+        return fields[0], fields[2], fields[3], fields[-1]
+
+    def caller_address(self) -> int:
+        """_RET_IP_ of the allocation: a text address standing for the scenario's caller."""
+        import sys
+
+        frame = sys._getframe(2)
+        while frame.f_back is not None and frame.f_code.co_filename.startswith(self._pkg_dir):
+            frame = frame.f_back
+        name = frame.f_code.co_name
+        if name == "<module>":
+            name = "kmemsim_scenario"
+        addr = self._sym_addr.get(name)
+        if addr is None:
+            addr = self._text_base + 0x40 * len(self._sym_addr)
+            self._sym_addr[name] = addr
+            self._sym_name[addr] = name
+        return addr
+
+    def symbol(self, addr: int) -> str:
+        """%pS of a recorded caller address."""
+        return f"{self._sym_name.get(addr, hex(addr))}+0x0/0x40"
 
     def get_info_end(self, s: KmemCache) -> int:
         """get_info_end(): where the tracking data starts."""
@@ -1134,19 +1178,12 @@ def print_tracking(sa: Slub, s: KmemCache, obj: int) -> None:
     """print_tracking(): "Allocated in" / "Freed in" of SLAB_STORE_USER caches."""
     if not s.flags & SLAB_STORE_USER:
         return
-    w = sa.word
-    for i, what in enumerate(("Allocated", "Freed")):
-        base = obj + sa.get_info_end(s) + i * sa.track_size
-        rec = sa.read(base, sa.track_size)
-        addr = int.from_bytes(rec[:w], sa.byteorder)
+    now = int(getattr(sa.k, "jiffies", 0))
+    for alloc, what in ((True, "Allocated"), (False, "Freed")):
+        addr, cpu, pid, when = sa.read_track(s, obj, alloc)
         if not addr:
             continue
-        cpu = (
-            int.from_bytes(rec[w + 4 : w + 8], sa.byteorder)
-            if w == 8
-            else int.from_bytes(rec[w : w + 4], sa.byteorder)
-        )
-        sa.k.log.pr_err(f"{what} in kmemsim_caller+0x0/0x10 age=0 cpu={cpu} pid=1")
+        sa.k.log.pr_err(f"{what} in {sa.symbol(addr)} age={now - when} cpu={cpu} pid={pid}")
         # No stack depot handle is recorded.
         sa.k.log.pr_err("object allocation/free stack trace missing")
 
