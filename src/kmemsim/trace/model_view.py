@@ -75,6 +75,7 @@ class ModelView:
             SLAB_NO_MERGE,
             SLAB_TYPESAFE_BY_RCU,
         )
+        from kmemsim.mm.slub import calculate_alignment
 
         word = 8
         size = _align(max(object_size, 1), word)
@@ -82,11 +83,8 @@ class ModelView:
         if size == slab_size:
             candidates.append((0, 0))
         cache_line = int(getattr(self.k.machine, "cache_line_size", 64))
-        # SLAB_HWCACHE_ALIGN: the cache line, halved while the object fits twice.
-        ralign = cache_line
-        while object_size <= ralign // 2:
-            ralign //= 2
-        if _align(size, max(ralign, word)) == slab_size:
+        hw_align = calculate_alignment(int(SLAB_HWCACHE_ALIGN), 0, object_size, cache_line)
+        if _align(size, hw_align) == slab_size:
             candidates.append((0, int(SLAB_HWCACHE_ALIGN)))
         a = 16
         while a <= 4096:
