@@ -477,3 +477,14 @@ def test_a_wild_free_pointer_oopses_when_the_allocator_follows_it(k: kmemsim.Ker
         "general protection fault, probably for non-canonical address 0x4141414141414161"
         in k.dmesg()
     )
+
+
+def test_kmem_cache_free_to_the_wrong_cache(k: kmemsim.Kernel) -> None:
+    a = k.kmem_cache_create("cache_a", 64, 0, kmemsim.SLAB_NO_MERGE, None)
+    b = k.kmem_cache_create("cache_b", 64, 0, kmemsim.SLAB_NO_MERGE, None)
+    obj = k.kmem_cache_alloc(a, GFP_KERNEL)
+    k.kmem_cache_free(b, obj)
+    assert "cache_from_obj: Wrong slab cache. cache_b but object is from cache_a" in k.dmesg()
+    assert k.kmem_cache_alloc(a, GFP_KERNEL) == obj  # it went back to its own cache
+    k.kmem_cache_free(b, k.get_free_page(GFP_KERNEL))
+    assert "virt_to_cache: Object is not a Slab page!" in k.dmesg()

@@ -498,13 +498,27 @@ class SlabAllocator(Slub):
             return
         slab = self.slab_of_pfn.get((addr + self._v2p) >> self.page_shift)
         if slab is None or slab.cache is not s:
-            cname = slab.cache.name if slab is not None else "(null)"
-            self.k.log.pr_warn("------------[ cut here ]------------")
-            self.k.log.pr_warn(
-                f"kmem_cache_free: Wrong slab cache. {s.name} but object is from {cname}"
+            # cache_from_obj() / virt_to_cache(): free to the object's own cache, or not at all.
+            log = self.k.log
+            log.pr_warn("------------[ cut here ]------------")
+            if slab is None:
+                log.pr_warn("virt_to_cache: Object is not a Slab page!")
+            else:
+                log.pr_warn(
+                    f"cache_from_obj: Wrong slab cache. {s.name} but object is from "
+                    f"{slab.cache.name}"
+                )
+            from kmemsim.mm.debug import warn_on
+
+            warn_on(
+                self.k,
+                "mm/slab.h" if slab is None else "mm/slub.c",
+                "virt_to_cache" if slab is None else "cache_from_obj",
             )
+            log.pr_warn("---[ end trace 0000000000000000 ]---")
             if slab is None:
                 return
+            print_tracking(self, slab.cache, addr)
             s = slab.cache
         c: KmemCacheCpu = s.cpu_slab[self._sched.current_cpu]
         if slab is c.slab and self._fast and not s.random:
