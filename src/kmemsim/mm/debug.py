@@ -50,6 +50,16 @@ def format_page_flags(k: Kernel, page: Page) -> str:
     return f"{word:#x}({'|'.join(fields)})"
 
 
+# enum pagetype (include/linux/page-flags.h): the top byte of page_type.
+PGTY_BUDDY = 0xF0
+
+
+def _is_buddy(k: Kernel, pfn: int) -> bool:
+    """PageBuddy(): the first frame of a free block on the buddy lists."""
+    zb = k.page_alloc.page_zone(pfn)
+    return zb is not None and pfn in zb.buddy_order
+
+
 def dump_page(k: Kernel, page: Page, reason: str) -> None:
     """dump_page(): the struct page, then "page dumped because: <reason>"."""
     log = k.log
@@ -62,6 +72,8 @@ def dump_page(k: Kernel, page: Page, reason: str) -> None:
             f"head: order:{page.order} mapcount:0 entire_mapcount:0 nr_pages_mapped:0 pincount:0"
         )
     log.pr_warn(f"flags: {format_page_flags(k, page)}")
+    if _is_buddy(k, page.pfn):
+        log.pr_warn(f"page_type: {PGTY_BUDDY:x}(buddy)")
     word = _page_flags_word(k, page)
     raw = [
         word,
