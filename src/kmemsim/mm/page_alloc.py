@@ -154,10 +154,12 @@ _PG_HEAD = PG.head
 def get_order(size: int) -> int:
     """The buddy order that holds `size` bytes (include/asm-generic/getorder.h), 4 KiB pages.
 
+    Like the kernel's, get_order(0) wraps around: 52 on a 64-bit kernel.
+
     >>> get_order(4096), get_order(4097), get_order(1 << 22)
     (0, 1, 10)
     """
-    return max(0, (size - 1) >> 12).bit_length()
+    return (((size - 1) & 0xFFFF_FFFF_FFFF_FFFF) >> 12).bit_length()
 
 
 def mult_frac(x: int, n: int, d: int) -> int:
@@ -1231,7 +1233,7 @@ class PageAllocator:
     def alloc_pages(self, gfp: int, order: int) -> Page | None:
         """alloc_pages(): 2**order contiguous pages as the head Page, or None."""
         gfp = int(gfp)
-        if order > self.max_order:
+        if not 0 <= order <= self.max_order:  # an unsigned order: negative is huge
             if not gfp & _GFP_NOWARN:
                 self._warn("__alloc_frozen_pages_noprof")
             return None
