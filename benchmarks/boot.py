@@ -26,7 +26,8 @@ print(json.dumps({"import_s": t1 - t0, "boot_s": t2 - t1,
 
 
 def main(sizes: list[str]) -> None:
-    print(f"{'mem':>6} {'boot (s)':>9} {'import (s)':>10} {'peak RSS (MiB)':>15} {'free pages':>12}")
+    header = ("mem", "boot (s)", "import (s)", "peak RSS (MiB)", "free pages")
+    print(" ".join(f"{h:>{w}}" for h, w in zip(header, (6, 9, 10, 15, 12), strict=True)))
     for size in sizes:
         out = subprocess.run(
             [sys.executable, "-c", CHILD, size], check=True, capture_output=True, text=True

@@ -32,8 +32,9 @@ def test_boot_prints_the_real_zone_lines(shared_data: Path) -> None:
     assert r.returncode == 0, r.stderr
     real = (shared_data / "dmesg-memory.txt").read_text().splitlines()
     body = [line.split("] ", 1)[1] for line in real]
-    start, end = body.index("Zone ranges:"), next(
-        i for i, line in enumerate(body) if line.startswith("Initmem setup")
+    start, end = (
+        body.index("Zone ranges:"),
+        next(i for i, line in enumerate(body) if line.startswith("Initmem setup")),
     )
     ours = [line.split("] ", 1)[1] for line in r.stdout.splitlines()]
     first = ours.index("Zone ranges:")

@@ -291,8 +291,9 @@ class Kernel:
         """kmalloc_size_roundup(): the size kmalloc(size) really hands out."""
         return self.slab.kmalloc_size_roundup(size)
 
-    def kmem_buckets_create(self, name: str, flags: int = 0, useroffset: int = 0,
-                            usersize: int = 0, ctor: Any = None) -> Any:
+    def kmem_buckets_create(
+        self, name: str, flags: int = 0, useroffset: int = 0, usersize: int = 0, ctor: Any = None
+    ) -> Any:
         """kmem_buckets_create(): a private set of kmalloc caches "<name>-<size>"."""
         return self.slab.kmem_buckets_create(name, int(flags), useroffset, usersize, ctor)
 
