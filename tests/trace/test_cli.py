@@ -355,3 +355,26 @@ def test_a_machine_too_small_for_the_trace_dies_and_says_where(
     report = json.loads(out)
     assert report["oops"].startswith(f"{path}:")
     assert "died" in err and "Traceback" not in err
+
+
+def test_a_block_freed_piece_by_piece(runner: CliRunner, tmp_path: Path) -> None:
+    """split_page() (alloc_pages_exact, vmalloc) or a split folio: an order-2 block
+    comes back as order-0 and order-1 frees; the model's block goes back with the last."""
+    path = tmp_path / "split.txt"
+    path.write_text(
+        trace_text(
+            [
+                "mm_page_alloc: page=000000001234abcd pfn=0x120000 order=2 migratetype=0 "
+                "gfp_flags=GFP_KERNEL",
+                "mm_page_free: page=000000001234abce pfn=0x120003 order=0",
+                "mm_page_free: page=000000001234abcf pfn=0x120002 order=0",
+                "mm_page_free: page=000000001234abcd pfn=0x120000 order=1",
+            ]
+        )
+    )
+    code, out, _ = run(runner, str(path), "--verify", "--json")
+    assert code == 0, out
+    report = json.loads(out)
+    assert report["quirks"] == {"split_block_free": 3}
+    assert report["page"]["total_free_only_requests"] == 0
+    assert report["model"]["final"]["live_traced_pages"] == 0

@@ -28,6 +28,9 @@ handled as the kernel meant it and counted by kind (`quirks`):
   batched_repeat          mm_page_free_batched repeating the mm_page_free just
                           before it: one free reported twice
   page_free_before_trace  a page freed that was allocated before tracing began
+  split_block_free        a free of part of a block allocated whole (split_page(),
+                          a split large folio): the model's block goes back when
+                          its last part does
   kmalloc_large_pages     the mm_page_alloc a large kmalloc made; the model's
                           kmalloc makes its own, so the traced one is undone
                           (and its mm_page_free is the model's kfree:
@@ -139,6 +142,8 @@ class Replay:
         # pfns of the latest mm_page_free events (insertion-ordered, bounded).
         self._recently_freed: dict[int, None] = {}
         self._last_page_alloc: dict[int, tuple[int, int, int]] = {}
+        # blocks freed piece by piece: head pfn -> [model page, order, pages not yet freed]
+        self._split_blocks: dict[int, list[Any]] = {}
         # pfns of large kmalloc objects (their pages belong to the model's kmalloc)
         self._kmalloc_pfns: set[int] = set()
         self._cpu = -1
@@ -168,6 +173,7 @@ class Replay:
         self._m_kmem_cache_free = slab.kmem_cache_free
         self._m_alloc_pages = k.page_alloc.alloc_pages
         self._m_free_pages = k.page_alloc.free_pages_struct
+        self._max_order = int(k.page_alloc.max_order)  # MAX_PAGE_ORDER
 
     def _kmalloc_cache_name(self, size: int, gfp: int) -> str:
         """The model's kmalloc cache for a kmalloc of `size` bytes with `gfp`
@@ -644,22 +650,55 @@ class Replay:
 
     def _page_free(self, pfn: int, order: int) -> None:
         rec = self.pages.pop(pfn, None)
-        if rec is None and pfn in self._kmalloc_pfns:
+        if rec is not None and rec[1] == order:
+            self.stats.page_free(order, matched=True)
+            if rec[0] is not None:
+                self._m_free_pages(rec[0], rec[1])
+            return
+        if rec is not None and order > rec[1]:
+            self.stats.page_free(order, matched=True)
+            if self.verify:
+                self._mismatch(
+                    "page free order",
+                    f"pfn {pfn:#x} allocated with order {rec[1]}, freed with {order}",
+                )
+            if rec[0] is not None:
+                self._m_free_pages(rec[0], rec[1])
+            return
+        if rec is not None:
+            self.pages[pfn] = rec  # part of it: split_page() or a split folio
+        elif pfn in self._kmalloc_pfns:
             self._kmalloc_pfns.discard(pfn)
             self.stats.page_free(order, matched=True)
             self._quirk("kmalloc_large_pages_freed")
             return
-        self.stats.page_free(order, matched=rec is not None)
-        if rec is None:
-            self._quirk("page_free_before_trace")
+        if self._free_part_of_block(pfn, order):
+            self.stats.page_free(order, matched=True)
             return
-        if rec[1] != order and self.verify:
-            self._mismatch(
-                "page free order",
-                f"pfn {pfn:#x} allocated with order {rec[1]}, freed with {order}",
-            )
-        if rec[0] is not None:
-            self._m_free_pages(rec[0], rec[1])
+        self.stats.page_free(order, matched=False)
+        self._quirk("page_free_before_trace")
+
+    def _free_part_of_block(self, pfn: int, order: int) -> bool:
+        """A free of 2**order pages inside a block allocated whole: split_page()
+        (alloc_pages_exact, vmalloc) or a split large folio gives its pages back
+        piece by piece. The model's block is freed when the last piece is."""
+        pages, split = self.pages, self._split_blocks
+        for o in range(order, self._max_order + 1):
+            head = pfn & ~((1 << o) - 1)
+            rec = pages.get(head)
+            part = split.get(head)
+            if part is None and rec is not None and rec[1] >= o and rec[1] > order:
+                del pages[head]
+                part = split[head] = [rec[0], rec[1], 1 << rec[1]]
+            if part is not None and pfn + (1 << order) <= head + (1 << part[1]):
+                self._quirk("split_block_free")
+                part[2] -= 1 << order
+                if part[2] <= 0:
+                    del split[head]
+                    if part[0] is not None:
+                        self._m_free_pages(part[0], part[1])
+                return True
+        return False
 
     def _mm_page_free_batched(self, cpu: int, text: str) -> None:
         (pfn,) = ev.decode_mm_page_free_batched(text)
@@ -681,7 +720,7 @@ class Replay:
         sample["event"] = self.events
         sample["timestamp"] = self.last_timestamp
         sample["live_objects"] = len(self.objects)
-        sample["live_pages"] = len(self.pages)
+        sample["live_pages"] = len(self.pages) + len(self._split_blocks)
         self.stats.note_peak(sample)
         if final and self.samples and self.samples[-1]["event"] == self.events:
             self.samples[-1] = sample
