@@ -306,8 +306,8 @@ def test_a_gfp_flag_kmemsim_does_not_know_is_counted_not_fatal(
             ]
         )
     )
-    code, out, _ = run(runner, str(path))
-    assert code == 2 and "is not a GFP flag name" in out
+    code, out, err = run(runner, str(path))
+    assert code == 2 and "is not a GFP flag name" in out + err
 
 
 def test_a_trace_without_kmem_events_exits_2(runner: CliRunner, tmp_path: Path) -> None:

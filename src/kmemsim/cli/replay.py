@@ -107,15 +107,21 @@ def _exit_code(r: Any) -> int:
     return 0
 
 
-def _input_problems(r: Any) -> None:
-    """One line per input problem on stderr (the report holds the details)."""
+def _input_problems(r: Any, printed_report: bool) -> None:
+    """The input's problems on stderr, one line each (the report holds them too)."""
     if r.malformed:
-        first = r.malformed_examples[0] if r.malformed_examples else ""
-        click.echo(
-            f"kmemsim: error: {r.malformed:,} malformed line(s) in the trace; first: {first}",
-            err=True,
-        )
-    if r.events == 0 and not r.malformed and r.oops is None:
+        if printed_report:
+            first = r.malformed_examples[0] if r.malformed_examples else ""
+            click.echo(
+                f"kmemsim: error: {r.malformed:,} malformed line(s) in the trace; first: {first}",
+                err=True,
+            )
+        else:
+            for example in r.malformed_examples:
+                click.echo(f"kmemsim: error: {example}", err=True)
+            if r.malformed > len(r.malformed_examples):
+                click.echo(f"kmemsim: error: {r.malformed:,} malformed lines in all", err=True)
+    if r.events == 0 and r.oops is None and not r.malformed:
         click.echo("kmemsim: error: the trace holds no kmem events", err=True)
     if r.oops is not None:
         click.echo(f"kmemsim: the simulated kernel died at {r.oops}", err=True)
@@ -208,13 +214,15 @@ def replay(
             follow_pfn=follow_pfn,
             progress=progress,
         )
+        # Nothing replayed: the reasons (on stderr) are all there is to say.
+        printed = as_json or bool(r.events) or r.oops is not None
         if as_json:
             click.echo(render_json(report), nl=False)
-        else:
+        elif printed:
             click.echo(render_text(report, lines=lines), nl=False)
         if html_path:
             write_html(report, html_path)
-        _input_problems(r)
+        _input_problems(r, printed)
         sys.exit(_exit_code(r))
     spec_a, spec_b = compare
     results = []
@@ -252,7 +260,7 @@ def replay(
         click.echo(compare_table(rep_a, rep_b, spec_a, spec_b), nl=False)
     if html_path:
         write_atomically(html_path, render_compare_html(rep_a, rep_b, spec_a, spec_b))
-    _input_problems(ra)
+    _input_problems(ra, True)
     sys.exit(max(_exit_code(ra), _exit_code(rb)))
 
 

@@ -370,7 +370,7 @@ class Replay:
                 return
             self._slow_events += 1
             return
-        self._bad_line(f"expected '{ev.HEADER_EXPECTED}', got {line[:60]!r}")
+        self._bad_line(f"expected '{ev.HEADER_EXPECTED}', got {line[:60]!a}")
 
     def _new_event_name(self, name: str, line: str) -> Any:
         """Resolve an event name spelled in a way not seen yet (perf pads it and
