@@ -17,6 +17,7 @@ empty, truncated or malformed trace, an unknown option value).
 
 from __future__ import annotations
 
+import os
 import sys
 from typing import Any
 
@@ -199,6 +200,9 @@ def replay(
         write_html,
     )
 
+    for path in traces:
+        if path != "-" and not os.path.isfile(path):
+            fail(f"{path}: No such file" if not os.path.exists(path) else f"{path}: not a file")
     if traces.count("-") > 1:
         fail("standard input ('-') can be replayed only once")
     if compare is not None and "-" in traces:

@@ -65,7 +65,7 @@ from kmemsim.mm.page_alloc import get_order
 from kmemsim.trace import events as ev
 from kmemsim.trace.events import NULL_POINTERS, BadLine
 from kmemsim.trace.model_view import ModelView
-from kmemsim.trace.source import TraceSource
+from kmemsim.trace.source import TraceError, TraceSource
 from kmemsim.trace.stats import ReplayStats
 
 if TYPE_CHECKING:
@@ -249,6 +249,9 @@ class Replay:
         try:
             for path in paths:
                 self._run_one(TraceSource(path))
+        except TraceError as e:
+            # A damaged stream: what came before it was replayed and is reported.
+            self._bad_line(str(e).removeprefix(f"{self._source_name}: ") + " (after this line)")
         except Oops as e:
             # The simulated kernel died (out of memory with nothing to reclaim,
             # a BUG): the replay ends there; the report says where and why.
