@@ -464,7 +464,7 @@ class SlabAllocator(Slub):
         free pointer from inside the object in simulated memory.
         """
         sched = self._sched
-        if gfp & 0x400 and (
+        if gfp & 0x400 and (  # __GFP_DIRECT_RECLAIM: might_alloc()
             sched.preempt_count or sched.irqs_disabled or sched.rcu_read_lock_nesting
         ):
             sched.might_alloc(gfp, "slab_pre_alloc_hook")
@@ -479,7 +479,7 @@ class SlabAllocator(Slub):
             else:
                 o = p & 4095
                 c.freelist = int.from_bytes(frame[o : o + 8], "little")
-            if gfp & 0x100:
+            if gfp & 0x100:  # __GFP_ZERO
                 self.fill(obj, 0, s.object_size)
             return obj
         return self.slab_alloc(s, gfp, s.object_size)
@@ -548,7 +548,7 @@ class SlabAllocator(Slub):
         else:
             s = self._by_size[0][size]
         sched = self._sched
-        if gfp & 0x400 and (
+        if gfp & 0x400 and (  # __GFP_DIRECT_RECLAIM: might_alloc()
             sched.preempt_count or sched.irqs_disabled or sched.rcu_read_lock_nesting
         ):
             sched.might_alloc(gfp, "slab_pre_alloc_hook")
@@ -563,7 +563,7 @@ class SlabAllocator(Slub):
             else:
                 o = p & 4095
                 c.freelist = int.from_bytes(frame[o : o + 8], "little")
-            if gfp & 0x100:
+            if gfp & 0x100:  # __GFP_ZERO
                 self.fill(obj, 0, s.object_size)
             return obj
         return self.slab_alloc(s, gfp, size)
