@@ -192,10 +192,40 @@ class Kernel:
 
     # ------------------------------------------------------------------ slab (mm/slub.c)
     def kmem_cache_create(
-        self, name: str, size: int, align: int = 0, flags: int = 0, ctor: Any = None
+        self,
+        name: str,
+        size: int,
+        align: int = 0,
+        flags: int = 0,
+        ctor: Any = None,
+        *,
+        useroffset: int | None = None,
+        usersize: int | None = None,
+        freeptr_offset: int | None = None,
     ) -> Any:
-        """kmem_cache_create(): a new cache (or an alias of a mergeable one); None on failure."""
-        return self.slab.kmem_cache_create(name, size, align, int(flags), ctor)
+        """kmem_cache_create(): a new cache (or an alias of a mergeable one); None on failure.
+
+        The keyword arguments are those of kmem_cache_create_usercopy() and of
+        struct kmem_cache_args (the usercopy region; the free pointer offset of a
+        SLAB_TYPESAFE_BY_RCU cache). The kernel's own callers pass them for
+        many caches (dentry, names_cache, vm_area_struct, filp, ...), and they
+        change how the cache merges and where its free pointer lives. On a
+        profile that recorded its kernel's caches (linux-6.18-x86_64), creating
+        one of those caches by its name and object size takes what its kernel
+        caller passes from the profile, unless given here.
+        """
+        known = self.slab.known_caches().get(name)
+        if known is not None and int(known["object_size"]) == size:
+            if usersize is None:
+                usersize = int(known.get("usersize", 0))
+            if freeptr_offset is None and known.get("freeptr_offset") is not None:
+                from kmemsim.include.linux.slab import SLAB_TYPESAFE_BY_RCU
+
+                if int(flags) & SLAB_TYPESAFE_BY_RCU:
+                    freeptr_offset = int(known["freeptr_offset"])
+        return self.slab.kmem_cache_create(
+            name, size, align, int(flags), ctor, useroffset or 0, usersize or 0, freeptr_offset
+        )
 
     def kmem_cache_destroy(self, s: Any) -> None:
         """kmem_cache_destroy()."""
