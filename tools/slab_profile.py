@@ -43,10 +43,22 @@ def build(data_dir: Path) -> dict[str, object]:
             args = cache_args_from_unique_id(target)
             if args is not None:
                 caches[name] = args
+    # Creation order, oldest first: /proc/slabinfo lists the slab_caches list
+    # newest first, so the caches it shows were created in its reverse order;
+    # the names it does not show follow in name order. The first cache created
+    # with a geometry is the one the later ones merge into.
+    listed = [
+        line.split()[0]
+        for line in (data_dir / "proc-slabinfo.txt").read_text().splitlines()[2:]
+        if line.strip()
+    ]
+    order = [n for n in reversed(listed) if n in caches]
+    order += sorted(n for n in caches if n not in set(order))
     return {
         "kernel": "Linux 6.18 x86_64",
-        "source": "slab_caches.json and slab_aliases.json of the captured machine",
-        "caches": dict(sorted(caches.items())),
+        "source": "slab_caches.json, slab_aliases.json and proc-slabinfo.txt of the captured "
+        "machine; caches in creation order",
+        "caches": {n: caches[n] for n in order},
     }
 
 

@@ -12,14 +12,17 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 import kmemsim
 from kmemsim.mm.slab_common import cache_args_from_sysfs
 
 ATTRS = ("slab_size", "order", "objs_per_slab", "min_partial", "cpu_partial", "align")
 
 
-def test_real_names_through_the_public_interface(shared_data: Path) -> None:
-    k = kmemsim.boot("linux-6.18-x86_64")
+@pytest.mark.parametrize("boot_caches", ["y", "n"])
+def test_real_names_through_the_public_interface(shared_data: Path, boot_caches: str) -> None:
+    k = kmemsim.boot("linux-6.18-x86_64", config={"boot_caches": boot_caches})
     entries = json.loads((shared_data / "slab_caches.json").read_text())
     checked = 0
     for e in entries:
@@ -51,11 +54,32 @@ def test_the_profile_supplies_what_the_kernel_caller_passes() -> None:
 
 
 def test_explicit_arguments_win_over_the_profile() -> None:
-    k = kmemsim.boot("linux-6.18-x86_64")
+    clean = {"boot_caches": "n"}  # the kmalloc caches only
+    k = kmemsim.boot("linux-6.18-x86_64", config=clean)
     # memdup_user-512 has a usercopy region, so it never merges and is a directory ...
     assert k.kmem_cache_create("memdup_user-512", 512, 8, 0, None) is not None
     assert k.fs.readlink("/sys/kernel/slab/memdup_user-512") is None
     # ... without one it is mergeable, shown as a link to its unique id.
-    k2 = kmemsim.boot("linux-6.18-x86_64")
+    k2 = kmemsim.boot("linux-6.18-x86_64", config=clean)
     assert k2.kmem_cache_create("memdup_user-512", 512, 8, 0, None, usersize=0) is not None
     assert k2.fs.readlink("/sys/kernel/slab/memdup_user-512") is not None
+
+
+def test_boot_creates_the_kernels_caches(shared_data: Path) -> None:
+    """After boot, every cache the real machine shows is there, merged as on the real machine."""
+    k = kmemsim.boot("linux-6.18-x86_64")
+    aliases = json.loads((shared_data / "slab_aliases.json").read_text())
+    for e in json.loads((shared_data / "slab_caches.json").read_text()):
+        name = e["name"]
+        if name.startswith(":"):
+            continue  # reached through its aliases below
+        assert k.fs.readlink(f"/sys/kernel/slab/{name}") is None, name  # a real directory
+        assert int(k.cat(f"/sys/kernel/slab/{name}/slab_size")) == e["slab_size"], name
+    merged = [n for n, target in aliases.items() if k.slab.find_cache(n) is not None]
+    assert len(merged) > 150
+    for name in merged:
+        assert int(k.cat(f"/sys/kernel/slab/{name}/slab_size")) == int(
+            aliases[name].rsplit("-", 1)[-1].lstrip(":")
+        ), name
+    slabinfo = k.cat("/proc/slabinfo")
+    assert "\nfilp " in slabinfo and "\nvm_area_struct " in slabinfo

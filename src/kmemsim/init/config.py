@@ -190,6 +190,13 @@ OPTIONS: dict[str, Option] = dict(
         _opt("slub_max_order", parse_int, 3, "mm/slub.c", "largest slab order"),
         _opt("slub_min_order", parse_int, 0, "mm/slub.c", "smallest slab order"),
         _opt("slub_min_objects", parse_int, 0, "mm/slub.c", "objects per slab wanted (0: auto)"),
+        _opt(
+            "boot_caches",
+            parse_bool,
+            True,
+            "kmemsim",
+            "create the caches the profile's kernel creates while booting",
+        ),
         _opt("slab_nomerge", parse_bool, False, "mm/slab_common.c", "never merge caches"),
         _opt("SLAB_BUCKETS", parse_bool, True, "mm/Kconfig", "kmem_buckets (kmalloc_buckets)"),
     ]

@@ -955,6 +955,26 @@ class SlabAllocator(Slub):
         fs.create_dir("/sys/kernel/slab", lookup, lambda: list(entries()))
 
 
+def boot_caches_init(k: Kernel) -> int:
+    """The caches the kernel's subsystems create while it boots, as the profile recorded them.
+
+    After kmem_cache_init(), start_kernel() and the initcalls create a few
+    hundred caches with kmem_cache_create(): fork_init (task_struct),
+    proc_caches_init (mm_struct, vm_area_struct, files_cache, ...),
+    vfs_caches_init (names_cache, dentry, inode_cache, filp), and every
+    filesystem, network protocol and driver built in. A profile that recorded
+    its kernel's caches (profiles/<profile>.caches.json, in creation order)
+    gets them here, each from its recorded arguments, so that /proc/slabinfo,
+    /sys/kernel/slab and the merge aliases look as on the real machine after
+    boot. `boot_caches=n` boots with the kmalloc caches only. Returns how
+    many names were created (merged ones included).
+    """
+    if not k.config["boot_caches"]:
+        return 0
+    slab = k.slab
+    return sum(1 for name in slab.known_caches() if slab.kmem_cache_create_known(name) is not None)
+
+
 def _named_ctor(name: str) -> Callable[[int], Any]:
     """A constructor standing for a real one (known by name only): it leaves the object as is."""
 
