@@ -49,6 +49,21 @@ def test_the_quirks_readme_counts_on_python_import(python_import: Replay) -> Non
     assert q["merged_cache"] >= 6_000
 
 
+def test_merged_caches_are_the_ones_sysfs_showed_merged(
+    python_import: Replay, shared_data: Path
+) -> None:
+    """A cache the trace names is merged in the model exactly when the real sysfs had it as a
+    link (slab_aliases.json lists every link of the real /sys/kernel/slab)."""
+    import json
+
+    aliases = json.loads((shared_data / "slab_aliases.json").read_text())
+    assert python_import.merged_caches
+    for name, target in python_import.merged_caches.items():
+        assert aliases.get(name) == target, name
+    for name in ("dentry", "names_cache", "sighand_cache"):  # real directories
+        assert name not in python_import.merged_caches
+
+
 def test_report_figures_follow_perf_kmem(python_import: Replay) -> None:
     report = build_report(python_import)
     slab, page = report["slab"], report["page"]

@@ -99,7 +99,12 @@ class ModelView:
         candidates.append((0, 0))
         # First as its creator would have asked (mergeable), then unmergeable so
         # that merging into a cache of another slot size cannot change the size.
-        for extra in (0, int(SLAB_NO_MERGE)):
+        # A profile that recorded its kernel's caches lists every name sysfs
+        # showed merged (slab_aliases.json is all of /sys/kernel/slab's links),
+        # so a name it does not know was a directory of its own: not merged.
+        known = self.k.slab.known_caches()
+        extras = (int(SLAB_NO_MERGE),) if known else (0, int(SLAB_NO_MERGE))
+        for extra in extras:
             for align, flags in candidates:
                 s = self.k.kmem_cache_create(name, object_size, align, flags | extra, None)
                 if s is not None and getattr(s, "size", slab_size) == slab_size:
