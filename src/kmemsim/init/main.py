@@ -371,9 +371,11 @@ def boot(
 
 def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     """The memory-management steps of init/main.c:start_kernel(), in the 6.18 order."""
+    from kmemsim.arch.sections import free_initmem, mark_rodata_ro
     from kmemsim.arch.setup import setup_arch
     from kmemsim.fs.dcache import vfs_caches_init_early
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
+    from kmemsim.init.initramfs import free_initrd_mem
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.mm.memblock import memblock_free_all
     from kmemsim.mm.mm_init import mem_init_print_info, report_meminit
@@ -396,6 +398,9 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     mem_init_print_info(k)  # "Memory: ...K/...K available (...)"
     boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches
     init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
+    free_initrd_mem(k)  # rootfs_initcall populate_rootfs(): "Freeing initrd memory: ..."
+    free_initmem(k)  # kernel_init(): the __init sections
+    mark_rodata_ro(k)  # x86_64: the 2 MiB gaps around rodata
     proc_vmstat_init(k)  # /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat
     proc_meminfo_init(k)  # /proc/meminfo
     return k

@@ -1,0 +1,77 @@
+"""The kernel image's sections (include/asm-generic/sections.h) and freeing them after boot.
+
+The profile gives the image's physical start and the sizes the "Memory:"
+line prints. The linker script (arch/x86/kernel/vmlinux.lds.S) lays them
+out: text from _text, rodata from the next 2 MiB boundary on x86_64 (so the
+text and rodata can be mapped with large pages and different permissions),
+data from the 2 MiB boundary after rodata, the __init sections after the
+data. Once init has run, the kernel frees what it no longer needs:
+
+- free_initmem() (arch/x86/mm/init.c, free_kernel_image_pages): the __init
+  text and data, "Freeing unused kernel image (initmem) memory: 3728K";
+- mark_rodata_ro() (arch/x86/mm/init_64.c): on x86_64 the two alignment gaps,
+  "Freeing unused kernel image (text/rodata gap) memory: 2008K" and
+  "(rodata/data gap)".
+
+Where the __init sections sit exactly does not change what is printed; they
+are placed right after the data here.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from kmemsim.mm.memblock import free_reserved_area
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
+
+PMD_SIZE_X86_64 = 2 << 20
+
+
+def _align(x: int, a: int) -> int:
+    return (x + a - 1) & ~(a - 1)
+
+
+def kernel_sections(k: Kernel) -> dict[str, int]:
+    """_text, _etext, __start_rodata, __end_rodata, _sdata, _edata, __init_begin, __init_end."""
+    img = k.machine.kernel_image
+    page = k.machine.page_size
+    big = PMD_SIZE_X86_64 if k.machine.arch == "x86_64" else page
+    etext = img.start + img.code
+    start_rodata = _align(etext, big)
+    end_rodata = start_rodata + img.rodata
+    sdata = _align(end_rodata, big)
+    edata = sdata + img.rwdata
+    init_begin = _align(edata, page)
+    return {
+        "_text": img.start,
+        "_etext": etext,
+        "__start_rodata": start_rodata,
+        "__end_rodata": end_rodata,
+        "_sdata": sdata,
+        "_edata": edata,
+        "__init_begin": init_begin,
+        "__init_end": init_begin + img.init,
+    }
+
+
+def free_initmem(k: Kernel) -> int:
+    """free_initmem(): the __init sections, once kernel_init() has run the initcalls."""
+    sec = kernel_sections(k)
+    return free_reserved_area(
+        k, sec["__init_begin"], sec["__init_end"], "unused kernel image (initmem)"
+    )
+
+
+def mark_rodata_ro(k: Kernel) -> int:
+    """mark_rodata_ro(): on x86_64, free the 2 MiB alignment gaps around rodata."""
+    if k.machine.arch != "x86_64":
+        return 0
+    sec = kernel_sections(k)
+    page = k.machine.page_size
+    text_end = _align(sec["_etext"], page)  # PFN_ALIGN(_etext)
+    rodata_end = _align(sec["__end_rodata"], page)
+    return free_reserved_area(
+        k, text_end, sec["__start_rodata"], "unused kernel image (text/rodata gap)"
+    ) + free_reserved_area(k, rodata_end, sec["_sdata"], "unused kernel image (rodata/data gap)")
