@@ -54,6 +54,22 @@ def parse_str(value: object) -> str:
     return str(value)
 
 
+def parse_ratio_list(value: object) -> str:
+    """The lowmem_reserve_ratio sysctl: integers separated by blanks or commas.
+
+    As lowmem_reserve_ratio_sysctl_handler() does, a value below 1 means 0
+    (no protection). Returned normalised, blank-separated.
+    """
+    parts = str(value).replace(",", " ").split()
+    if not parts:
+        raise ValueError("expected integers such as '256 256 32 0 0'")
+    try:
+        numbers = [int(p, 0) for p in parts]
+    except ValueError:
+        raise ValueError("expected integers such as '256 256 32 0 0'") from None
+    return " ".join(str(max(n, 0)) for n in numbers)
+
+
 @dataclass(frozen=True, slots=True)
 class Option:
     """One configuration knob: its parser, its default and where the kernel defines it."""
@@ -144,7 +160,7 @@ OPTIONS: dict[str, Option] = dict(
         ),
         _opt(
             "lowmem_reserve_ratio",
-            parse_str,
+            parse_ratio_list,
             "256 256 32 0 0",
             "mm/page_alloc.c",
             "lower zones' protection against higher-zone allocations",
@@ -198,9 +214,52 @@ OPTIONS: dict[str, Option] = dict(
             "create the caches the profile's kernel creates while booting",
         ),
         _opt("slab_nomerge", parse_bool, False, "mm/slab_common.c", "never merge caches"),
+        _opt(
+            "slab_merge",
+            parse_bool,
+            False,
+            "mm/slab_common.c",
+            "merge caches (wins over slab_nomerge)",
+        ),
         _opt("SLAB_BUCKETS", parse_bool, True, "mm/Kconfig", "kmem_buckets (kmalloc_buckets)"),
     ]
 )
+
+# Bounds the kernel enforces (sysctl extra1/extra2, Kconfig ranges, unsigned
+# boot parameters); a value outside is refused as the sysctl write would be.
+_RANGES: dict[str, tuple[int, int | None]] = {
+    "NR_CPUS": (1, 8192),  # arch/x86/Kconfig NR_CPUS_RANGE_END
+    # MAX_PAGE_ORDER + PAGE_SHIFT may not exceed SECTION_SIZE_BITS (27 on x86_64).
+    "ARCH_FORCE_MAX_ORDER": (1, 15),
+    "min_free_kbytes": (0, None),  # mm/page_alloc.c: extra1 = SYSCTL_ZERO
+    "watermark_scale_factor": (1, 3000),  # SYSCTL_ONE .. SYSCTL_THREE_THOUSAND
+    "watermark_boost_factor": (0, None),
+    "percpu_pagelist_high_fraction": (0, None),
+    "overcommit_ratio": (0, None),
+    "overcommit_kbytes": (0, None),
+    "dhash_entries": (0, None),
+    "ihash_entries": (0, None),
+    "slub_max_order": (0, None),  # unsigned; clamped to MAX_PAGE_ORDER by mm/slub.c
+    "slub_min_order": (0, None),
+    "slub_min_objects": (0, None),
+}
+
+# mm/page_alloc.c percpu_pagelist_high_fraction_sysctl_handler(): 0 or at least this.
+MIN_PERCPU_PAGELIST_HIGH_FRACTION = 8
+
+
+def _check_range(name: str, value: Any) -> None:
+    bounds = _RANGES.get(name)
+    if bounds is None or value is None:
+        return
+    lo, hi = bounds
+    if value < lo or (hi is not None and value > hi):
+        raise ValueError(
+            f"expected an integer from {lo} to {hi}" if hi is not None else f"must be >= {lo}"
+        )
+    if name == "percpu_pagelist_high_fraction" and 0 < value < MIN_PERCPU_PAGELIST_HIGH_FRACTION:
+        raise ValueError(f"expected 0 or at least {MIN_PERCPU_PAGELIST_HIGH_FRACTION}")
+
 
 _ALIASES = {
     "slab_max_order": "slub_max_order",
@@ -241,6 +300,7 @@ class KernelConfig(Mapping[str, Any]):
             opt = OPTIONS[name]
             try:
                 value = opt.parse(raw)
+                _check_range(name, value)
             except (ValueError, TypeError) as e:
                 raise KmemsimError(f"bad value {raw!r} for {key}: {e}") from None
             if opt.choices and value not in opt.choices:

@@ -192,7 +192,9 @@ def calculate_order(
     return -1
 
 
-def parse_slub_debug(text: str, default: int = 0) -> tuple[int, list[tuple[int, list[str]]]]:
+def parse_slub_debug(
+    text: str, default: int = 0, unknown: list[str] | None = None
+) -> tuple[int, list[tuple[int, list[str]]]]:
     """mm/slub.c setup_slub_debug(): the slab_debug= / slub_debug= boot parameter.
 
     Blocks "FLAGS[,cache,...]" are separated by ';'. A block without a cache
@@ -201,7 +203,9 @@ def parse_slub_debug(text: str, default: int = 0) -> tuple[int, list[tuple[int, 
     parameter) mean full debugging (F, Z, P, U), as does a list with no
     letters (",cache"); "-" switches debugging off. Returns (global flags,
     [(flags, cache patterns)...]); `default` is the global value when only
-    lists are given (DEBUG_DEFAULT_FLAGS with CONFIG_SLUB_DEBUG_ON).
+    lists are given (DEBUG_DEFAULT_FLAGS with CONFIG_SLUB_DEBUG_ON). Letters
+    it does not know are skipped and appended to `unknown`, for the
+    "slab_debug option 'q' unknown. skipped" error of parse_slub_debug_flags().
     """
     text = text.strip()
     if text.lower() in ("y", "yes", "1", "on", "true"):
@@ -216,11 +220,15 @@ def parse_slub_debug(text: str, default: int = 0) -> tuple[int, list[tuple[int, 
             flags = int(DEBUG_DEFAULT_FLAGS)
         else:
             flags = 0
-            for ch in letters.lower():
-                if ch == "-":
+            for ch in letters:
+                low = ch.lower()
+                if low == "-":
                     flags = 0
-                else:  # 'a' (failslab) and 'o' change no layout here
-                    flags |= int(_DEBUG_LETTERS.get(ch, 0))
+                elif low in _DEBUG_LETTERS:
+                    flags |= int(_DEBUG_LETTERS[low])
+                elif low not in "ao" and unknown is not None:
+                    # 'a' (failslab) and 'o' change no layout here.
+                    unknown.append(ch)
         if comma:
             lists.append((flags, [n for n in names.split(",") if n]))
         else:
@@ -261,9 +269,15 @@ class Slub:
         self.cpu_partial_enabled = bool(cfg["SLUB_CPU_PARTIAL"]) and not self.slub_tiny
         self.hardened = bool(cfg["SLAB_FREELIST_HARDENED"])
         self.freelist_random = bool(cfg["SLAB_FREELIST_RANDOM"])
-        self.slab_nomerge = bool(cfg["slab_nomerge"])
+        # setup_slab_nomerge() / setup_slab_merge(): the boot parameters.
+        self.slab_nomerge = bool(cfg["slab_nomerge"]) and not bool(cfg["slab_merge"])
         default = int(DEBUG_DEFAULT_FLAGS) if cfg["SLUB_DEBUG_ON"] else 0
-        self.slub_debug, self.debug_lists = parse_slub_debug(str(cfg["slub_debug"]), default)
+        unknown: list[str] = []
+        self.slub_debug, self.debug_lists = parse_slub_debug(
+            str(cfg["slub_debug"]), default, unknown
+        )
+        for ch in unknown:
+            k.log.pr_err(f"slab_debug option '{ch}' unknown. skipped")
         if not cfg["SLUB_DEBUG"]:
             self.slub_debug, self.debug_lists = 0, []
         if self.slub_tiny:
