@@ -11,4 +11,10 @@ class KmemsimError(Exception):
 
 
 class Oops(Exception):
-    """The simulated kernel died: a BUG() or a fatal fault. The report is in dmesg."""
+    """The simulated kernel died: a BUG() or a fatal fault. The report is in dmesg.
+
+    `kernel` is the Kernel that died, when the death happened while booting
+    (boot() could not return it), so that its log can still be read.
+    """
+
+    kernel: object = None

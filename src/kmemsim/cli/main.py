@@ -85,7 +85,8 @@ def fail(message: str) -> None:
 
 
 def user_errors(func: F) -> F:
-    """Turn KmemsimError into a one-line message and exit code 2."""
+    """Turn KmemsimError into a one-line message and exit code 2; a kernel that died while
+    booting shows its log, then one line saying so, exit code 1."""
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -93,6 +94,11 @@ def user_errors(func: F) -> F:
             return func(*args, **kwargs)
         except KmemsimError as e:
             fail(str(e))
+        except Oops as e:
+            if isinstance(e.kernel, kmemsim.Kernel):
+                click.echo(e.kernel.dmesg(), nl=False)
+            click.echo(f"kmemsim: the kernel died while booting: {e}", err=True)
+            sys.exit(1)
 
     return wrapper  # type: ignore[return-value]
 
@@ -166,6 +172,9 @@ def run(
     if not path.is_file():
         fail(f"{script}: No such file")
     k = boot_from_options(profile, mem, cpus, config)
+    # The scenario runs as a task named after it (TASK_COMM_LEN - 1 characters), as a
+    # module loaded by insmod runs as "insmod": reports name it.
+    k.sched.set_task(path.stem[:15], 1000)
     since = len(k.log)
     try:
         runpy.run_path(str(path), init_globals={"k": k, "kmemsim": kmemsim}, run_name="__main__")

@@ -84,6 +84,8 @@ class PseudoFS:
                     target = posixpath.join(posixpath.dirname(head), link.target)
                     return self._resolve(posixpath.join(target, *reversed(parts)), depth + 1)
         if entry is None:
+            if self.listdir(path):
+                raise KmemsimError(f"cat: {path}: Is a directory")
             raise KmemsimError(f"cat: {path}: No such file or directory")
         if isinstance(entry, Link):
             return self._resolve(posixpath.join(posixpath.dirname(path), entry.target), depth + 1)

@@ -26,6 +26,7 @@ import contextlib
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kmemsim.errors import Oops
 from kmemsim.fs.libfs import PseudoFS
 from kmemsim.init.config import KernelConfig
 from kmemsim.kernel.printk import Printk
@@ -61,6 +62,19 @@ class Kernel:
         self.log = Printk()
         self.fs = PseudoFS()
         self.mem = machine.ram
+
+    def __getattr__(self, name: str) -> Any:
+        """Kernel names with two leading underscores, written inside a class.
+
+        Python mangles `self.k.__get_free_pages` in a method of class Driver
+        into `_Driver__get_free_pages`; undo that, so driver-like classes can
+        call the kernel names too. Only reached for names not found otherwise.
+        """
+        if name.startswith("_") and "__" in name[1:]:
+            kernel_name = "__" + name.split("__", 1)[1]
+            if kernel_name in _DUNDER_NAMES:
+                return getattr(self, kernel_name)
+        raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
 
     # ------------------------------------------------------------------ log, /proc, /sys
     def dmesg(self, since: int = 0) -> str:
@@ -333,6 +347,7 @@ class Kernel:
 
 
 # Kernel names that start with two underscores (mangled inside a class body).
+_DUNDER_NAMES: set[str] = set()
 for _name, _plain in (
     ("__get_free_pages", "get_free_pages"),
     ("__get_free_page", "get_free_page"),
@@ -342,6 +357,7 @@ for _name, _plain in (
     ("__va", "phys_to_virt"),
 ):
     setattr(Kernel, _name, getattr(Kernel, _plain))
+    _DUNDER_NAMES.add(_name)
 
 
 def boot(
@@ -385,22 +401,26 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.mm.vmstat import proc_vmstat_init
 
     k = Kernel(machine, config)
-    k.sched = ExecContext(k)
-    # e820 / DT memory, memblock, direct map, free_area_init() -> k.pgdat,
-    # "Zone ranges:" ... "Initmem setup", and k.page_alloc over the zones.
-    setup_arch(k)
-    vfs_caches_init_early(k)  # dentry and inode hash tables, from memblock
-    build_all_zonelists(k)  # "Built 1 zonelists, mobility grouping on.  Total pages: N"
-    # mm_core_init():
-    report_meminit(k)  # "mem auto-init: stack:off, heap alloc:off, heap free:off"
-    memblock_free_all(k)  # RAM to the buddy allocator (__free_pages_core, to the tail)
-    kmem_cache_init(k)  # k.slab, the kmalloc caches, "SLUB: HWalign=64, Order=0-3, ..."
-    mem_init_print_info(k)  # "Memory: ...K/...K available (...)"
-    boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches
-    init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
-    free_initrd_mem(k)  # rootfs_initcall populate_rootfs(): "Freeing initrd memory: ..."
-    free_initmem(k)  # kernel_init(): the __init sections
-    mark_rodata_ro(k)  # x86_64: the 2 MiB gaps around rodata
-    proc_vmstat_init(k)  # /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat
-    proc_meminfo_init(k)  # /proc/meminfo
+    try:
+        k.sched = ExecContext(k)
+        # e820 / DT memory, memblock, direct map, free_area_init() -> k.pgdat,
+        # "Zone ranges:" ... "Initmem setup", and k.page_alloc over the zones.
+        setup_arch(k)
+        vfs_caches_init_early(k)  # dentry and inode hash tables, from memblock
+        build_all_zonelists(k)  # "Built 1 zonelists, mobility grouping on.  Total pages: N"
+        # mm_core_init():
+        report_meminit(k)  # "mem auto-init: stack:off, heap alloc:off, heap free:off"
+        memblock_free_all(k)  # RAM to the buddy allocator (__free_pages_core, to the tail)
+        kmem_cache_init(k)  # k.slab, the kmalloc caches, "SLUB: HWalign=64, Order=0-3, ..."
+        mem_init_print_info(k)  # "Memory: ...K/...K available (...)"
+        boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches
+        init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
+        free_initrd_mem(k)  # rootfs_initcall populate_rootfs(): "Freeing initrd memory: ..."
+        free_initmem(k)  # kernel_init(): the __init sections
+        mark_rodata_ro(k)  # x86_64: the 2 MiB gaps around rodata
+        proc_vmstat_init(k)  # /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat
+        proc_meminfo_init(k)  # /proc/meminfo
+    except Oops as oops:
+        oops.kernel = k  # a death while booting: its log is all there is
+        raise
     return k
