@@ -378,3 +378,60 @@ def test_a_block_freed_piece_by_piece(runner: CliRunner, tmp_path: Path) -> None
     assert report["quirks"] == {"split_block_free": 3}
     assert report["page"]["total_free_only_requests"] == 0
     assert report["model"]["final"]["live_traced_pages"] == 0
+
+
+@pytest.mark.parametrize(
+    ("html", "message"),
+    [
+        ("{tmp}/no/such/dir/x.html", "No such directory"),
+        ("", "the file name is empty"),
+        ("{tmp}", "is a directory"),
+        ("{tmp}/sub/", "is a directory"),
+        ("{tmp}/t.txt/x.html", "not a directory"),
+        ("/dev/null", "not a regular file"),
+    ],
+)
+def test_a_bad_html_destination_is_refused_before_the_replay(
+    runner: CliRunner, tmp_path: Path, html: str, message: str
+) -> None:
+    """A bad --html path is a usage error found before booting and replaying:
+    one line on stderr, exit 2, no report printed, no file left behind."""
+    (tmp_path / "sub").mkdir()
+    path = tmp_path / "t.txt"
+    path.write_text(trace_text(GOOD))
+    for extra in ([], ["--compare", "default", "slub_max_order=0"]):
+        code, out, err = run(runner, str(path), "--html", html.format(tmp=tmp_path), *extra)
+        assert code == 2, err
+        assert out == ""  # nothing replayed
+        assert err.count("\n") == 1 and err.startswith("kmemsim: error: "), err
+        assert message in err and "Traceback" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sub", "t.txt"]
+
+
+def test_an_unwritable_html_directory_is_refused_before_the_replay(
+    runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The check creates the temporary file the write would (root ignores the
+    mode bits, a read-only file system does not): its failure is the message."""
+    path = tmp_path / "t.txt"
+    path.write_text(trace_text(GOOD))
+    from kmemsim.trace import report
+
+    def read_only(*args: object, **kwargs: object) -> tuple[int, str]:
+        raise OSError(30, "Read-only file system")
+
+    monkeypatch.setattr(report.tempfile, "mkstemp", read_only)
+    code, out, err = run(runner, str(path), "--html", str(tmp_path / "r.html"))
+    assert code == 2 and out == ""
+    assert f"cannot create a file in {tmp_path}: Read-only file system" in err
+
+
+def test_html_through_a_symlink_replaces_the_linked_file(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text(trace_text(GOOD))
+    (tmp_path / "real.html").write_text("old")
+    (tmp_path / "link.html").symlink_to(tmp_path / "real.html")
+    code, _, err = run(runner, str(path), "--html", str(tmp_path / "link.html"))
+    assert code == 0, err
+    assert (tmp_path / "link.html").is_symlink()
+    assert (tmp_path / "real.html").read_text().startswith("<!DOCTYPE html>")

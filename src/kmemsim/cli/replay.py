@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -98,6 +99,15 @@ def run_replay(
         "config": config_dict(config),
     }
     return r, build_report(r, machine=machine)
+
+
+def _write_output(path: str, write: Callable[[], None]) -> None:
+    """Run `write`; a failure the check before the replay could not foresee (the
+    disk filled, the directory went away meanwhile) is one line and exit 2."""
+    try:
+        write()
+    except OSError as e:
+        fail(f"cannot write {path}: {e.strerror or e}")
 
 
 def _exit_code(r: Any) -> int:
@@ -191,6 +201,7 @@ def replay(
     usage or a malformed, truncated or empty trace.
     """
     from kmemsim.trace.report import (
+        check_output_path,
         compare_summary,
         compare_table,
         render_compare_html,
@@ -207,6 +218,9 @@ def replay(
         fail("standard input ('-') can be replayed only once")
     if compare is not None and "-" in traces:
         fail("--compare replays the trace twice: give a file, not standard input")
+    # Every output path is checked before the replay, which may take minutes.
+    if html_path is not None:
+        check_output_path(html_path, "--html")
     if compare is None:
         r, report = run_replay(
             traces,
@@ -224,8 +238,8 @@ def replay(
             click.echo(render_json(report), nl=False)
         elif printed:
             click.echo(render_text(report, lines=lines), nl=False)
-        if html_path:
-            write_html(report, html_path)
+        if html_path is not None:
+            _write_output(html_path, lambda: write_html(report, html_path))
         _input_problems(r, printed)
         sys.exit(_exit_code(r))
     spec_a, spec_b = compare
@@ -262,8 +276,11 @@ def replay(
     else:
         click.echo(f"kmemsim replay --compare of {', '.join(rep_a['traces'])}")
         click.echo(compare_table(rep_a, rep_b, spec_a, spec_b), nl=False)
-    if html_path:
-        write_atomically(html_path, render_compare_html(rep_a, rep_b, spec_a, spec_b))
+    if html_path is not None:
+        _write_output(
+            html_path,
+            lambda: write_atomically(html_path, render_compare_html(rep_a, rep_b, spec_a, spec_b)),
+        )
     _input_problems(ra, True)
     sys.exit(max(_exit_code(ra), _exit_code(rb)))
 

@@ -7,7 +7,9 @@ the per-callsite table) followed by what only a model can tell: slab pages
 and wasted bytes per cache, free blocks per order, the unusable free space
 index per order of each zone, peaks, the replay's quirks and the verify
 result. `write_html` embeds matplotlib plots as inline SVG and writes the
-file atomically (a temporary file in the same directory, then a rename).
+file atomically (a temporary file in the same directory, then a rename);
+`check_output_path` says beforehand whether that can work, so that a bad
+destination is refused before a replay rather than after it.
 `compare_table` sets two reports side by side (what-if configurations).
 """
 
@@ -22,6 +24,7 @@ import tempfile
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
+from kmemsim.errors import KmemsimError
 from kmemsim.trace.stats import fragmentation
 
 if TYPE_CHECKING:
@@ -553,10 +556,46 @@ def render_compare_html(a: dict[str, Any], b: dict[str, Any], name_a: str, name_
     return "\n".join(parts) + "\n"
 
 
+def check_output_path(path: str, option: str = "--html") -> None:
+    """Raise KmemsimError unless `write_atomically(path, ...)` can work: called
+    before a replay, so that a bad destination costs nothing.
+
+    The name must not be empty, nor name a directory or anything but a regular
+    file (the new file replaces it by a rename, which would swap out a device
+    or a pipe); its directory must exist, and a file must be creatable there
+    (probed with the very temporary file the write uses, which also catches a
+    read-only file system, where the permission bits alone would lie to root).
+    """
+    if not path.strip():
+        raise KmemsimError(f"{option}: the file name is empty")
+    target = os.path.realpath(path)
+    if path.endswith(("/", os.sep)) or os.path.isdir(target):
+        raise KmemsimError(f"{option} {path}: is a directory, not a file name")
+    if os.path.exists(target) and not os.path.isfile(target):
+        raise KmemsimError(
+            f"{option} {path}: not a regular file (the report replaces the file by a rename)"
+        )
+    directory = os.path.dirname(target)
+    if not os.path.isdir(directory):
+        what = "not a directory" if os.path.exists(directory) else "No such directory"
+        raise KmemsimError(f"{option} {path}: {directory}: {what}")
+    try:
+        fd, probe = tempfile.mkstemp(prefix=".kmemsim-", suffix=".tmp", dir=directory)
+    except OSError as e:
+        raise KmemsimError(
+            f"{option} {path}: cannot create a file in {directory}: {e.strerror}"
+        ) from None
+    os.close(fd)
+    with contextlib.suppress(OSError):
+        os.unlink(probe)
+
+
 def write_atomically(path: str, text: str) -> None:
     """Write `text` to `path` through a temporary file and a rename, so that the
-    file is either the old one or the complete new one, never half-written."""
-    directory = os.path.dirname(os.path.abspath(path))
+    file is either the old one or the complete new one, never half-written.
+    A symbolic link is followed: the file it points to is the one replaced."""
+    path = os.path.realpath(path)
+    directory = os.path.dirname(path)
     fd, tmp = tempfile.mkstemp(prefix=".kmemsim-", suffix=".tmp", dir=directory)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as f:
@@ -580,6 +619,7 @@ def write_html(report: dict[str, Any], path: str) -> None:
 
 __all__ = [
     "build_report",
+    "check_output_path",
     "compare_table",
     "fragmentation",
     "render_html",
