@@ -29,6 +29,13 @@ for attr in ("object_size", "slab_size", "align", "objs_per_slab", "order"):
     say(f"   /sys/kernel/slab/my_dev_req/{attr:<14} {value}")
 link = k.fs.readlink("/sys/kernel/slab/my_dev_req")
 say(f"   mergeable, so sysfs names it by its unique id: my_dev_req -> {link}")
+if reqs.name != "my_dev_req":
+    # find_mergeable(): an existing cache with slots big enough (less than a pointer
+    # more) and the same merge-relevant flags takes the new name as an alias.
+    say(
+        f"   the kernel already had such a cache ({reqs.name}, {reqs.object_size}-byte objects):"
+        f" my_dev_req became its alias, so the attributes above are {reqs.name}'s"
+    )
 req = k.kmem_cache_zalloc(reqs, GFP_KERNEL)
 say(f"   kmem_cache_zalloc() = {req:#x}, zeroed: {k.read(req, 200) == bytes(200)}")
 k.kmem_cache_free(reqs, req)
