@@ -144,3 +144,12 @@ def test_iter_events_reports_file_and_line(tmp_path: Path) -> None:
     path.write_bytes(lzma.compress((FTRACE + "\n" + FTRACE[:120] + "\n").encode()))
     with pytest.raises(BadLine, match=r"bad\.xz:2: kmalloc: missing"):
         list(ev.iter_events(str(path)))
+
+
+def test_iter_events_stops_at_a_line_cut_before_its_newline(tmp_path: Path) -> None:
+    path = tmp_path / "cut.txt"
+    path.write_text(FTRACE + "\n" + FTRACE[:-30])
+    events = ev.iter_events(str(path))
+    assert next(events).lineno == 1
+    with pytest.raises(BadLine, match=r"cut\.txt:2: the file ends in the middle of a line"):
+        next(events)

@@ -116,7 +116,7 @@ def test_a_mismatch_exits_1_with_examples(runner: CliRunner, tmp_path: Path) -> 
     [
         (b"", "empty trace"),
         (bytes(range(256)) * 40, "malformed"),
-        (trace_text(GOOD).encode()[:-30], "cut off mid-line"),
+        (trace_text(GOOD).encode()[:-30], "ends in the middle of a line (truncated)"),
         (trace_text(GOOD[:1]).replace("bytes_alloc=192", "bytes_alloc=x").encode(), "not a number"),
     ],
 )
@@ -435,3 +435,44 @@ def test_html_through_a_symlink_replaces_the_linked_file(runner: CliRunner, tmp_
     assert code == 0, err
     assert (tmp_path / "link.html").is_symlink()
     assert (tmp_path / "real.html").read_text().startswith("<!DOCTYPE html>")
+
+
+def test_a_trace_cut_mid_line_counts_the_cut_line_once(
+    runner: CliRunner, shared_data: Path, tmp_path: Path
+) -> None:
+    """The real trace cut after 80,000 bytes (as `head -c` does): the partial
+    last line is the one input problem, reported once as the file's truncation
+    with file:line; it is not replayed, every complete line before it is."""
+    with lzma.open(shared_data / "trace-python-import.txt.xz") as f:
+        data = f.read(80_000)
+    assert not data.endswith(b"\n")
+    path = tmp_path / "cut.txt"
+    path.write_bytes(data)
+    last = data.count(b"\n") + 1
+    code, out, err = run(runner, str(path), "--json")
+    assert code == 2
+    report = json.loads(out)
+    assert report["malformed"]["count"] == 1
+    (example,) = report["malformed"]["examples"]
+    assert example.startswith(f"{path}:{last}: the file ends in the middle of a line (truncated)")
+    assert err == f"kmemsim: error: {example}\n"
+    # Every complete line was an event and was replayed; the partial one was not.
+    assert report["lines"] == last and report["events"] == last - 1
+    # The complete file replays cleanly up to the same point.
+    whole = tmp_path / "whole.txt"
+    whole.write_bytes(data[: data.rfind(b"\n") + 1])
+    code, out, _ = run(runner, str(whole), "--json")
+    assert code == 0 and json.loads(out)["events"] == last - 1
+
+
+def test_a_cut_line_that_still_parses_is_not_replayed(runner: CliRunner, tmp_path: Path) -> None:
+    """Cut inside gfp_flags, a kmalloc line still reads as a kmalloc with other
+    flags: a partial line is never trusted."""
+    text = trace_text(GOOD[:1])
+    path = tmp_path / "cut.txt"
+    path.write_text(text + text.rstrip("\n").split("|__GFP_ZERO")[0])
+    code, out, err = run(runner, str(path), "--json")
+    assert code == 2
+    report = json.loads(out)
+    assert report["events"] == 1 and report["malformed"]["count"] == 1
+    assert f"{path}:2: the file ends in the middle of a line (truncated)" in err

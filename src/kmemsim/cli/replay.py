@@ -121,7 +121,9 @@ def _exit_code(r: Any) -> int:
 def _input_problems(r: Any, printed_report: bool) -> None:
     """The input's problems on stderr, one line each (the report holds them too)."""
     if r.malformed:
-        if printed_report:
+        if printed_report and r.malformed == 1 and r.malformed_examples:
+            click.echo(f"kmemsim: error: {r.malformed_examples[0]}", err=True)
+        elif printed_report:
             first = r.malformed_examples[0] if r.malformed_examples else ""
             click.echo(
                 f"kmemsim: error: {r.malformed:,} malformed line(s) in the trace; first: {first}",

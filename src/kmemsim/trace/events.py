@@ -327,13 +327,18 @@ def lost_events(line: str) -> int | None:
 
 
 def iter_events(path: str) -> Iterator[Event]:
-    """Decoded kmem events of a trace (generator of Event); malformed lines raise BadLine
-    with the line number in the message; unknown events and headers are skipped."""
+    """Decoded kmem events of a trace (generator of Event); malformed lines, and a
+    last line cut off before its newline, raise BadLine with the line number in
+    the message; unknown events and headers are skipped."""
     from kmemsim.trace.source import TraceSource
 
     source = TraceSource(path)
     lineno = 0
     for block in source.blocks():
+        if source.missing_final_newline:
+            raise BadLine(
+                f"{source.name}:{lineno + 1}: the file ends in the middle of a line (truncated)"
+            )
         for line in block:
             lineno += 1
             if is_skippable(line) or lost_events(line) is not None:

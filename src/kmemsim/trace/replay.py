@@ -273,6 +273,14 @@ class Replay:
         head = ""
         try:
             for block in source.blocks():
+                if source.missing_final_newline:
+                    # The last block is the line the file was cut in: a partial
+                    # event is not replayed (its fields may be cut to other,
+                    # valid, values); it is the one input problem reported.
+                    lineno += 1
+                    self._lineno = lineno
+                    self._truncated_line(source, block[0])
+                    continue
                 for line in block:
                     lineno += 1
                     parts = line.split(": ", 2)
@@ -324,13 +332,19 @@ class Replay:
             self.lines += lineno
             if head:
                 self.last_timestamp = head[head.rfind(" ") + 1 :]
-        if source.missing_final_newline:
-            self.truncated.append(source.name)
-            self._lineno = lineno
-            self._bad_line("the last line has no newline: the file was cut off mid-line")
         if lineno == 0:
             self._lineno = 0
             self._bad_line("empty trace: no lines at all")
+
+    def _truncated_line(self, source: TraceSource, line: str) -> None:
+        """The last line has no newline: the trace was cut off in its middle."""
+        self.truncated.append(source.name)
+        where = "standard input ends" if source.path == "-" else "the file ends"
+        tail = line[-40:] if len(line) <= 40 else "..." + line[-40:]
+        self._bad_line(
+            f"{where} in the middle of a line (truncated); the partial line, "
+            f"ending {tail!a}, is not replayed"
+        )
 
     def _bad_event_line(self, i: int, name: str, text: str, e: Exception) -> None:
         """Report an event line that failed, saying what its format expects."""
