@@ -110,3 +110,45 @@ def test_the_large_trace_verifies_with_zero_mismatches(shared_data: Path) -> Non
     assert r.malformed == 0
     assert r.mismatches == {}, r.mismatch_examples
     assert r.quirks["batched_repeat"] == 152_502  # one per mm_page_free_batched event
+
+
+def _page_alloc_line(n: int, pfn: int) -> str:
+    return (
+        f"            task-1    [000] .....  9255.{n:06d}: mm_page_alloc: page=00000000{n:08x} "
+        f"pfn={pfn:#x} order=0 migratetype=0 gfp_flags=GFP_KERNEL\n"
+    )
+
+
+def test_follow_pfn_tells_a_pfn_that_is_not_ram_from_a_busy_block(tmp_path: Path) -> None:
+    """On a 256 MiB what-if machine a pfn of the traced 24 GiB one is not RAM at
+    all, nor is a pfn in the hole below 1 MiB; a RAM block the model already
+    holds is busy; a free RAM block is taken exactly."""
+    k = kmemsim.boot("x86_64", mem="256M", cpus=1)
+    busy = k.alloc_pages(kmemsim.GFP_KERNEL, 0)
+    free = k.alloc_pages(kmemsim.GFP_KERNEL, 0)
+    assert busy is not None and free is not None
+    k.free_pages_struct(free, 0)
+    beyond = 0x114C6C  # a pfn the python-import trace allocates (4.3 GiB)
+    hole = 0xA0  # 640 KiB: the legacy VGA / ROM hole of the x86 memory map
+    path = tmp_path / "pfns.txt"
+    path.write_text(
+        "".join(
+            _page_alloc_line(n, pfn) for n, pfn in enumerate([free.pfn, beyond, hole, busy.pfn])
+        )
+    )
+    r = Replay(k, follow_pfn=True).run([str(path)])
+    assert r.quirks == {"follow_pfn_not_ram": 2, "follow_pfn_block_busy": 1}
+    assert r.pages[free.pfn][0].pfn == free.pfn
+    assert all(r.pages[pfn][0] is not None for pfn in (beyond, hole, busy.pfn))
+
+
+def test_follow_pfn_on_a_smaller_machine_counts_every_traced_pfn_as_not_ram(
+    shared_data: Path,
+) -> None:
+    """The python-import trace's pfns all lie above 4 GiB (0x100697..0x142759):
+    none is RAM of a 256 MiB machine, so no block is reported busy."""
+    k = kmemsim.boot("x86_64", mem="256M")
+    r = Replay(k, follow_pfn=True).run([str(shared_data / "trace-python-import.txt.xz")])
+    assert r.quirks["follow_pfn_not_ram"] == 40_139  # every mm_page_alloc (TRACES.md)
+    assert "follow_pfn_block_busy" not in r.quirks
+    assert r.oops is None

@@ -9,6 +9,8 @@ without changing them:
     objects (wasted: unused object slots, per-object padding and metadata,
     the slab's leftover);
   - per zone (include/linux/mmzone.h free_area[]): free blocks per order;
+  - which pfns are RAM of this machine (memblock.memory), for a replay that
+    follows the traced pfns on another machine;
   - the unusable free space index per order, as mm/vmstat.c computes it for
     /sys/kernel/debug/extfrag/unusable_index: the fraction of free memory
     that sits in blocks too small for an allocation of that order,
@@ -24,6 +26,7 @@ bytes_alloc the slab size calculate_sizes() chose).
 
 from __future__ import annotations
 
+import bisect
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -56,6 +59,8 @@ class ModelView:
         self.k = k
         self.nr_cpus = int(getattr(k.machine, "cpus", 1))
         self.page_size = int(getattr(k.direct_map, "page_size", 4096))
+        self._ram_ranges: list[tuple[int, int]] = []
+        self._ram_starts: list[int] | None = None
 
     # ------------------------------------------------------------------ caches
     def create_known_cache(self, name: str) -> Any:
@@ -116,6 +121,19 @@ class ModelView:
 
     def caches(self) -> list[Any]:
         return list(getattr(self.k.slab, "caches", []))
+
+    # ------------------------------------------------------------------ memory map
+    def is_ram(self, pfn: int, order: int = 0) -> bool:
+        """Whether the 2**order frames at `pfn` are all RAM of this machine: inside
+        one range of memblock.memory (for_each_mem_pfn_range(), the e820 or
+        device-tree RAM as mem= left it). A pfn of a larger traced machine, or
+        in a hole of this one's memory map, is not."""
+        if self._ram_starts is None:
+            shift = int(getattr(self.k.direct_map, "page_shift", 12))
+            self._ram_ranges = self.k.memblock.mem_pfn_ranges(shift)
+            self._ram_starts = [start for start, _ in self._ram_ranges]
+        i = bisect.bisect_right(self._ram_starts, pfn) - 1
+        return i >= 0 and pfn + (1 << order) <= self._ram_ranges[i][1]
 
     # ------------------------------------------------------------------ free lists
     def zones(self) -> list[Any]:

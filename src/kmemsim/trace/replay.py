@@ -38,6 +38,12 @@ handled as the kernel meant it and counted by kind (`quirks`):
   traced_alloc_failure    the real kernel returned NULL; nothing to replay
   no_cpu_column           a perf script line without the [CPU] column (a per-task
                           recording): replayed on CPU 0
+  follow_pfn_block_busy   (follow_pfn) the traced block is RAM here but (partly)
+                          in use in the model (its own slabs, a boot-time
+                          allocation): the model chooses the block instead
+  follow_pfn_not_ram      (follow_pfn) the traced pfn is not RAM of this machine
+                          (beyond a smaller what-if machine's memory, or in a
+                          hole of its memory map): the model chooses the block
 
 With `verify`, each event is also checked against the model (`mismatches`):
 kmalloc's bytes_alloc must equal ksize() of the model's object, a
@@ -642,7 +648,11 @@ class Replay:
         if self.follow_pfn:
             page = self.k.page_alloc.take_free_block(pfn, order, gfp)
             if page is None:
-                self._quirk("follow_pfn_block_busy")
+                self._quirk(
+                    "follow_pfn_block_busy"
+                    if self.view.is_ram(pfn, order)
+                    else "follow_pfn_not_ram"
+                )
         if page is None:
             page = self._m_alloc_pages(gfp, order)
         if page is None:
