@@ -212,11 +212,21 @@ def test_compare_two_configurations(runner: CliRunner, shared_data: Path, tmp_pa
 
 
 def test_progress_bar_forced_on_a_non_terminal(runner: CliRunner, tmp_path: Path) -> None:
+    """CliRunner's stderr is no terminal: --progress draws the bar there as on a
+    terminal (rewriting one line, erasing it at the end); by default, or with
+    --no-progress, stderr stays empty: no stray newline."""
     path = tmp_path / "t.txt"
     path.write_text(trace_text(GOOD * 50))
-    code, out, _ = run(runner, str(path), "--progress", "--json")
+    code, out, err = run(runner, str(path), "--progress", "--json")
     assert code == 0
     assert json.loads(out)["events"] == 400
+    assert "replay" in err and " events" in err
+    assert err.startswith("\x1b[") and "\r\x1b[2K" in err  # redrawn in place
+    assert err.endswith("\x1b[2K")  # and erased at the end
+    assert err.count("\n") <= 1  # the one that erasing moves back over
+    for quiet in ([], ["--no-progress"]):
+        code, out, err = run(runner, str(path), "--json", *quiet)
+        assert code == 0 and err == ""
 
 
 def test_large_kmalloc_pages_are_the_model_kmallocs(runner: CliRunner, tmp_path: Path) -> None:

@@ -31,8 +31,13 @@ REPLAY_DEFAULT_PROFILE = "linux-6.18-x86_64"
 
 
 def _progress_bar(enabled: bool | None) -> Any:
-    """A rich progress display on stderr when it is a terminal (or when forced)."""
-    if enabled is False or (enabled is None and not sys.stderr.isatty()):
+    """A rich progress display on stderr: by default when stderr is a terminal;
+    with --progress also when it is not (a log file, a pipe to `less -R`), drawn
+    as on a terminal (each refresh rewrites the line, the end erases it), since
+    rich on a non-terminal would draw nothing but a newline; never with
+    --no-progress."""
+    tty = sys.stderr.isatty()
+    if enabled is False or (enabled is None and not tty):
         return None
     from rich.console import Console
     from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -42,7 +47,7 @@ def _progress_bar(enabled: bool | None) -> Any:
         TextColumn("{task.description}"),
         TextColumn("{task.fields[events]:>12,} events"),
         TimeElapsedColumn(),
-        console=Console(stderr=True),
+        console=Console(stderr=True, force_terminal=True if not tty else None),
         transient=True,
     )
 
@@ -179,7 +184,8 @@ def _input_problems(r: Any, printed_report: bool) -> None:
 @click.option(
     "--progress/--no-progress",
     default=None,
-    help="Progress bar on stderr (default: when stderr is a terminal).",
+    help="Progress bar on stderr (default: when stderr is a terminal; --progress "
+    "draws it on any stderr, with terminal control codes).",
 )
 @user_errors
 def replay(
