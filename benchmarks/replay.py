@@ -1,15 +1,22 @@
 """Replay speed: the site-packages trace (3.13M events) through the full model.
 
-    python benchmarks/replay.py [TRACE] [--profile P] [--limit-seconds S]
+    python benchmarks/replay.py [TRACE] [--profile PROFILE] [--no-verify]
+
+TRACE defaults to trace-site-packages-extract.txt.xz of the captured data
+directory: $KMEMSIM_DATA when it is set (as for the tests), else
+../shared/data/linux-6.18-x86_64 next to the repository. PROFILE is the
+machine booted (default linux-6.18-x86_64); --no-verify replays without the
+--verify checks.
 
 Prints, for the same file:
-  1. decompression alone (the xz stream read to the end),
+  1. decompression alone (the stream read to the end by the replay's own
+     reader, whatever the compression),
   2. a bare read-and-split (every line cut into header, event and fields, and
      the fields split): the floor any Python replay stands on,
-  3. the full replay (model and statistics, with --verify checks), in events
-     per second and as a ratio to (2), with the RSS printed as the trace goes
-     on (it should stay flat: pointer maps hold only live objects, samples
-     are thinned to a fixed count).
+  3. the full replay (model and statistics, with --verify checks unless
+     --no-verify), in events per second and as a ratio to (2), with the RSS
+     printed as the trace goes on (it should stay flat: pointer maps hold
+     only live objects, samples are thinned to a fixed count).
 The real kernel produced the trace at 192k events/s (3,134,805 events in
 16.3 s); the target here is at least 150k events/s.
 """
@@ -17,7 +24,6 @@ The real kernel produced the trace at 192k events/s (3,134,805 events in
 from __future__ import annotations
 
 import argparse
-import lzma
 import os
 import sys
 import time
@@ -25,11 +31,20 @@ from pathlib import Path
 
 import kmemsim
 from kmemsim.trace.replay import Replay
-from kmemsim.trace.source import TraceSource
+from kmemsim.trace.source import TraceSource, decompressed_blocks
 
-DATA = Path(__file__).resolve().parent.parent.parent / "shared" / "data" / "linux-6.18-x86_64"
-DEFAULT_TRACE = DATA / "trace-site-packages-extract.txt.xz"
+REPO = Path(__file__).resolve().parent.parent
+DEFAULT_TRACE_NAME = "trace-site-packages-extract.txt.xz"
 REAL_KERNEL_RATE = 3_134_805 / 16.330
+
+
+def data_dir() -> Path:
+    """The captured data: $KMEMSIM_DATA, else ../shared/data/linux-6.18-x86_64
+    next to the repository (as tests/conftest.py finds it)."""
+    env = os.environ.get("KMEMSIM_DATA")
+    if env:
+        return Path(env)
+    return REPO.parent / "shared" / "data" / "linux-6.18-x86_64"
 
 
 def rss_mib() -> float:
@@ -43,16 +58,8 @@ def rss_mib() -> float:
 def bench_decompress(path: str) -> tuple[int, float]:
     start = time.perf_counter()
     n = 0
-    with open(path, "rb") as raw:
-        head = raw.read(6)
-        raw.seek(0)
-        if head.startswith(b"\xfd7zXZ\x00"):
-            with lzma.open(raw) as f:
-                while block := f.read(1 << 20):
-                    n += len(block)
-        else:
-            while block := raw.read(1 << 20):
-                n += len(block)
+    for block in decompressed_blocks(path):
+        n += len(block)
     return n, time.perf_counter() - start
 
 
@@ -68,14 +75,27 @@ def bench_read_split(path: str) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("trace", nargs="?", default=str(DEFAULT_TRACE))
-    ap.add_argument("--profile", default="linux-6.18-x86_64")
+def build_parser() -> argparse.ArgumentParser:
+    ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
+    ap.add_argument(
+        "trace",
+        nargs="?",
+        default=None,
+        metavar="TRACE",
+        help=f"the trace to replay (default: {DEFAULT_TRACE_NAME} in $KMEMSIM_DATA "
+        "or ../shared/data/linux-6.18-x86_64)",
+    )
+    ap.add_argument("--profile", default="linux-6.18-x86_64", help="the machine booted")
     ap.add_argument("--no-verify", action="store_true", help="replay without --verify checks")
-    args = ap.parse_args()
+    return ap
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    if args.trace is None:
+        args.trace = str(data_dir() / DEFAULT_TRACE_NAME)
     if not Path(args.trace).is_file():
-        print(f"missing trace {args.trace}", file=sys.stderr)
+        print(f"missing trace {args.trace} (KMEMSIM_DATA sets the data directory)", file=sys.stderr)
         return 2
     print(f"trace: {args.trace}")
     nbytes, t_dec = bench_decompress(args.trace)

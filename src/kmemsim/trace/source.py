@@ -224,6 +224,17 @@ class TraceSource:
                 raw.close()
 
 
+def decompressed_blocks(path: str) -> Iterator[bytes]:
+    """The bytes of a trace, decompressed as TraceSource reads them, in blocks
+    (for measuring decompression alone); raises TraceError as TraceSource does."""
+    raw = _open_binary(path)
+    try:
+        yield from _decompressed_blocks(raw, path)
+    finally:
+        if raw is not sys.stdin.buffer:
+            raw.close()
+
+
 def read_line_blocks(path: str) -> Iterator[list[str]]:
     """The lines of a trace in lists (see TraceSource)."""
     return TraceSource(path).blocks()
@@ -235,4 +246,11 @@ def read_lines(path: str) -> Iterator[str]:
         yield from lines
 
 
-__all__ = ["TraceError", "TraceSource", "detect_compression", "read_line_blocks", "read_lines"]
+__all__ = [
+    "TraceError",
+    "TraceSource",
+    "decompressed_blocks",
+    "detect_compression",
+    "read_line_blocks",
+    "read_lines",
+]
