@@ -418,6 +418,15 @@ def test_a_bad_html_destination_is_refused_before_the_replay(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sub", "t.txt"]
 
 
+def test_the_html_report_never_replaces_the_trace(runner: CliRunner, tmp_path: Path) -> None:
+    path = tmp_path / "t.txt"
+    path.write_text(trace_text(GOOD))
+    (tmp_path / "alias.txt").symlink_to(path)
+    code, out, err = run(runner, str(path), "--html", str(tmp_path / "alias.txt"))
+    assert code == 2 and out == "" and "the report would replace it" in err
+    assert path.read_text() == trace_text(GOOD)
+
+
 def test_an_unwritable_html_directory_is_refused_before_the_replay(
     runner: CliRunner, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -229,6 +229,9 @@ def replay(
     # Every output path is checked before the replay, which may take minutes.
     if html_path is not None:
         check_output_path(html_path, "--html")
+        for path in traces:
+            if path != "-" and os.path.exists(html_path) and os.path.samefile(path, html_path):
+                fail(f"--html {html_path}: is the trace {path}; the report would replace it")
     if compare is None:
         r, report = run_replay(
             traces,
