@@ -207,7 +207,55 @@ def test_costly_order_failure_prints_warn_alloc_report() -> None:
     assert line.endswith("kB (U) 0*4096kB = 2048kB")
 
 
-def test_double_free_reports_bad_page_state_and_keeps_lists_consistent() -> None:
+def test_double_free_of_an_order0_page_is_silent_and_leaves_refcount_minus_one() -> None:
+    # ___free_pages(): put_page_testzero() takes the free frame's _refcount from 0
+    # to -1 (no VM_BUG_ON without CONFIG_DEBUG_VM), returns false, and an order-0
+    # non-head page has no upper halves to free: nothing printed, nothing freed.
+    k = pc_kernel(32)
+    pa = k.page_alloc
+    page = k.alloc_pages(GFP_KERNEL, 0)
+    assert page is not None
+    k.free_pages_struct(page, 0)
+    before = free_lists(k), pa.nr_free_pcp()
+    log = k.dmesg()
+    k.free_pages_struct(page, 0)
+    assert k.dmesg() == log
+    assert (free_lists(k), pa.nr_free_pcp()) == before
+    assert k.pfn_to_page(page.pfn).refcount == -1
+    # check_pages_enabled is off: the next allocation of the frame (the head of
+    # its per-CPU list) sets the refcount to 1 (set_page_refcounted()), silently.
+    again = k.alloc_pages(GFP_KERNEL, 0)
+    assert again is not None and again.pfn == page.pfn and again.refcount == 1
+    assert k.dmesg() == log
+
+
+def test_with_check_pages_the_next_allocation_reports_the_double_freed_frame() -> None:
+    # check_new_page(): page_expected_state() fails on _refcount != 0, bad_page()
+    # says "nonzero _refcount" and the dump shows refcount:-1; the frame is
+    # dropped and another one is handed out.
+    k = pc_kernel(32)
+    pa = k.page_alloc
+    pa.check_pages_enabled = True
+    page = k.alloc_pages(GFP_KERNEL, 0)
+    assert page is not None
+    pfn = page.pfn
+    k.free_pages_struct(page, 0)
+    k.free_pages_struct(page, 0)
+    assert "Bad page state" not in k.dmesg()
+    again = k.alloc_pages(GFP_KERNEL, 0)
+    assert again is not None and again.pfn != pfn
+    log = k.dmesg()
+    assert f"BUG: Bad page state in process test  pfn:{pfn:05x}" in log
+    assert f"page: refcount:-1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{pfn:#x}" in log
+    assert "page dumped because: nonzero _refcount" in log
+    assert " check_new_pages" in log
+    assert "refcount:0 " not in log
+    assert pfn in pa.pages  # leaked, never handed out again
+
+
+def test_double_free_of_an_order1_page_frees_no_allocated_frame() -> None:
+    # The upper half (page + 1, order 0) is freed again: its frame is already
+    # free, which the kernel would queue twice; the model keeps its lists whole.
     k = pc_kernel(32)
     page = k.alloc_pages(GFP_KERNEL, 1)
     assert page is not None
@@ -215,24 +263,55 @@ def test_double_free_reports_bad_page_state_and_keeps_lists_consistent() -> None
     k.page_alloc.drain_all_pages()
     before = free_lists(k)
     k.free_pages_struct(page, 1)
-    assert f"BUG: Bad page state in process test  pfn:{page.pfn:05x}" in k.dmesg()
-    assert "page dumped because: nonzero _refcount" in k.dmesg()
-    assert f"page: refcount:-1 mapcount:0 mapping:0000000000000000 index:0x0 pfn:{page.pfn:#x}" in (
-        k.dmesg()
-    )
+    assert "Bad page state" not in k.dmesg()
     assert free_lists(k) == before
+    assert k.pfn_to_page(page.pfn).refcount == -1
 
 
-def test_free_with_wrong_order_is_reported_and_not_freed() -> None:
+def test_non_compound_block_freed_with_a_smaller_order_leaks_the_rest_silently() -> None:
+    # free_pages_prepare(): not compound, so no VM_BUG_ON_PAGE (and none without
+    # CONFIG_DEBUG_VM anyway); 2**order frames are freed, the other frames of the
+    # order-3 block stay allocated for good.
     k = pc_kernel(32)
+    pa = k.page_alloc
+    page = k.alloc_pages(GFP_KERNEL, 3)
+    assert page is not None
+    pfn = page.pfn
+    pa.drain_all_pages()
+    free = pa.nr_free_pages()
+    k.free_pages_struct(page, 1)
+    pa.drain_all_pages()
+    assert "Bad page state" not in k.dmesg() and "VM_BUG_ON" not in k.dmesg()
+    assert pa.nr_free_pages() == free + 2
+    assert pfn not in pa.pages
+    assert [(p.pfn - pfn, p.order) for p in pa.pages.values() if pfn <= p.pfn < pfn + 8] == [
+        (2, 1),
+        (4, 2),
+    ]
+
+
+def test_compound_block_freed_with_a_larger_order_with_check_pages_says_pagetail_not_set() -> None:
+    # free_tail_page_prepare() runs only with check_pages_enabled: the frames
+    # past the compound block are not its tails; nothing is freed.
+    k = pc_kernel(32)
+    pa = k.page_alloc
+    pa.check_pages_enabled = True
     page = k.alloc_pages(GFP_KERNEL | __GFP_COMP, 1)
     assert page is not None
     k.free_pages_struct(page, 2)
     assert f"BUG: Bad page state in process test  pfn:{page.pfn + 2:05x}" in k.dmesg()
     assert "page dumped because: PageTail not set" in k.dmesg()
-    assert page.pfn in k.page_alloc.pages
-    k.free_pages_struct(page, 1)
-    assert page.pfn not in k.page_alloc.pages
+    assert page.pfn in pa.pages and page.refcount == 0
+
+
+def test_compound_block_freed_with_a_larger_order_without_checks_frees_it_silently() -> None:
+    k = pc_kernel(32)
+    pa = k.page_alloc
+    page = k.alloc_pages(GFP_KERNEL | __GFP_COMP, 1)
+    assert page is not None
+    k.free_pages_struct(page, 2)
+    assert "Bad page state" not in k.dmesg()
+    assert page.pfn not in pa.pages
 
 
 def test_nofail_never_fails_while_memory_remains() -> None:

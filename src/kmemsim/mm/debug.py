@@ -90,15 +90,33 @@ def dump_page(k: Kernel, page: Page, reason: str) -> None:
     log.pr_warn(f"page dumped because: {reason}")
 
 
-def bad_page(k: Kernel, page: Page, reason: str) -> None:
-    """bad_page(): report a page in a bad state and taint the kernel ('B')."""
+# The callers of bad_page() in the stack it dumps: on the free path
+# (free_pages_prepare() inlined in __free_frozen_pages()) or on allocation.
+_BAD_PAGE_STACKS = {
+    "free": ["bad_page", "free_frozen_pages", "__free_pages"],
+    "check_new_pages": [
+        "bad_page",
+        "check_new_pages",
+        "get_page_from_freelist",
+        "__alloc_frozen_pages_noprof",
+        "alloc_pages_noprof",
+    ],
+}
+
+
+def bad_page(k: Kernel, page: Page, reason: str, caller: str = "free") -> None:
+    """bad_page(): report a page in a bad state and taint the kernel ('B').
+
+    `caller` picks the stack: "free" (free_pages_prepare()) or
+    "check_new_pages" (an allocation finding a frame that is not clean).
+    """
     sched = getattr(k, "sched", None)
     comm = sched.comm if sched is not None else "swapper/0"
     k.log.printk(f"BUG: Bad page state in process {comm}  pfn:{page.pfn:05x}", LogLevel.ALERT)
     dump_page(k, page, reason)
     k.log.pr_warn("Modules linked in:")
     if sched is not None:
-        sched.dump_stack(["bad_page", "free_frozen_pages", "__free_pages"])
+        sched.dump_stack(_BAD_PAGE_STACKS[caller])
     taint(k, "B")
 
 

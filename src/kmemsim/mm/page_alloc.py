@@ -151,6 +151,18 @@ _PG_NONE = PG(0)
 _PG_HEAD = PG.head
 
 
+def _aligned_blocks(start: int, end: int) -> list[tuple[int, int]]:
+    """[start, end) as the largest naturally aligned blocks, (pfn, order) in pfn order."""
+    out = []
+    while start < end:
+        order = (start & -start).bit_length() - 1 if start else (end - start).bit_length()
+        while start + (1 << order) > end:
+            order -= 1
+        out.append((start, order))
+        start += 1 << order
+    return out
+
+
 def get_order(size: int) -> int:
     """The buddy order that holds `size` bytes (include/asm-generic/getorder.h), 4 KiB pages.
 
@@ -318,6 +330,15 @@ class PageAllocator:
         self._refresh_populated()
         # Allocated blocks: head pfn -> Page (the only per-page host objects).
         self.pages: dict[int, Page] = {}
+        # _refcount of frames that head no allocated block, where it is not 0
+        # (a put_page() on a free frame drives it to -1).
+        self.frame_refcount: dict[int, int] = {}
+        # The check_pages_enabled static key (mm/page_alloc.c): struct page sanity
+        # checks at free (free_pages_prepare) and allocation (check_new_pages).
+        # Only CONFIG_DEBUG_VM, init_on_alloc, init_on_free or debug_pagealloc turn
+        # it on; every modelled configuration has them off ("mem auto-init: ...,
+        # heap alloc:off, heap free:off"), so it is off unless a scenario sets it.
+        self.check_pages_enabled = False
         self.page_group_by_mobility_disabled = False
         self.min_free_kbytes = 1024
         self.user_min_free_kbytes = -1
@@ -593,7 +614,7 @@ class PageAllocator:
             return page
         head = self._find_head(pfn)
         view = Page(pfn, 0, 0)
-        view._refcount = 0
+        view._refcount = self.frame_refcount.get(pfn, 0)
         if head is not None:
             view.migratetype = head.migratetype
             if head.flags & PG.head:
@@ -1242,14 +1263,36 @@ class PageAllocator:
             if sched is not None and (sched.preempt_count or sched.irqs_disabled):
                 sched.might_alloc(gfp, "__alloc_frozen_pages_noprof")
         highest, mt, alloc_flags = self._alloc_context(gfp)
-        pfn = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)[0]
-        if pfn < 0:
-            pfn = self._alloc_pages_slowpath(gfp, order, highest, mt)[0]
+        while True:
+            pfn = self.get_page_from_freelist(gfp, order, alloc_flags, highest, mt)[0]
             if pfn < 0:
-                return None
-        return self._prep_new_page(pfn, order, gfp, mt)
+                pfn = self._alloc_pages_slowpath(gfp, order, highest, mt)[0]
+                if pfn < 0:
+                    return None
+            if not self.check_pages_enabled or not self._check_new_pages(pfn, order, mt):
+                return self._prep_new_page(pfn, order, gfp, mt)
+
+    def _check_new_pages(self, pfn: int, order: int, mt: int) -> bool:
+        """check_new_pages(): True when a frame of the block is bad (reported by bad_page()).
+
+        The kernel then drops the block (it is off the free lists and never
+        handed out: leaked) and takes another one; so does the model.
+        """
+        bad = False
+        for frame in range(pfn, pfn + (1 << order)):
+            reason = self._frame_bad_reason(frame)
+            if reason:
+                self._bad_free(self.pfn_to_page(frame), order, reason, "check_new_pages")
+                bad = True
+        if bad:
+            leaked = Page(pfn, order, mt)
+            leaked._refcount = self.frame_refcount.pop(pfn, 0)
+            self.pages[pfn] = leaked
+        return bad
 
     def _prep_new_page(self, pfn: int, order: int, gfp: int, mt: int) -> Page:
+        """prep_new_page() and set_page_refcounted(): the head's _refcount becomes 1."""
+        self.frame_refcount.pop(pfn, None)
         page = Page(pfn, order, mt)
         if gfp & _GFP_COMP and order:
             page.flags = _PG_HEAD
@@ -1407,50 +1450,135 @@ class PageAllocator:
 
     # ------------------------------------------------------------------ freeing
     def free_pages_struct(self, page: Page, order: int) -> None:
-        """__free_pages(): drop the reference; the last one frees the block.
+        """__free_pages() (___free_pages() of Linux 6.18): drop a reference, free on the last.
 
-        A page that is not allocated (a double free) has its refcount driven
-        below zero and is reported as bad_page() reports it; a free with an
-        order larger than the block's is reported on the first frame beyond the
-        block (a compound block's "PageTail not set", else that frame's own bad
-        state), a smaller order as the VM_BUG_ON_PAGE of a debug kernel. Either
-        way the model frees nothing, so its free lists stay right.
+        put_page_testzero() decrements the frame's _refcount whatever it was;
+        without CONFIG_DEBUG_VM nothing checks that it was positive. When it
+        reaches zero, __free_frozen_pages() frees the 2**order frames from
+        there. Otherwise, when the frame is not a compound head (PageHead was
+        read before the put), the block's upper halves are freed anyway, the
+        largest first: page + 2**(order-1) with order-1, ..., page + 1 with
+        order 0 (another holder keeps only the first frame).
+
+        So a second free of an order-0 page says nothing and frees nothing: the
+        frame's refcount is -1 (frame_refcount), and with check_pages_enabled
+        the next allocation of the frame reports it (check_new_page: "nonzero
+        _refcount", refcount:-1). A non-compound block freed with a smaller
+        order frees that many frames and leaks the rest, silently.
         """
-        head = self.pages.get(page.pfn)
-        if head is None:
-            page._refcount -= 1
-            self._bad_free(page, order, "nonzero _refcount")
-            return
-        if head.order != order:
-            self._bad_order(head, order)
-            return
-        head._refcount -= 1
-        if head._refcount > 0:
-            return
-        if head._refcount < 0:
-            head._refcount = 0
-        self._free_block(head)
-
-    def _bad_order(self, head: Page, order: int) -> None:
-        if order < head.order:
-            self._bad_free(head, order, "VM_BUG_ON_PAGE(compound && compound_order(page) != order)")
-            return
-        beyond = head.pfn + (1 << head.order)
-        frame = self.pfn_to_page(beyond)
-        if head.flags & _PG_HEAD:
-            reason = "PageTail not set"
-        elif frame.refcount:
-            reason = "nonzero _refcount"
+        pfn = page.pfn
+        block = self.pages.get(pfn)
+        if block is not None:
+            is_head = bool(block.flags & _PG_HEAD)
+            block._refcount -= 1
+            last = block._refcount == 0
         else:
-            reason = "nonzero mapcount"  # a free frame: PageBuddy or on a per-CPU list
-        self._bad_free(frame, order, reason)
+            is_head = False  # a free frame or a tail frame carries no PG_head
+            count = self.frame_refcount.get(pfn, 0) - 1
+            if count:
+                self.frame_refcount[pfn] = count
+            else:
+                self.frame_refcount.pop(pfn, None)
+            last = count == 0
+        if last:
+            self._free_frozen_range(pfn, order)
+        elif not is_head:
+            for o in range(order - 1, -1, -1):
+                self._free_frozen_range(pfn + (1 << o), o)
 
-    def _free_block(self, head: Page) -> None:
-        del self.pages[head.pfn]
-        head.flags = _PG_NONE
-        head.slab = None
-        head.owner = ""
-        self.free_frozen_pages(head.pfn, head.order)
+    def _free_frozen_range(self, pfn: int, order: int) -> None:
+        """__free_frozen_pages(page, order) on any 2**order frames, allocated or not.
+
+        free_pages_prepare() checks the frames only with check_pages_enabled
+        (and then a bad frame stops the whole free); otherwise the frames go to
+        a free list as they are. The frames of allocated blocks in the range
+        are taken out of their blocks (a block cut short keeps its other frames
+        allocated: leaked) and freed; when the whole range was allocated it is
+        freed as the one block the kernel frees. Frames that are already free
+        the kernel would put on a free list a second time, corrupting it; the
+        model leaves them where they are, so that its lists stay consistent.
+        """
+        end = pfn + (1 << order)
+        blocks = self._blocks_overlapping(pfn, end)
+        if self.check_pages_enabled and not self._free_pages_prepare(pfn, order, blocks):
+            return
+        allocated = 0
+        for block in blocks:
+            b_start, b_end = block.pfn, block.pfn + (1 << block.order)
+            del self.pages[block.pfn]
+            block.flags = _PG_NONE
+            block.slab = None
+            block.owner = ""
+            # The frames of the block outside the range stay allocated (leaked).
+            for lo, hi in ((b_start, max(b_start, pfn)), (min(b_end, end), b_end)):
+                for rest_pfn, rest_order in _aligned_blocks(lo, hi):
+                    rest = Page(rest_pfn, rest_order, block.migratetype)
+                    rest._refcount = self.frame_refcount.get(rest_pfn, 0)
+                    self.pages[rest_pfn] = rest
+            allocated += min(b_end, end) - max(b_start, pfn)
+        if allocated == 1 << order:
+            self.free_frozen_pages(pfn, order)
+            return
+        for block in blocks:
+            lo, hi = max(block.pfn, pfn), min(block.pfn + (1 << block.order), end)
+            for part_pfn, part_order in _aligned_blocks(lo, hi):
+                self.free_frozen_pages(part_pfn, part_order)
+
+    def _blocks_overlapping(self, start: int, end: int) -> list[Page]:
+        """The allocated blocks with a frame in [start, end), by pfn."""
+        pages = self.pages
+        found: list[Page] = []
+        block = pages.get(start) or self._find_head(start)
+        pfn = start + 1
+        if block is not None:
+            found.append(block)
+            pfn = block.pfn + (1 << block.order)
+        while pfn < end:
+            block = pages.get(pfn)
+            if block is None:
+                pfn += 1
+                continue
+            found.append(block)
+            pfn += 1 << block.order
+        return found
+
+    def _free_pages_prepare(self, pfn: int, order: int, blocks: list[Page]) -> bool:
+        """free_pages_prepare()'s checks (check_pages_enabled): False when a frame is bad.
+
+        Tail frames first (free_tail_page_prepare() for a compound head: each
+        must be a tail of it, "PageTail not set"; then free_page_is_bad()),
+        then the first frame; every bad frame is reported (bad_page()).
+        """
+        head = self.pages.get(pfn)
+        compound = head is not None and bool(head.flags & _PG_HEAD)
+        bad = 0
+        for i in range(1, 1 << order):
+            frame = pfn + i
+            if compound and head is not None and frame >= pfn + (1 << head.order):
+                self._bad_free(self.pfn_to_page(frame), order, "PageTail not set")
+                bad += 1
+            reason = self._frame_bad_reason(frame)
+            if reason:
+                self._bad_free(self.pfn_to_page(frame), order, reason)
+                bad += 1
+        reason = self._frame_bad_reason(pfn, first=True)
+        if reason:
+            self._bad_free(self.pfn_to_page(pfn), order, reason)
+            bad += 1
+        return not bad
+
+    def _frame_bad_reason(self, pfn: int, first: bool = False) -> str:
+        """page_bad_reason(): why a frame about to be freed or handed out is not clean."""
+        zb = self.page_zone(pfn)
+        if zb is not None and pfn in zb.buddy_order:
+            return "nonzero mapcount"  # PG_buddy lives in page_type, over _mapcount
+        block = self.pages.get(pfn)
+        count = self.frame_refcount.get(pfn, 0) if block is None else block._refcount
+        if first and block is not None:
+            count = block._refcount  # put_page_testzero() already brought it to 0
+        if count:
+            return "nonzero _refcount"
+        return ""
 
     def free_frozen_pages(self, pfn: int, order: int) -> None:
         """__free_frozen_pages(): to the per-CPU lists where allowed, else the buddy lists."""
@@ -1484,17 +1612,12 @@ class PageAllocator:
         if not dm.virt_addr_valid(addr):
             self._warn("free_pages")
             return
-        pfn = dm.virt_to_pfn(addr)
-        page = self.pages.get(pfn)
-        if page is None:
-            self._bad_free(self.pfn_to_page(pfn), order, "nonzero _refcount")
-            return
-        self.free_pages_struct(page, order)
+        self.free_pages_struct(self.pfn_to_page(dm.virt_to_pfn(addr)), order)
 
-    def _bad_free(self, page: Page, order: int, reason: str) -> None:
+    def _bad_free(self, page: Page, order: int, reason: str, caller: str = "free") -> None:
         from kmemsim.mm.debug import bad_page
 
-        bad_page(self.k, page, reason)
+        bad_page(self.k, page, reason, caller)
 
     def _warn(self, function: str) -> None:
         from kmemsim.mm.debug import warn_on
