@@ -314,6 +314,20 @@ def test_compound_block_freed_with_a_larger_order_without_checks_frees_it_silent
     assert page.pfn not in pa.pages
 
 
+def test_warn_on_once_prints_the_whole_report_once_then_nothing() -> None:
+    # report_bug(): a WARN_ON_ONCE site with BUGFLAG_DONE returns before the
+    # cut-here line; __warn() ends with the end-trace marker.
+    k = pc_kernel(32)
+    assert k.alloc_pages(GFP_KERNEL, 11) is None
+    first = k.dmesg().splitlines()
+    body = [line.split("] ", 1)[1] for line in first[3:]]
+    assert body[0] == "------------[ cut here ]------------"
+    assert body[1].startswith("WARNING: CPU: 0 PID: ") and "mm/page_alloc.c" in body[1]
+    assert body[-1] == "---[ end trace 0000000000000000 ]---"
+    assert k.alloc_pages(GFP_KERNEL, 11) is None
+    assert k.dmesg().splitlines() == first
+
+
 def test_nofail_never_fails_while_memory_remains() -> None:
     from kmemsim.include.linux.gfp_types import __GFP_NOFAIL
 

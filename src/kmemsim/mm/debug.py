@@ -7,6 +7,14 @@ mapping, index, pfn; the flags with the node and zone encoded in their top
 bits; the raw words), says why, lists the modules and the stack, taints the
 kernel with 'B' and leaves the page alone. kmemsim prints the same lines and,
 as the kernel does, does not touch the free lists for such a page.
+
+WARN() and WARN_ON_ONCE() go through warn(): the "cut here" line (printed by
+report_bug() in lib/bug.c, or by __warn_printk() before a WARN()'s message),
+the message, "WARNING: CPU: n PID: p at <file> <function>", the modules, the
+stack and "---[ end trace 0000000000000000 ]---" (__warn() in
+kernel/panic.c). A _ONCE site that has fired prints nothing at all the next
+times: report_bug() returns before the cut-here line when the site's
+BUGFLAG_DONE is set, and WARN_ONCE()'s DO_ONCE_LITE_IF() never calls WARN().
 """
 
 from __future__ import annotations
@@ -127,22 +135,66 @@ def taint(k: Kernel, flag: str) -> None:
         sched.taint(flag)
 
 
-def warn_on(k: Kernel, file: str, function: str) -> None:
-    """WARN_ON_ONCE(): "WARNING: CPU: n PID: p at <file> <function>" and the stack, once per site.
+CUT_HERE = "------------[ cut here ]------------"
+END_TRACE = "---[ end trace 0000000000000000 ]---"
 
-    The kernel prints the line number of the WARN as well; kmemsim names the
-    file and the function that warns.
-    """
+
+def _warn_once_fired(k: Kernel, file: str, function: str) -> bool:
+    """Test and set the site's once-flag (BUGFLAG_DONE / the __already_done of DO_ONCE_LITE)."""
     sched = getattr(k, "sched", None)
-    if sched is not None:
-        site = f"{file}:{function}"
-        if site in sched.warned_once:
-            return
-        sched.warned_once.add(site)
+    if sched is None:
+        return False
+    site = f"{file}:{function}"
+    if site in sched.warned_once:
+        return True
+    sched.warned_once.add(site)
+    return False
+
+
+def _warn_body(k: Kernel, file: str, function: str) -> None:
+    """__warn(): the WARNING line, the modules, the stack; then taint 'W'."""
+    sched = getattr(k, "sched", None)
     cpu = sched.current_cpu if sched is not None else 0
     pid = sched.pid if sched is not None else 0
     k.log.pr_warn(f"WARNING: CPU: {cpu} PID: {pid} at {file} {function}")
     k.log.pr_warn("Modules linked in:")
     if sched is not None:
         sched.dump_stack([function])
+
+
+def warn(k: Kernel, file: str, function: str, message: str = "", *, once: bool = True) -> bool:
+    """WARN_ON_ONCE() / WARN_ONCE(): the whole report, or nothing once the site has fired.
+
+    Prints the cut-here line, `message` (a WARN()'s format, printed by
+    __warn_printk() before the trap), the WARNING line with the stack, and
+    the end-trace marker, then taints the kernel 'W' (__warn() adds the taint
+    after printing). With `once` (the _ONCE variants) a second call at the
+    same file and function prints nothing. Returns whether it printed.
+    The kernel prints the line number of the WARN as well; kmemsim names the
+    file and the function that warns.
+    """
+    if once and _warn_once_fired(k, file, function):
+        return False
+    log = k.log
+    log.pr_warn(CUT_HERE)
+    if message:
+        log.pr_warn(message)
+    _warn_body(k, file, function)
+    log.pr_warn(END_TRACE)
     taint(k, "W")
+    return True
+
+
+def warn_on(k: Kernel, file: str, function: str) -> bool:
+    """The middle of a WARN_ON_ONCE() report, once per site, for callers that print the
+    cut-here and end-trace lines themselves; returns whether it printed.
+
+    Such a caller prints its framing lines even when the site has already
+    fired, which the kernel never does: use warn(), which prints all of the
+    report or none of it.
+    """
+    if _warn_once_fired(k, file, function):
+        return False
+    _warn_body(k, file, function)
+    taint(k, "W")
+    return True

@@ -1620,9 +1620,9 @@ class PageAllocator:
         bad_page(self.k, page, reason, caller)
 
     def _warn(self, function: str) -> None:
-        from kmemsim.mm.debug import warn_on
+        from kmemsim.mm.debug import warn
 
-        warn_on(self.k, "mm/page_alloc.c", function)
+        warn(self.k, "mm/page_alloc.c", function)
 
     # ------------------------------------------------------------------ trace replay
     def take_free_block(self, pfn: int, order: int, gfp: int) -> Page | None:
