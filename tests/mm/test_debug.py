@@ -4,7 +4,28 @@ kernel/panic.c: the numbers and lines the kernel prints."""
 from __future__ import annotations
 
 import kmemsim
-from kmemsim.mm.debug import warn
+from kmemsim.include.linux.mm_types import Page
+from kmemsim.mm.debug import bad_page, pfn_ulong, ulong, warn
+
+
+def test_the_pfn_of_a_bogus_pointer_is_printed_as_an_unsigned_long() -> None:
+    # x86_64 __phys_addr() of 0x7fff12345678 (below PAGE_OFFSET) wraps:
+    # 0x7fff12345678 - 0xffff888000000000 mod 2**64 = 0xf77f12345678, pfn 0xf77f12345.
+    k = kmemsim.boot("x86_64", mem="256M")
+    page = Page((0x7FFF12345678 - 0xFFFF888000000000) >> 12)
+    assert page.pfn < 0
+    bad_page(k, page, "nonzero _refcount")
+    log = k.dmesg()
+    assert "pfn:-" not in log
+    assert "Bad page state in process swapper/0  pfn:f77f12345\n" in log
+    assert "index:0x0 pfn:0xf77f12345\n" in log
+
+
+def test_a_32_bit_kernel_wraps_pfns_and_addresses_at_32_bits() -> None:
+    k = kmemsim.boot("i386", mem="256M")
+    assert ulong(k, -1) == 0xFFFFFFFF
+    # __pa(0x1000) = 0x1000 - 0xc0000000 mod 2**32 = 0x40001000: pfn 0x40001.
+    assert pfn_ulong(k, (0x1000 - 0xC0000000) >> 12) == 0x40001
 
 
 def test_warn_prints_the_message_after_cut_here_and_nothing_once_fired() -> None:

@@ -8,6 +8,14 @@ bits; the raw words), says why, lists the modules and the stack, taints the
 kernel with 'B' and leaves the page alone. kmemsim prints the same lines and,
 as the kernel does, does not touch the free lists for such a page.
 
+Numbers the kernel keeps in an unsigned long are printed as such, never
+negative: an address modulo 2**BITS_PER_LONG (ulong()), and a pfn as the
+kernel derives it, __pa(addr) >> PAGE_SHIFT with __pa() wrapping modulo
+2**BITS_PER_LONG (pfn_ulong()), so the pfn of a bogus pointer below the direct
+map (x86_64 __phys_addr(): addr - PAGE_OFFSET) is a large positive number below
+2**(BITS_PER_LONG - PAGE_SHIFT), as dump_page()'s "pfn:%#lx" and bad_page()'s
+"pfn:%05lx" show it.
+
 WARN() and WARN_ON_ONCE() go through warn(): the "cut here" line (printed by
 report_bug() in lib/bug.c, or by __warn_printk() before a WARN()'s message),
 the message, "WARNING: CPU: n PID: p at <file> <function>", the modules, the
@@ -32,6 +40,19 @@ if TYPE_CHECKING:
 ZONES_PGSHIFT = 51
 LAST_CPUPID_PGSHIFT = 30
 LAST_CPUPID_MASK = 0x1FFFFF
+
+
+def ulong(k: Kernel, value: int) -> int:
+    """`value` as the kernel's unsigned long holds it (two's complement, BITS_PER_LONG bits)."""
+    bits = int(getattr(k.machine, "bits", 64))
+    return value & ((1 << bits) - 1)
+
+
+def pfn_ulong(k: Kernel, pfn: int) -> int:
+    """The pfn of a wrapped physical address: (phys mod 2**BITS_PER_LONG) >> PAGE_SHIFT."""
+    bits = int(getattr(k.machine, "bits", 64))
+    shift = int(getattr(k.machine, "page_shift", 12))
+    return pfn & ((1 << (bits - shift)) - 1)
 
 
 def _zone_index(k: Kernel, pfn: int) -> int:
@@ -73,7 +94,7 @@ def dump_page(k: Kernel, page: Page, reason: str) -> None:
     log = k.log
     log.pr_warn(
         f"page: refcount:{page.refcount} mapcount:0 mapping:0000000000000000 "
-        f"index:0x0 pfn:{page.pfn:#x}"
+        f"index:0x0 pfn:{pfn_ulong(k, page.pfn):#x}"
     )
     if page.flags & PG.head:
         log.pr_warn(
@@ -120,7 +141,8 @@ def bad_page(k: Kernel, page: Page, reason: str, caller: str = "free") -> None:
     """
     sched = getattr(k, "sched", None)
     comm = sched.comm if sched is not None else "swapper/0"
-    k.log.printk(f"BUG: Bad page state in process {comm}  pfn:{page.pfn:05x}", LogLevel.ALERT)
+    pfn = pfn_ulong(k, page.pfn)
+    k.log.printk(f"BUG: Bad page state in process {comm}  pfn:{pfn:05x}", LogLevel.ALERT)
     dump_page(k, page, reason)
     k.log.pr_warn("Modules linked in:")
     if sched is not None:
