@@ -84,3 +84,23 @@ def test_might_sleep_from_a_scenario_names_the_scenario_line() -> None:
     with k.softirq_context():
         k.might_sleep()
     assert "invalid context at test_sched_core.py:" in k.dmesg()
+
+
+def test_set_task_names_the_current_task_in_every_report() -> None:
+    from kmemsim.mm.debug import bad_page
+
+    k = kmemsim.boot("x86_64", mem="256M", cpus=2)
+    k.sched.set_task("python3", 4242)
+    assert (k.sched.comm, k.sched.pid) == ("python3", 4242)
+    with k.sched.spin_lock():
+        k.might_sleep()
+    k.page_alloc.warn_alloc(GFP_KERNEL, 10)
+    page = k.alloc_pages(GFP_KERNEL, 0)
+    assert page is not None
+    bad_page(k, page, "nonzero _refcount")
+    log = k.dmesg()
+    assert "non_block: 0, pid: 4242, name: python3" in log
+    assert "python3: page allocation failure: order:10, " in log
+    assert "BUG: Bad page state in process python3  pfn:" in log
+    assert "PID: 4242 Comm: python3 " in log
+    assert "swapper/0" not in log.split("python3", 1)[1]

@@ -122,7 +122,16 @@ class ExecContext:
         return int(self.k.machine.cpus)
 
     def set_task(self, comm: str, pid: int) -> None:
-        """Make (comm, pid) the current task (a scenario or a replayed trace line)."""
+        """Make (comm, pid) the current task: `current->comm` and `current->pid`.
+
+        Every report names the current task as the kernel does: __might_resched()
+        ("pid: <pid>, name: <comm>"), warn_alloc() ("<comm>: page allocation
+        failure"), bad_page() ("in process <comm>"), WARN ("PID: <pid>") and
+        dump_stack() ("PID: <pid> Comm: <comm>"). The model starts as the boot
+        task, "swapper/0" PID 0; a scenario (`k.sched.set_task("python3", 4242)`,
+        e.g. what `kmemsim run` does for its script) or a replayed trace line
+        switches it. An interrupt handler (irq_context()) restores it on exit.
+        """
         self.comm = comm
         self.pid = pid
 
