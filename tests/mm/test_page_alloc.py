@@ -410,6 +410,52 @@ def test_pcp_high_grows_with_allocation_and_decays_back_to_high_min() -> None:
     assert pcp.count <= pcp.high_min
 
 
+def test_pcp_high_is_left_alone_by_the_high_and_batch_update_until_a_page_goes_through() -> None:
+    # pageset_update() writes batch, high_min and high_max only; the first free
+    # through the list (nr_pcp_high()) clamps high into [high_min, high_max].
+    from kmemsim.mm.page_alloc import setup_per_cpu_pageset, zone_set_pageset_high_and_batch
+
+    k = pc_kernel(1024)
+    pa = k.page_alloc
+    dma, dma32 = pa.zone_by_type[ZoneType.DMA], pa.zone_by_type[ZoneType.DMA32]
+    for zb in (dma, dma32):
+        zone_set_pageset_high_and_batch(pa, zb, 0)
+        assert [p.high for p in zb.pcp] == [0] * len(zb.pcp)
+        assert all(p.high_min > 0 and p.batch > 0 for p in zb.pcp)
+    page = k.alloc_pages(GFP_KERNEL, 0)
+    assert page is not None
+    # nr_pcp_alloc(): clamped up to high_min, then one batch more for the refill.
+    pcp = dma32.pcp[0]
+    assert pcp.high == pcp.high_min + pcp.batch
+    k.free_pages_struct(page, 0)
+    assert [p.high for p in dma.pcp] == [0] * len(dma.pcp)  # no traffic: stays 0
+    pa.refresh_cpu_vm_stats()  # decay_pcp_high() leaves a high below high_min alone
+    assert [p.high for p in dma.pcp] == [0] * len(dma.pcp)
+    # setup_per_cpu_pageset() runs before the watermarks exist: high_min = 4 * batch.
+    for zb in pa.buddies:
+        zb.watermark = [0, 0, 0, 0]
+    setup_per_cpu_pageset(k)
+    assert dma32.pcp[1].high_min == dma32.pcp[1].batch << 2
+    assert dma32.pcp[1].high == 0
+
+
+def test_free_reserved_page_goes_through_the_per_cpu_list() -> None:
+    k = pc_kernel(64)
+    pa = k.page_alloc
+    dma32 = pa.zone_by_type[ZoneType.DMA32]
+    pfn = dma32.zone.zone_start_pfn + 5
+    assert pa.take_free_block(pfn, 0, GFP_KERNEL) is not None  # off the buddy lists
+    del pa.pages[pfn]  # as a frame memblock kept reserved: not in the allocator
+    assert dma32.pcp[0].high == 0
+    dma32.zone.managed_pages -= 1
+    managed = dma32.zone.managed_pages
+    pa.free_reserved_page(pfn)
+    assert dma32.zone.managed_pages == managed + 1
+    pcp = dma32.pcp[0]
+    assert any(pfn in lst for lst in pcp.lists)
+    assert pcp.high == pcp.high_min
+
+
 def test_atomic_reserve_arithmetic_of_zone_watermark_ok() -> None:
     from kmemsim.mm.page_alloc import (
         ALLOC_HIGHATOMIC,

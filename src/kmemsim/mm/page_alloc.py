@@ -209,7 +209,24 @@ def pageblock_order_for(arch: str, max_order: int) -> int:
 
 
 class PerCpuPages:
-    """struct per_cpu_pages: one CPU's lists of free pages of one zone."""
+    """struct per_cpu_pages: one CPU's lists of free pages of one zone.
+
+    `high` is the auto-tuned drain mark that /proc/zoneinfo prints; `high_min`,
+    `high_max` and `batch` are what zone_set_pageset_high_and_batch() sets.
+    In 6.18 pageset_update() writes only batch, high_min and high_max:
+    `high` starts at 0 (per_cpu_pages_init() clears the structure) and is first
+    moved into [high_min, high_max] by the first allocation (nr_pcp_alloc()) or
+    free (nr_pcp_high()) through this list; decay_pcp_high() only lowers a
+    `high` above high_min, toward high_min. So a list no page has gone through
+    shows "high: 0", e.g. ZONE_DMA of the captured 6.18 machine: memblock
+    hands its frames to the buddy lists directly (__free_pages_core()), its
+    only allocation, the DMA atomic pool, is of an order above
+    PAGE_ALLOC_COSTLY_ORDER, which bypasses the per-CPU lists, and nothing
+    else asks for ZONE_DMA. Its DMA32 shows high == high_min (4316) with
+    numa_hit 0: frees only (the kernel image's __init sections and the initrd
+    sit in DMA32 and are freed page by page, free_reserved_page()), then idle
+    decay back to high_min.
+    """
 
     __slots__ = (
         "alloc_factor",
@@ -546,6 +563,23 @@ class PageAllocator:
                 self._add_to_free_list(zb, pfn, order, mt, True)
                 return
         self._free_one_page(zb, pfn, order, FPI_TO_TAIL)
+
+    def free_reserved_page(self, pfn: int) -> None:
+        """free_reserved_page() (include/linux/mm.h): one boot-reserved frame to the allocator.
+
+        What free_reserved_area() does for each frame of the initrd and the
+        __init sections: ClearPageReserved(), init_page_count() (refcount 1),
+        __free_page(), whose put_page_testzero() frees the frame through
+        __free_frozen_pages(), so it lands on the current CPU's per-CPU list
+        (and nr_pcp_high() clamps that list's `high` into [high_min, high_max]),
+        then adjust_managed_page_count(+1). Unlike __free_pages_core() at
+        memblock_free_all(), which goes straight to the buddy lists.
+        """
+        zb = self.page_zone(pfn)
+        if zb is None:
+            return
+        self.adjust_managed_page_count(pfn, 1)
+        self.free_frozen_pages(pfn, 0)
 
     def adjust_managed_page_count(self, pfn: int, count: int) -> None:
         """adjust_managed_page_count(): a zone gains or loses managed pages."""
@@ -1865,7 +1899,12 @@ def zone_highsize(
 
 
 def zone_set_pageset_high_and_batch(pa: PageAllocator, zb: ZoneBuddy, cpu_online: int) -> None:
-    """zone_set_pageset_high_and_batch(): high_min, high_max and batch of every CPU."""
+    """zone_set_pageset_high_and_batch(): high_min, high_max and batch of every CPU.
+
+    __zone_set_pageset_high_and_batch() / pageset_update() of 6.18 leave each
+    CPU's `high` alone (see PerCpuPages): it follows at the next allocation or
+    free through the list.
+    """
     fraction = int(pa.k.config["percpu_pagelist_high_fraction"])
     new_batch = max(1, zone_batchsize(pa, zb))
     if fraction:
@@ -1880,6 +1919,22 @@ def zone_set_pageset_high_and_batch(pa: PageAllocator, zb: ZoneBuddy, cpu_online
         pcp.high_min = new_high_min
         pcp.high_max = new_high_max
         pcp.batch = new_batch
+
+
+def setup_per_cpu_pageset(k: Kernel) -> None:
+    """setup_per_cpu_pageset() (start_kernel(), after mm_core_init()): the real per-CPU lists.
+
+    Until then every zone uses the boot pageset (high 0, batch 1: a free
+    goes straight back to the buddy lists). setup_zone_pageset() gives each
+    populated zone fresh lists (`high` 0) and sizes them with
+    zone_set_pageset_high_and_batch(): the watermarks are still 0 at that
+    point (init_per_zone_wmark_min() is a later core_initcall), so high_min is
+    4 * batch until setup_per_zone_wmarks() sizes them again.
+    """
+    pa = k.page_alloc
+    pa._refresh_populated()
+    for zb in pa._populated:
+        zone_set_pageset_high_and_batch(pa, zb, 0)
 
 
 def set_recommended_min_free_kbytes(pa: PageAllocator) -> None:
