@@ -1307,22 +1307,21 @@ class PageAllocator:
                 return self._prep_new_page(pfn, order, gfp, mt)
 
     def _check_new_pages(self, pfn: int, order: int, mt: int) -> bool:
-        """check_new_pages(): True when a frame of the block is bad (reported by bad_page()).
+        """check_new_pages(): True when a frame of the block is bad, reported by bad_page().
 
-        The kernel then drops the block (it is off the free lists and never
-        handed out: leaked) and takes another one; so does the model.
+        The first bad frame ends the check. The kernel then drops the block
+        (it is off the free lists and never handed out: leaked) and takes
+        another one; so does the model.
         """
-        bad = False
         for frame in range(pfn, pfn + (1 << order)):
             reason = self._frame_bad_reason(frame)
             if reason:
                 self._bad_free(self.pfn_to_page(frame), order, reason, "check_new_pages")
-                bad = True
-        if bad:
-            leaked = Page(pfn, order, mt)
-            leaked._refcount = self.frame_refcount.pop(pfn, 0)
-            self.pages[pfn] = leaked
-        return bad
+                leaked = Page(pfn, order, mt)
+                leaked._refcount = self.frame_refcount.pop(pfn, 0)
+                self.pages[pfn] = leaked
+                return True
+        return False
 
     def _prep_new_page(self, pfn: int, order: int, gfp: int, mt: int) -> Page:
         """prep_new_page() and set_page_refcounted(): the head's _refcount becomes 1."""
