@@ -395,7 +395,11 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.mm.memblock import memblock_free_all
     from kmemsim.mm.mm_init import mem_init_print_info, report_meminit
-    from kmemsim.mm.page_alloc import build_all_zonelists, init_per_zone_wmark_min
+    from kmemsim.mm.page_alloc import (
+        build_all_zonelists,
+        init_per_zone_wmark_min,
+        setup_per_cpu_pageset,
+    )
     from kmemsim.mm.slab_common import boot_caches_init
     from kmemsim.mm.slub import kmem_cache_init
     from kmemsim.mm.vmstat import proc_vmstat_init
@@ -413,6 +417,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         memblock_free_all(k)  # RAM to the buddy allocator (__free_pages_core, to the tail)
         kmem_cache_init(k)  # k.slab, the kmalloc caches, "SLUB: HWalign=64, Order=0-3, ..."
         mem_init_print_info(k)  # "Memory: ...K/...K available (...)"
+        setup_per_cpu_pageset(k)  # the zones' real per-CPU lists
         boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches
         init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
         free_initrd_mem(k)  # rootfs_initcall populate_rootfs(): "Freeing initrd memory: ..."

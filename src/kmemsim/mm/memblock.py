@@ -254,20 +254,21 @@ def free_reserved_area(k: Kernel, start: int, end: int, what: str) -> int:
     """free_reserved_area() (mm/page_alloc.c): give boot-reserved RAM to the buddy allocator.
 
     [start, end) are physical addresses; start is rounded up and end down to
-    pages. Each page becomes a managed page of its zone and a free page
-    (adjust_managed_page_count); the kernel frees them one by one and the
-    buddy allocator merges them, which ends in the same free blocks as
-    freeing the range in maximal aligned blocks, as done here. Prints
-    "Freeing <what> memory: <N>K" when pages were freed. Returns the pages.
+    pages. Each page goes back one by one through free_reserved_page(): it
+    becomes a managed page of its zone (adjust_managed_page_count) and is
+    freed with __free_page(), so it passes through the current CPU's per-CPU
+    list, unlike memblock_free_all(), which fills the buddy lists directly.
+    Prints "Freeing <what> memory: <N>K" when pages were freed. Returns the
+    pages.
     """
     shift = k.machine.page_shift
     mask = (1 << shift) - 1
     spfn, epfn = (start + mask) >> shift, end >> shift
     if epfn <= spfn:
         return 0
-    _free_pages_memory(
-        k.page_alloc.free_pages_core, spfn, epfn, int(k.config["ARCH_FORCE_MAX_ORDER"])
-    )
+    free_reserved_page = k.page_alloc.free_reserved_page
+    for pfn in range(spfn, epfn):
+        free_reserved_page(pfn)
     pages = epfn - spfn
     if what:
         k.log.pr_info(f"Freeing {what} memory: {pages << (shift - 10)}K")
