@@ -415,16 +415,17 @@ class SlabAllocator(Slub):
                 self.list_slab_objects(s, slab)
         if s.node.nr_partial or s.node.nr_slabs:
             s.refcount = 1
-            log = self.k.log
-            log.pr_warn("------------[ cut here ]------------")
-            log.pr_warn(
-                f"kmem_cache_destroy {s.name}: Slab cache still has objects "
-                "when called from kmem_cache_destroy"
-            )
-            from kmemsim.mm.debug import warn_on
+            from kmemsim.mm.debug import warn
 
-            warn_on(self.k, "mm/slab_common.c", "kmem_cache_destroy")
-            log.pr_warn("---[ end trace 0000000000000000 ]---")
+            # WARN(), not WARN_ONCE(): every such destroy is reported.
+            warn(
+                self.k,
+                "mm/slab_common.c",
+                "kmem_cache_destroy",
+                f"kmem_cache_destroy {s.name}: Slab cache still has objects "
+                "when called from kmem_cache_destroy",
+                once=False,
+            )
             return
         self.caches.remove(s)
 
@@ -499,23 +500,24 @@ class SlabAllocator(Slub):
         slab = self.slab_of_pfn.get((addr + self._v2p) >> self.page_shift)
         if slab is None or slab.cache is not s:
             # cache_from_obj() / virt_to_cache(): free to the object's own cache, or not at all.
-            log = self.k.log
-            log.pr_warn("------------[ cut here ]------------")
-            if slab is None:
-                log.pr_warn("virt_to_cache: Object is not a Slab page!")
-            else:
-                log.pr_warn(
-                    f"cache_from_obj: Wrong slab cache. {s.name} but object is from "
-                    f"{slab.cache.name}"
-                )
-            from kmemsim.mm.debug import warn_on
+            from kmemsim.mm.debug import warn
 
-            warn_on(
-                self.k,
-                "mm/slab.h" if slab is None else "mm/slub.c",
-                "virt_to_cache" if slab is None else "cache_from_obj",
-            )
-            log.pr_warn("---[ end trace 0000000000000000 ]---")
+            # WARN_ONCE() in both: the report comes once per site.
+            if slab is None:
+                warn(
+                    self.k,
+                    "mm/slab.h",
+                    "virt_to_cache",
+                    "virt_to_cache: Object is not a Slab page!",
+                )
+            else:
+                warn(
+                    self.k,
+                    "mm/slub.c",
+                    "cache_from_obj",
+                    f"cache_from_obj: Wrong slab cache. {s.name} but object is from "
+                    f"{slab.cache.name}",
+                )
             if slab is None:
                 return
             print_tracking(self, slab.cache, addr)

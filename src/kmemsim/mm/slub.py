@@ -955,12 +955,10 @@ class Slub:
         return bool(s.flags & SLAB_STORE_USER) and bool(s.flags & SLAB_KMALLOC)
 
     def warn(self, file: str, func: str) -> None:
-        """WARN_ON(): the cut-here report at `file` in `func`, as mm/debug.py prints it."""
-        from kmemsim.mm.debug import warn_on
+        """WARN_ON_ONCE(): the cut-here report at `file` in `func` (mm/debug.py), once per site."""
+        from kmemsim.mm.debug import warn
 
-        self.k.log.pr_warn("------------[ cut here ]------------")
-        warn_on(self.k, file, func)
-        self.k.log.pr_warn("---[ end trace 0000000000000000 ]---")
+        warn(self.k, file, func)
 
     def set_track(self, s: KmemCache, obj: int, alloc: bool) -> None:
         """set_track(): record who allocated / freed the object (caller, cpu, pid, jiffies).
