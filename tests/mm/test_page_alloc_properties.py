@@ -86,18 +86,24 @@ def check_invariants(k: Kernel, held: list[tuple[int, int]]) -> None:
     free = cached = 0
     for zb in pa.buddies:
         listed = 0
+        seen: dict[int, int] = {}
         for order, lists in enumerate(zb.free_list):
             assert len(lists) == MIGRATE_TYPES
             for mt, lst in enumerate(lists):
                 for pfn in lst:
-                    assert zb.buddy_order[pfn] == order
+                    # PageBuddy() and buddy_order() know every listed block, run or not.
+                    assert zb.free_block_order(pfn) == order
+                    assert pfn in lst
+                    seen[pfn] = order
                     assert pfn % (1 << order) == 0
                     # A free block sits on its pageblock's list.
                     assert pa.get_pageblock_migratetype(zb, pfn) == mt
                     intervals.append((pfn, pfn + (1 << order), "free"))
                     listed += 1 << order
         assert listed == zb.nr_free
-        assert len(zb.buddy_order) == sum(len(lst) for ls in zb.free_list for lst in ls)
+        assert len(seen) == sum(len(lst) for ls in zb.free_list for lst in ls)
+        # The pfn -> order index holds no block that left the lists.
+        assert all(seen.get(pfn) == o for pfn, o in zb.buddy_order.items())
         free += zb.nr_free
         for pcp in zb.pcp:
             n = 0

@@ -86,7 +86,7 @@ PGTY_BUDDY = 0xF0
 def _is_buddy(k: Kernel, pfn: int) -> bool:
     """PageBuddy(): the first frame of a free block on the buddy lists."""
     zb = k.page_alloc.page_zone(pfn)
-    return zb is not None and pfn in zb.buddy_order
+    return zb is not None and zb.free_block_order(pfn) >= 0
 
 
 def dump_page(k: Kernel, page: Page, reason: str) -> None:

@@ -36,16 +36,23 @@ one reclaim pass (compaction would be the only further help), and the OOM
 killer finds no victim (the kernel then panics: "System is deadlocked on
 memory"), which here raises kmemsim.errors.Oops.
 
-Host memory: a Page object exists only for an allocated block (its head frame);
-free blocks are dictionary entries keyed by pfn, so a 1 TiB machine costs
-a few hundred thousand entries. No loop runs over all pages; the longest walk
-is one pageblock, as the kernel's move_freepages_block() does.
+Host memory: a Page object exists only for an allocated block (its head frame).
+A free list (FreeList) holds its blocks as ordered-dict entries keyed by pfn,
+except the long stretches of consecutive MAX_PAGE_ORDER blocks that
+memblock_free_all() appends at boot: those are runs (first pfn, count), one
+small object whatever their length, so a freshly booted machine costs the same
+host memory at 1 GiB as at 64 TiB, and the lists grow only with the blocks
+the simulated system splits and frees. No loop runs over all pages; the
+longest walk is one pageblock, as the kernel's move_freepages_block() does.
 """
 
 from __future__ import annotations
 
 import math
+from bisect import bisect_right, insort
 from collections import OrderedDict
+from collections.abc import Iterator
+from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from kmemsim.errors import Oops
@@ -253,6 +260,177 @@ class PerCpuPages:
         self.lists: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(nr_lists)]
 
 
+class _Run:
+    """`count` free blocks of one order back to back from `start` (a FreeList stretch)."""
+
+    __slots__ = ("count", "start")
+
+    def __init__(self, start: int, count: int) -> None:
+        self.start = start
+        self.count = count
+
+
+_run_start = attrgetter("start")
+
+
+class FreeList:
+    """free_area[order].free_list[migratetype]: the pfns of free blocks, head first.
+
+    Behaves like the kernel's list as the allocator uses it (an ordered set:
+    len, iteration head first, `pfn in lst`, add at the head or the tail,
+    delete a given block, first()), and holds it in three parts, in list order:
+
+    - `head`: an ordered dict of pfns;
+    - `runs`: stretches of consecutive aligned blocks (start, count; block i
+      is start + i * 2**order), yielded lazily. memblock_free_all() appends
+      the MAX_PAGE_ORDER blocks of boot here (append_run_block), so millions
+      of blocks cost one object per stretch of RAM. Deleting a block inside a
+      run splits it; taking the first block of a run moves its start;
+    - `tail`: an ordered dict, used only while there are runs (without runs a
+      block added at the tail goes to the end of `head`, and when the last run
+      goes the tail's blocks join the end of `head`).
+
+    Blocks in the dict parts have their entry pfn -> order in the zone's
+    `index` (ZoneBuddy.buddy_order, PageBuddy() plus buddy_order()), kept here;
+    blocks in runs have none: ZoneBuddy.free_block_order() finds them.
+    """
+
+    __slots__ = ("by_pfn", "head", "index", "nr_run", "order", "runs", "tail")
+
+    def __init__(self, order: int, index: dict[int, int]) -> None:
+        self.order = order
+        self.index = index
+        self.head: OrderedDict[int, None] = OrderedDict()
+        self.tail: OrderedDict[int, None] = OrderedDict()
+        self.runs: list[_Run] = []  # in list order, none empty
+        self.by_pfn: list[_Run] = []  # the same runs by start pfn (they never overlap)
+        self.nr_run = 0  # blocks held in runs
+
+    def __len__(self) -> int:
+        return len(self.head) + self.nr_run + len(self.tail)
+
+    def __bool__(self) -> bool:
+        return bool(self.head) or bool(self.runs)
+
+    def __iter__(self) -> Iterator[int]:
+        yield from self.head
+        step = 1 << self.order
+        for start, count in [(r.start, r.count) for r in self.runs]:
+            yield from range(start, start + count * step, step)
+        yield from self.tail
+
+    def __contains__(self, pfn: object) -> bool:
+        if pfn in self.head or pfn in self.tail:
+            return True
+        return isinstance(pfn, int) and self.in_run(pfn)
+
+    def __repr__(self) -> str:
+        runs = ", ".join(f"{r.start:#x}+{r.count}" for r in self.runs)
+        return (
+            f"FreeList(order={self.order}, head={list(self.head)}, runs=[{runs}], "
+            f"tail={list(self.tail)})"
+        )
+
+    def _run_of(self, pfn: int) -> _Run | None:
+        by_pfn = self.by_pfn
+        i = bisect_right(by_pfn, pfn, key=_run_start) - 1
+        if i < 0:
+            return None
+        run = by_pfn[i]
+        off = pfn - run.start
+        if off < run.count << self.order and not off & ((1 << self.order) - 1):
+            return run
+        return None
+
+    def in_run(self, pfn: int) -> bool:
+        """Is pfn a block held in one of the runs?"""
+        return bool(self.runs) and self._run_of(pfn) is not None
+
+    def first(self) -> int:
+        """The block at the head of the list (list_first_entry)."""
+        if self.head:
+            return next(iter(self.head))
+        if self.runs:
+            return self.runs[0].start
+        if self.tail:
+            return next(iter(self.tail))
+        raise IndexError("first() of an empty free list")
+
+    def add(self, pfn: int, tail: bool) -> None:
+        """__add_to_free_list(): pfn at the head, or at the tail."""
+        if tail and self.runs:
+            self.tail[pfn] = None
+        else:
+            head = self.head
+            head[pfn] = None
+            if not tail:
+                head.move_to_end(pfn, last=False)
+        self.index[pfn] = self.order
+
+    def append_run_block(self, pfn: int) -> None:
+        """Add pfn at the tail as a run block: extend the last run when pfn follows it."""
+        tail = self.tail
+        if tail:
+            # Keep the list order: the tail's blocks become one-block runs before pfn.
+            index = self.index
+            for p in tail:
+                del index[p]
+                self._new_run(p, 1, len(self.runs))
+                self.nr_run += 1
+            tail.clear()
+        runs = self.runs
+        if runs:
+            last = runs[-1]
+            if pfn == last.start + (last.count << self.order):
+                last.count += 1
+                self.nr_run += 1
+                return
+        self._new_run(pfn, 1, len(runs))
+        self.nr_run += 1
+
+    def _new_run(self, start: int, count: int, pos: int) -> _Run:
+        run = _Run(start, count)
+        self.runs.insert(pos, run)
+        insort(self.by_pfn, run, key=_run_start)
+        return run
+
+    def remove(self, pfn: int) -> None:
+        """__del_page_from_free_list(): take pfn off the list wherever it sits."""
+        head = self.head
+        if pfn in head:
+            del head[pfn]
+            del self.index[pfn]
+            return
+        if pfn in self.tail:
+            del self.tail[pfn]
+            del self.index[pfn]
+            return
+        run = self._run_of(pfn) if self.runs else None
+        if run is None:
+            raise KeyError(pfn)
+        self.nr_run -= 1
+        order = self.order
+        if pfn == run.start:
+            run.start += 1 << order
+            run.count -= 1
+            if not run.count:
+                self._drop(run)
+        elif pfn == run.start + ((run.count - 1) << order):
+            run.count -= 1
+        else:
+            n = (pfn - run.start) >> order
+            rest = run.count - n - 1
+            run.count = n
+            self._new_run(pfn + (1 << order), rest, self.runs.index(run) + 1)
+
+    def _drop(self, run: _Run) -> None:
+        self.runs.remove(run)
+        self.by_pfn.remove(run)
+        if not self.runs and self.tail:
+            self.head.update(self.tail)
+            self.tail.clear()
+
+
 class ZoneBuddy:
     """The page allocator's part of struct zone: free_area[], pageblock types, pcp, watermarks."""
 
@@ -260,12 +438,14 @@ class ZoneBuddy:
         self.zone = zone
         self.idx = idx  # zone_idx(): the index among the kernel's configured zones
         self.nr_orders = pa.max_order + 1
-        # free_area[order].free_list[migratetype], head first.
-        self.free_list: list[list[OrderedDict[int, None]]] = [
-            [OrderedDict() for _ in range(MIGRATE_TYPES)] for _ in range(self.nr_orders)
-        ]
-        # PageBuddy frames: first pfn of a free block -> its order.
+        # PageBuddy frames: first pfn of a free block -> its order, for the blocks
+        # the free lists hold one by one (not those in runs: see free_block_order).
         self.buddy_order: dict[int, int] = {}
+        # free_area[order].free_list[migratetype], head first.
+        self.free_list: list[list[FreeList]] = [
+            [FreeList(o, self.buddy_order) for _ in range(MIGRATE_TYPES)]
+            for o in range(self.nr_orders)
+        ]
         self.nr_free = 0  # NR_FREE_PAGES
         self.nr_free_highatomic = 0
         self.nr_reserved_highatomic = 0
@@ -287,6 +467,18 @@ class ZoneBuddy:
         self.pgalloc = 0
         self.allocstall = 0
         self.numa_hit = 0
+
+    def free_block_order(self, pfn: int) -> int:
+        """PageBuddy() and buddy_order(): the order of the free block starting at pfn, else -1."""
+        order = self.buddy_order.get(pfn)
+        if order is not None:
+            return order
+        top = self.nr_orders - 1
+        if not pfn & ((1 << top) - 1):
+            for lst in self.free_list[top]:
+                if lst.in_run(pfn):
+                    return top
+        return -1
 
     # -- derived counts -------------------------------------------------------------
     def nr_free_order(self, order: int) -> int:
@@ -454,15 +646,10 @@ class PageAllocator:
             zb.nr_free_highatomic += nr
 
     def _add_to_free_list(self, zb: ZoneBuddy, pfn: int, order: int, mt: int, tail: bool) -> None:
-        lst = zb.free_list[order][mt]
-        lst[pfn] = None
-        if not tail:
-            lst.move_to_end(pfn, last=False)
-        zb.buddy_order[pfn] = order
+        zb.free_list[order][mt].add(pfn, tail)
 
     def _del_from_free_list(self, zb: ZoneBuddy, pfn: int, order: int, mt: int) -> None:
-        del zb.free_list[order][mt][pfn]
-        del zb.buddy_order[pfn]
+        zb.free_list[order][mt].remove(pfn)
 
     def _expand(self, zb: ZoneBuddy, pfn: int, low: int, high: int, mt: int) -> int:
         """expand(): put the upper halves of a split block back on the list heads."""
@@ -487,12 +674,13 @@ class PageAllocator:
         for current_order in range(order, self.nr_page_orders):
             lst = free_list[current_order][mt]
             if lst:
-                pfn = next(iter(lst))
+                pfn = lst.first()
                 self._page_del_and_expand(zb, pfn, order, current_order, mt)
                 return pfn
         return -1
 
     def _buddy_is_free(self, zb: ZoneBuddy, buddy_pfn: int, order: int) -> bool:
+        # Only asked below MAX_PAGE_ORDER, where no block sits in a run: the index suffices.
         return zb.buddy_order.get(buddy_pfn, -1) == order
 
     def _free_one_page_core(self, zb: ZoneBuddy, pfn: int, order: int, mt: int, fpi: int) -> None:
@@ -502,6 +690,7 @@ class PageAllocator:
         max_order = self.max_order
         pb_order = self.pageblock_order
         buddy_pfn = 0
+        # Buddies are looked for below MAX_PAGE_ORDER only, where the index knows them all.
         while order < max_order:
             buddy_pfn = pfn ^ (1 << order)
             if buddy_order.get(buddy_pfn, -1) != order:
@@ -560,7 +749,7 @@ class PageAllocator:
             mt = mts[0]
             if mt < MIGRATE_PCPTYPES and mts.count(mt) == n:
                 self._account(zb, nr, mt)
-                self._add_to_free_list(zb, pfn, order, mt, True)
+                zb.free_list[order][mt].append_run_block(pfn)
                 return
         self._free_one_page(zb, pfn, order, FPI_TO_TAIL)
 
@@ -789,12 +978,11 @@ class PageAllocator:
             return None
         start, end = bounds
         free = movable = 0
-        buddy_order = zb.buddy_order
         pages = self.pages
         p = start
         while p < end:
-            o = buddy_order.get(p)
-            if o is not None:
+            o = zb.free_block_order(p)
+            if o >= 0:
                 free += 1 << o
                 p += 1 << o
                 continue
@@ -811,11 +999,10 @@ class PageAllocator:
         """__move_freepages_block(): move the block's free pages to new_mt's lists."""
         end = start + self.pageblock_nr_pages
         moved = 0
-        buddy_order = zb.buddy_order
         p = start
         while p < end:
-            o = buddy_order.get(p)
-            if o is None:
+            o = zb.free_block_order(p)
+            if o < 0:
                 page = self.pages.get(p)
                 p += (1 << page.order) if page is not None else 1
                 continue
@@ -886,7 +1073,7 @@ class PageAllocator:
                 continue
             if fallback_mt == -2:
                 break
-            pfn = next(iter(zb.free_list[current_order][fallback_mt]))
+            pfn = zb.free_list[current_order][fallback_mt].first()
             got = self._try_to_claim_block(
                 zb, pfn, current_order, order, start_mt, fallback_mt, alloc_flags
             )
@@ -900,7 +1087,7 @@ class PageAllocator:
             fallback_mt = self._find_suitable_fallback(zb, current_order, start_mt, False)
             if fallback_mt == -1:
                 continue
-            pfn = next(iter(zb.free_list[current_order][fallback_mt]))
+            pfn = zb.free_list[current_order][fallback_mt].first()
             self._page_del_and_expand(zb, pfn, order, current_order, fallback_mt)
             return pfn
         return -1
@@ -1187,7 +1374,7 @@ class PageAllocator:
                 lst = zb.free_list[order][MIGRATE_HIGHATOMIC]
                 if not lst:
                     continue
-                pfn = next(iter(lst))
+                pfn = lst.first()
                 size = max(self.pageblock_nr_pages, 1 << order)
                 size = min(size, zb.nr_reserved_highatomic)
                 zb.nr_reserved_highatomic -= size
@@ -1603,7 +1790,7 @@ class PageAllocator:
     def _frame_bad_reason(self, pfn: int, first: bool = False) -> str:
         """page_bad_reason(): why a frame about to be freed or handed out is not clean."""
         zb = self.page_zone(pfn)
-        if zb is not None and pfn in zb.buddy_order:
+        if zb is not None and zb.free_block_order(pfn) >= 0:
             return "nonzero mapcount"  # PG_buddy lives in page_type, over _mapcount
         block = self.pages.get(pfn)
         count = self.frame_refcount.get(pfn, 0) if block is None else block._refcount
@@ -1668,10 +1855,9 @@ class PageAllocator:
         if zb is None or pfn & ((1 << order) - 1) or order > self.max_order:
             return None
         self._take_from_pcp(zb, pfn, order)
-        buddy_order = zb.buddy_order
         for o in range(order, self.nr_page_orders):
             head = pfn & ~((1 << o) - 1)
-            if buddy_order.get(head, -1) == o:
+            if zb.free_block_order(head) == o:
                 break
         else:
             return None
