@@ -396,9 +396,11 @@ class FreeList:
 
     def remove(self, pfn: int) -> None:
         """__del_page_from_free_list(): take pfn off the list wherever it sits."""
-        head = self.head
-        if pfn in head:
-            del head[pfn]
+        try:
+            del self.head[pfn]
+        except KeyError:
+            pass
+        else:
             del self.index[pfn]
             return
         if pfn in self.tail:
@@ -655,15 +657,16 @@ class PageAllocator:
         """expand(): put the upper halves of a split block back on the list heads."""
         nr_added = 0
         size = 1 << high
+        free_list = zb.free_list
         while high > low:
             high -= 1
             size >>= 1
-            self._add_to_free_list(zb, pfn + size, high, mt, False)
+            free_list[high][mt].add(pfn + size, False)
             nr_added += size
         return nr_added
 
     def _page_del_and_expand(self, zb: ZoneBuddy, pfn: int, low: int, high: int, mt: int) -> None:
-        self._del_from_free_list(zb, pfn, high, mt)
+        zb.free_list[high][mt].remove(pfn)
         nr_pages = 1 << high
         nr_pages -= self._expand(zb, pfn, low, high, mt)
         self._account(zb, -nr_pages, mt)
@@ -673,10 +676,17 @@ class PageAllocator:
         free_list = zb.free_list
         for current_order in range(order, self.nr_page_orders):
             lst = free_list[current_order][mt]
-            if lst:
-                pfn = lst.first()
-                self._page_del_and_expand(zb, pfn, order, current_order, mt)
-                return pfn
+            # lst.first(), inlined: the head part, else the first run (the tail
+            # part holds blocks only while there are runs).
+            head = lst.head
+            if head:
+                pfn = next(iter(head))
+            elif lst.runs:
+                pfn = lst.runs[0].start
+            else:
+                continue
+            self._page_del_and_expand(zb, pfn, order, current_order, mt)
+            return pfn
         return -1
 
     def _buddy_is_free(self, zb: ZoneBuddy, buddy_pfn: int, order: int) -> bool:
@@ -700,7 +710,7 @@ class PageAllocator:
                 buddy_mt = self.get_pageblock_migratetype(zb, buddy_pfn)
                 if buddy_mt != mt and (buddy_mt >= MIGRATE_PCPTYPES or mt >= MIGRATE_PCPTYPES):
                     break
-            self._del_from_free_list(zb, buddy_pfn, order, buddy_mt)
+            zb.free_list[order][buddy_mt].remove(buddy_pfn)
             if buddy_mt != mt:
                 # Match the buddy's pageblock to ours so expand() keeps lists right.
                 self.set_pageblock_migratetype(zb, buddy_pfn, mt)
@@ -710,7 +720,7 @@ class PageAllocator:
             to_tail = True
         else:
             to_tail = self._buddy_merge_likely(zb, pfn, buddy_pfn, order)
-        self._add_to_free_list(zb, pfn, order, mt, to_tail)
+        zb.free_list[order][mt].add(pfn, to_tail)
 
     def _buddy_merge_likely(self, zb: ZoneBuddy, pfn: int, buddy_pfn: int, order: int) -> bool:
         """buddy_merge_likely(): is the buddy of the next order up free?"""
@@ -901,7 +911,8 @@ class PageAllocator:
         for o in range(order, self.nr_page_orders):
             lists = zb.free_list[o]
             for mt in range(MIGRATE_PCPTYPES):
-                if lists[mt]:
+                lst = lists[mt]
+                if lst.head or lst.runs:  # bool(lst) without the call
                     return True
             if alloc_flags & (ALLOC_HIGHATOMIC | ALLOC_OOM) and lists[MIGRATE_HIGHATOMIC]:
                 return True
