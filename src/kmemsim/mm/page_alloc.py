@@ -536,6 +536,7 @@ class PageAllocator:
             self.zone_by_type[zone.zone_type] = zb
             self.buddies.append(zb)
         self._populated: list[ZoneBuddy] = []
+        self._core_zone: ZoneBuddy | None = None  # the zone free_pages_core() last fed
         self._zonelist_cache: dict[int, list[ZoneBuddy]] = {}
         self._ac_cache: dict[int, tuple[int, int, int]] = {}
         self._refresh_populated()
@@ -745,21 +746,35 @@ class PageAllocator:
     # ------------------------------------------------------------------ boot
     def free_pages_core(self, pfn: int, order: int) -> None:
         """__free_pages_core(): memblock gives a block to the buddy allocator (to the tail)."""
-        zb = self.page_zone(pfn)
-        if zb is None:
-            return
+        # memblock_free_all() calls this once per MAX_PAGE_ORDER block, millions of
+        # times on a large machine: the zone of the previous block is tried first.
+        zb = self._core_zone
+        if zb is None or not 0 <= pfn - zb.zone.zone_start_pfn < zb.zone.spanned_pages:
+            zb = self._core_zone = self.page_zone(pfn)
+            if zb is None:
+                return
         nr = 1 << order
         zb.zone.managed_pages += nr
-        if order == self.max_order and order > self.pageblock_order:
+        pb_order = self.pageblock_order
+        if order == self.max_order and order > pb_order:
             # Same outcome as split_large_buddy() freeing each pageblock in turn and
             # merging them, when all of its pageblocks share one mergeable type.
-            base = (pfn >> self.pageblock_order) - zb.pb_base
-            n = 1 << (order - self.pageblock_order)
-            mts = zb.pageblock_mt[base : base + n]
-            mt = mts[0]
-            if mt < MIGRATE_PCPTYPES and mts.count(mt) == n:
-                self._account(zb, nr, mt)
-                zb.free_list[order][mt].append_run_block(pfn)
+            pbm = zb.pageblock_mt
+            base = (pfn >> pb_order) - zb.pb_base
+            n = 1 << (order - pb_order)
+            mt = pbm[base]
+            if mt < MIGRATE_PCPTYPES and pbm.count(mt, base, base + n) == n:
+                zb.nr_free += nr  # account_freepages() of a per-CPU type
+                lst = zb.free_list[order][mt]
+                # lst.append_run_block(pfn), its common case inlined: pfn follows the last run.
+                runs = lst.runs
+                if runs and not lst.tail:
+                    last = runs[-1]
+                    if last.start + (last.count << order) == pfn:
+                        last.count += 1
+                        lst.nr_run += 1
+                        return
+                lst.append_run_block(pfn)
                 return
         self._free_one_page(zb, pfn, order, FPI_TO_TAIL)
 
