@@ -558,11 +558,11 @@ def test_free_goes_to_the_tail_when_the_next_order_merge_is_likely() -> None:
     k.free_pages_struct(a, 4)  # its buddy b is in use: an order-4 block, at the head
     assert next(iter(dma32.free_list[4][MIGRATE_MOVABLE])) == a.pfn
     k.free_pages_struct(b, 4)  # merges with a into an order-5 block at a.pfn
-    assert dma32.buddy_order[a.pfn] == 5
+    assert dma32.free_block_order(a.pfn) == 5
     k.free_pages_struct(c, 4)  # buddy d in use, but c+d's buddy (a, order 5) is free: tail
     assert list(dma32.free_list[4][MIGRATE_MOVABLE])[-1] == c.pfn
     k.free_pages_struct(d, 4)  # and now everything merges back up
-    assert dma32.buddy_order.get(a.pfn, 0) >= 6
+    assert dma32.free_block_order(a.pfn) >= 6
 
 
 def test_min_free_kbytes_sysctl_moves_the_watermarks() -> None:
