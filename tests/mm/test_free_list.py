@@ -202,3 +202,41 @@ def test_a_16_tib_machine_boots_with_free_lists_as_small_as_a_1_gib_one() -> Non
     assert pa.nr_free_pages() == sum(
         zb.nr_free_order(o) << o for zb in pa.buddies for o in range(pa.nr_page_orders)
     )
+
+
+def _free_lists_and_counts(k: Kernel) -> tuple[object, ...]:
+    pa = k.page_alloc
+    return tuple(
+        (zb.zone.name, zb.zone.managed_pages, zb.nr_free, o, mt, tuple(lst))
+        for zb in pa.buddies
+        for o, lists in enumerate(zb.free_list)
+        for mt, lst in enumerate(lists)
+    )
+
+
+@pytest.mark.parametrize("odd_pageblock", [None, 0x2200, 0x8E00])  # none, in the middle, last
+def test_handing_over_many_max_order_blocks_at_once_matches_one_at_a_time(
+    odd_pageblock: int | None,
+) -> None:
+    from kmemsim.include.linux.mmzone import ZoneType
+    from kmemsim.mm.page_alloc import MIGRATE_UNMOVABLE
+
+    support = _support()
+    zones = {ZoneType.DMA: (1, 4096), ZoneType.DMA32: (4096, 0x9000)}
+    ranges = [(1, 0x9F), (0x100, 0x9000)]
+    one, many = (support.small_kernel(zones, ranges, free=[]) for _ in range(2))
+    for k in (one, many):
+        pa = k.page_alloc
+        if odd_pageblock is not None:
+            zb = pa.page_zone(odd_pageblock)
+            pa.set_pageblock_migratetype(zb, odd_pageblock, MIGRATE_UNMOVABLE)
+    support.free_range(one, 0x100, 0x9000)
+    # The same range with its MAX_PAGE_ORDER middle (0x400..0x9000) in one call,
+    # across the DMA/DMA32 boundary at 0x1000.
+    support.free_range(many, 0x100, 0x400)
+    many.page_alloc.free_pages_core_blocks(0x400, (0x9000 - 0x400) >> 10)
+    assert _free_lists_and_counts(one) == _free_lists_and_counts(many)
+    dma32 = many.page_alloc.zone_by_type[ZoneType.DMA32]
+    runs = dma32.free_list[10][MIGRATE_MOVABLE].runs
+    # A block of mixed pageblocks goes pageblock by pageblock and cuts the run.
+    assert len(runs) == (2 if odd_pageblock == 0x2200 else 1)

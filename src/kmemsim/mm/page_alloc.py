@@ -367,8 +367,8 @@ class FreeList:
                 head.move_to_end(pfn, last=False)
         self.index[pfn] = self.order
 
-    def append_run_block(self, pfn: int) -> None:
-        """Add pfn at the tail as a run block: extend the last run when pfn follows it."""
+    def append_run_block(self, pfn: int, count: int = 1) -> None:
+        """Add the `count` blocks from pfn at the tail as run blocks (extending the last run)."""
         tail = self.tail
         if tail:
             # Keep the list order: the tail's blocks become one-block runs before pfn.
@@ -379,14 +379,13 @@ class FreeList:
                 self.nr_run += 1
             tail.clear()
         runs = self.runs
+        self.nr_run += count
         if runs:
             last = runs[-1]
             if pfn == last.start + (last.count << self.order):
-                last.count += 1
-                self.nr_run += 1
+                last.count += count
                 return
-        self._new_run(pfn, 1, len(runs))
-        self.nr_run += 1
+        self._new_run(pfn, count, len(runs))
 
     def _new_run(self, start: int, count: int, pos: int) -> _Run:
         run = _Run(start, count)
@@ -777,6 +776,42 @@ class PageAllocator:
                 lst.append_run_block(pfn)
                 return
         self._free_one_page(zb, pfn, order, FPI_TO_TAIL)
+
+    def free_pages_core_blocks(self, pfn: int, count: int) -> None:
+        """__free_pages_core() of `count` consecutive MAX_PAGE_ORDER blocks from pfn.
+
+        The same lists and counts as free_pages_core(pfn + i * 2**MAX_PAGE_ORDER,
+        MAX_PAGE_ORDER) for each block in turn, as __free_pages_memory() hands a
+        long free range over, but where a zone's stretch of them has pageblocks
+        of one mergeable type (as all are at boot), the stretch is appended as one
+        run: no time or memory per block.
+        """
+        order = self.max_order
+        pb_order = self.pageblock_order
+        end = pfn + (count << order)
+        while pfn < end:
+            zb = self.page_zone(pfn)
+            if zb is None:
+                self.free_pages_core(pfn, order)
+                pfn += 1 << order
+                continue
+            zone_end = zb.zone.zone_start_pfn + zb.zone.spanned_pages
+            n = (min(end, zone_end) - pfn) >> order
+            if n > 1 and order > pb_order:
+                pbm = zb.pageblock_mt
+                base = (pfn >> pb_order) - zb.pb_base
+                nb = n << (order - pb_order)
+                mt = pbm[base]
+                if mt < MIGRATE_PCPTYPES and pbm.count(mt, base, base + nb) == nb:
+                    nr = n << order
+                    zb.zone.managed_pages += nr
+                    zb.nr_free += nr  # account_freepages() of a per-CPU type
+                    zb.free_list[order][mt].append_run_block(pfn, n)
+                    pfn += nr
+                    continue
+            for _ in range(max(n, 1)):
+                self.free_pages_core(pfn, order)
+                pfn += 1 << order
 
     def free_reserved_page(self, pfn: int) -> None:
         """free_reserved_page() (include/linux/mm.h): one boot-reserved frame to the allocator.
