@@ -288,7 +288,8 @@ class FreeList:
       run splits it; taking the first block of a run moves its start;
     - `tail`: an ordered dict, used only while there are runs (without runs a
       block added at the tail goes to the end of `head`, and when the last run
-      goes the tail's blocks join the end of `head`).
+      goes the tail's blocks join the end of `head`; a run block appended
+      behind a non-empty tail first turns the tail's blocks into one-block runs).
 
     Blocks in the dict parts have their entry pfn -> order in the zone's
     `index` (ZoneBuddy.buddy_order, PageBuddy() plus buddy_order()), kept here;
@@ -744,7 +745,12 @@ class PageAllocator:
 
     # ------------------------------------------------------------------ boot
     def free_pages_core(self, pfn: int, order: int) -> None:
-        """__free_pages_core(): memblock gives a block to the buddy allocator (to the tail)."""
+        """__free_pages_core(): memblock gives a block to the buddy allocator (to the tail).
+
+        A MAX_PAGE_ORDER block whose pageblocks share a mergeable type extends the
+        run at the tail of its list; free_pages_core_blocks() does a stretch of
+        them in one call.
+        """
         # memblock_free_all() calls this once per MAX_PAGE_ORDER block, millions of
         # times on a large machine: the zone of the previous block is tried first.
         zb = self._core_zone
