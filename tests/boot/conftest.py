@@ -26,6 +26,12 @@ class RecordingAllocator:
                 return
         raise AssertionError(f"pfn {pfn:#x} outside every zone")
 
+    def free_pages_core_blocks(self, pfn: int, count: int) -> None:
+        """`count` MAX_PAGE_ORDER blocks from pfn: the same as one free_pages_core() each."""
+        order = int(self.k.config["ARCH_FORCE_MAX_ORDER"])
+        for i in range(count):
+            self.free_pages_core(pfn + (i << order), order)
+
 
 def arch_only(
     profile: str, mem: str | None = None, cpus: int | None = None, **config: object

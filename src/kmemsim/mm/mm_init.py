@@ -264,13 +264,17 @@ def _valid_pfns(k: Kernel, ranges: list[tuple[int, int]], start: int, end: int) 
         return 0
     bits = SECTION_SIZE_BITS[k.machine.arch]
     if bits is not None:
+        # The early sections holding RAM, as merged [first pfn, end pfn) spans: no
+        # per-section work, so a machine of any size costs the same.
         per = 1 << (bits - k.machine.page_shift)
-        sections = {p for s, e in ranges for p in range(s // per, (e - 1) // per + 1)}
-        count = 0
-        for sec in range(start // per, (end - 1) // per + 1):
-            if sec in sections:
-                count += min(end, (sec + 1) * per) - max(start, sec * per)
-        return count
+        spans: list[list[int]] = []
+        for s, e in sorted(ranges):
+            lo, hi = s // per * per, -(-e // per) * per
+            if spans and lo <= spans[-1][1]:
+                spans[-1][1] = max(spans[-1][1], hi)
+            else:
+                spans.append([lo, hi])
+        return sum(max(0, min(end, hi) - max(start, lo)) for lo, hi in spans)
     if k.machine.arch == "arm":
         return sum(max(0, min(e, end) - max(s, start)) for s, e in ranges)
     align = 1 << int(k.config["ARCH_FORCE_MAX_ORDER"])
