@@ -1785,6 +1785,16 @@ class PageAllocator:
         the kernel would put on a free list a second time, corrupting it; the
         model leaves them where they are, so that its lists stay consistent.
         """
+        block = self.pages.get(pfn)
+        if block is not None and block.order == order and not self.check_pages_enabled:
+            # The common case, exactly one allocated block: what the general walk below
+            # comes to, without the walk.
+            del self.pages[pfn]
+            block.flags = _PG_NONE
+            block.slab = None
+            block.owner = ""
+            self.free_frozen_pages(pfn, order)
+            return
         end = pfn + (1 << order)
         blocks = self._blocks_overlapping(pfn, end)
         if self.check_pages_enabled and not self._free_pages_prepare(pfn, order, blocks):
