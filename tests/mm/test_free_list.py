@@ -8,11 +8,7 @@ must cost host memory by what was split and freed, not by the RAM size.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
 from collections import OrderedDict
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 from hypothesis import given, settings
@@ -23,22 +19,7 @@ from kmemsim.include.linux.gfp_types import GFP_KERNEL
 from kmemsim.init.main import Kernel
 from kmemsim.mm.debug import dump_page
 from kmemsim.mm.page_alloc import MIGRATE_MOVABLE, FreeList, ZoneBuddy
-
-
-def _support() -> ModuleType:
-    """tests/mm/test_page_alloc_support.py, loaded by path (pytest's importlib mode)."""
-    name = "kmemsim_tests_page_alloc_support"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_page_alloc_support.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-pc_kernel = _support().pc_kernel
+from tests.mm.support import pc_kernel
 
 ORDER = 2
 STEP = 1 << ORDER
@@ -218,10 +199,10 @@ def _free_lists_and_counts(k: Kernel) -> tuple[object, ...]:
 def test_handing_over_many_max_order_blocks_at_once_matches_one_at_a_time(
     odd_pageblock: int | None,
 ) -> None:
+    import tests.mm.support as support
     from kmemsim.include.linux.mmzone import ZoneType
     from kmemsim.mm.page_alloc import MIGRATE_UNMOVABLE
 
-    support = _support()
     zones = {ZoneType.DMA: (1, 4096), ZoneType.DMA32: (4096, 0x9000)}
     ranges = [(1, 0x9F), (0x100, 0x9000)]
     one, many = (support.small_kernel(zones, ranges, free=[]) for _ in range(2))

@@ -6,11 +6,6 @@ captured 6.18 machine or a small PC, so that the allocator is tested on its own.
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
 from kmemsim.include.linux.gfp_types import (
@@ -25,28 +20,9 @@ from kmemsim.include.linux.gfp_types import (
 )
 from kmemsim.include.linux.mmzone import ZoneType
 from kmemsim.mm.page_alloc import MIGRATE_MOVABLE, MIGRATE_UNMOVABLE, get_order
+from tests.mm.support import free_blocks, free_lists, pc_kernel, small_kernel
 
 # ---------------------------------------------------------------------------- tests
-
-
-def _support() -> ModuleType:
-    """tests/mm/test_page_alloc_support.py, loaded by path (pytest's importlib mode)."""
-    name = "kmemsim_tests_page_alloc_support"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_page_alloc_support.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_support_module = _support()
-small_kernel = _support_module.small_kernel
-pc_kernel = _support_module.pc_kernel
-free_lists = _support_module.free_lists
-free_blocks = _support_module.free_blocks
 
 
 def test_get_order_matches_getorder_h() -> None:

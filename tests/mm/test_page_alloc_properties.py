@@ -8,11 +8,7 @@ per-CPU lists gives back the boot-time free blocks exactly.
 
 from __future__ import annotations
 
-import importlib.util
 import itertools
-import sys
-from pathlib import Path
-from types import ModuleType
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -33,27 +29,10 @@ from kmemsim.include.linux.gfp_types import (
 )
 from kmemsim.init.main import Kernel
 from kmemsim.mm.page_alloc import MIGRATE_TYPES
+from tests.mm.support import free_blocks, pc_kernel
 
 # Sleeping masks carry __GFP_RETRY_MAYFAIL: they may fail instead of invoking
 # the OOM killer (which, with no process to kill, panics the model).
-
-
-def _support() -> ModuleType:
-    """tests/mm/test_page_alloc_support.py, loaded by path (pytest's importlib mode)."""
-    name = "kmemsim_tests_page_alloc_support"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_page_alloc_support.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_support_module = _support()
-pc_kernel = _support_module.pc_kernel
-free_blocks = _support_module.free_blocks
 
 
 MAYFAIL = __GFP_RETRY_MAYFAIL | __GFP_NOWARN

@@ -7,36 +7,15 @@ the real machine's zone spans and managed page counts must print the real number
 
 from __future__ import annotations
 
-import importlib.util
 import re
-import sys
 from pathlib import Path
-from types import ModuleType
 
 import pytest
 
 from kmemsim.include.linux.gfp_types import GFP_KERNEL
 from kmemsim.include.linux.mmzone import ZoneType
 from kmemsim.init.main import Kernel
-
-
-def _support() -> ModuleType:
-    """tests/mm/test_page_alloc_support.py, loaded by path (pytest's importlib mode)."""
-    name = "kmemsim_tests_page_alloc_support"
-    if name not in sys.modules:
-        path = Path(__file__).with_name("test_page_alloc_support.py")
-        spec = importlib.util.spec_from_file_location(name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[name] = module
-        spec.loader.exec_module(module)
-    return sys.modules[name]
-
-
-_support_module = _support()
-pc_kernel = _support_module.pc_kernel
-small_kernel = _support_module.small_kernel
-
+from tests.mm.support import pc_kernel, small_kernel
 
 # The captured machine: zone spans from dmesg-memory.txt ("Zone ranges"), RAM from
 # "Early memory node ranges"; managed counts from proc-zoneinfo.txt.

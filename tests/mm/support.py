@@ -1,4 +1,4 @@
-"""Hand-built kernels for the page allocator tests (the other test files load it by path).
+"""Hand-built kernels for the page allocator tests (imported as tests.mm.support).
 
 `small_kernel()` builds a node with given zone spans and RAM ranges, runs the
 allocator's boot steps (PageAllocator, build_all_zonelists, memblock_free_all
