@@ -161,31 +161,25 @@ class ExecContext:
             self.comm, self.pid = saved_task
 
     @contextlib.contextmanager
-    def softirq_context(self) -> Iterator[None]:
+    def _preempt_count_add(self, offset: int) -> Iterator[None]:
+        """preempt_count_add() ... preempt_count_sub() around the block."""
+        self.preempt_count += offset
+        try:
+            yield
+        finally:
+            self.preempt_count -= offset
+
+    def softirq_context(self) -> contextlib.AbstractContextManager[None]:
         """Serving a softirq or tasklet (__do_softirq): SOFTIRQ_OFFSET, interrupts on."""
-        self.preempt_count += SOFTIRQ_OFFSET
-        try:
-            yield
-        finally:
-            self.preempt_count -= SOFTIRQ_OFFSET
+        return self._preempt_count_add(SOFTIRQ_OFFSET)
 
-    @contextlib.contextmanager
-    def local_bh_disable(self) -> Iterator[None]:
+    def local_bh_disable(self) -> contextlib.AbstractContextManager[None]:
         """local_bh_disable() ... local_bh_enable()."""
-        self.preempt_count += SOFTIRQ_DISABLE_OFFSET
-        try:
-            yield
-        finally:
-            self.preempt_count -= SOFTIRQ_DISABLE_OFFSET
+        return self._preempt_count_add(SOFTIRQ_DISABLE_OFFSET)
 
-    @contextlib.contextmanager
-    def preempt_disable(self) -> Iterator[None]:
+    def preempt_disable(self) -> contextlib.AbstractContextManager[None]:
         """preempt_disable() ... preempt_enable()."""
-        self.preempt_count += PREEMPT_OFFSET
-        try:
-            yield
-        finally:
-            self.preempt_count -= PREEMPT_OFFSET
+        return self._preempt_count_add(PREEMPT_OFFSET)
 
     @contextlib.contextmanager
     def spin_lock(self, name: str = "lock") -> Iterator[None]:
