@@ -12,6 +12,7 @@ from types import SimpleNamespace
 
 from kmemsim.arch.memory import DirectMap
 from kmemsim.hw.physmem import PhysicalMemory
+from kmemsim.include.linux.export import export_symbols
 from kmemsim.include.linux.mmzone import PglistData, Zone, ZoneType
 from kmemsim.init.config import KernelConfig
 from kmemsim.init.main import Kernel
@@ -62,6 +63,7 @@ def small_kernel(
         cfg.update(config)
     k = Kernel(machine, cfg)  # type: ignore[arg-type]
     k.sched = ExecContext(k, comm="test", pid=100)
+    export_symbols(k, k.sched)
     end_pfn = max(e for _, e in ranges)
     offset = PAGE_OFFSET_64 if bits == 64 else 0xC0000000
     low = end_pfn if bits == 64 else min(end_pfn, 0x38000)
@@ -78,6 +80,7 @@ def small_kernel(
     k.pgdat = PglistData(0, 0, end_pfn, present, zl)
     k.memblock = SimpleNamespace(mem_pfn_ranges=lambda shift: list(ranges))  # type: ignore[assignment]
     k.page_alloc = PageAllocator(k)
+    export_symbols(k, k.page_alloc)
     build_all_zonelists(k)
     for a, b in free if free is not None else ranges:
         for s, e in zones.values():

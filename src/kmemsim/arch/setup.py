@@ -30,6 +30,8 @@ def setup_arch(k: Kernel) -> None:
         setup_arch_arm(k)
     else:  # the profile loader only lets the three through
         raise AssertionError(f"no setup_arch for {k.machine.arch}")
+    from kmemsim.include.linux.export import export_symbols
     from kmemsim.mm.page_alloc import PageAllocator
 
     k.page_alloc = PageAllocator(k)
+    export_symbols(k, k.page_alloc)

@@ -56,6 +56,7 @@ from operator import attrgetter
 from typing import TYPE_CHECKING
 
 from kmemsim.errors import Oops
+from kmemsim.include.linux.export import EXPORT_SYMBOL
 from kmemsim.include.linux.gfp_types import (
     GFP,
     GFP_USER,
@@ -892,6 +893,7 @@ class PageAllocator:
     def pfn_valid(self, pfn: int) -> bool:
         return self.page_zone(pfn) is not None
 
+    @EXPORT_SYMBOL
     def pfn_to_page(self, pfn: int) -> Page:
         """pfn_to_page(): the Page of an allocated head, or a view of any other frame.
 
@@ -924,12 +926,30 @@ class PageAllocator:
             page_or_pfn = self.pfn_to_page(page_or_pfn)
         return page_or_pfn.head if page_or_pfn.head is not None else page_or_pfn
 
+    @EXPORT_SYMBOL
     def page_address(self, page: Page) -> int:
         """page_address(): the direct-map address of a page, 0 for highmem."""
         dm = self.k.direct_map
         if page.pfn >= dm.max_low_pfn:
             return 0
         return int(dm.pfn_to_virt(page.pfn))
+
+    @EXPORT_SYMBOL
+    def virt_to_page(self, vaddr: int) -> Page:
+        """virt_to_page(): the struct page of a direct-map address."""
+        return self.pfn_to_page(self.k.direct_map.virt_to_pfn(vaddr))
+
+    @staticmethod
+    @EXPORT_SYMBOL
+    def page_to_pfn(page: Page) -> int:
+        """page_to_pfn()."""
+        return page.pfn
+
+    @staticmethod
+    @EXPORT_SYMBOL
+    def get_order(size: int) -> int:
+        """get_order(): the buddy order that holds `size` bytes (include/asm-generic/getorder.h)."""
+        return get_order(size)
 
     # ------------------------------------------------------------------ watermarks
     def _unusable_free(self, zb: ZoneBuddy, order: int, alloc_flags: int) -> int:
@@ -1539,6 +1559,7 @@ class PageAllocator:
             ctx = self._ac_cache[gfp] = (highest, mt, flags)
         return ctx
 
+    @EXPORT_SYMBOL
     def alloc_pages(self, gfp: int, order: int) -> Page | None:
         """alloc_pages(): 2**order contiguous pages as the head Page, or None."""
         gfp = int(gfp)
@@ -1736,6 +1757,17 @@ class PageAllocator:
         return try_to_free_pages(self, order, highest)
 
     # ------------------------------------------------------------------ freeing
+    @EXPORT_SYMBOL
+    def alloc_page(self, gfp: int) -> Page | None:
+        """alloc_page(): alloc_pages(gfp, 0)."""
+        return self.alloc_pages(gfp, 0)
+
+    @EXPORT_SYMBOL("__free_page", "free_page_struct")
+    def free_page_struct(self, page: Page) -> None:
+        """__free_page(page): __free_pages(page, 0)."""
+        self.free_pages_struct(page, 0)
+
+    @EXPORT_SYMBOL("__free_pages", "free_pages_struct")
     def free_pages_struct(self, page: Page, order: int) -> None:
         """__free_pages() (___free_pages() of Linux 6.18): drop a reference, free on the last.
 
@@ -1894,6 +1926,7 @@ class PageAllocator:
             mt = MIGRATE_MOVABLE
         self._free_frozen_page_commit(zb, zb.pcp[self._cpu()], pfn, mt, order)
 
+    @EXPORT_SYMBOL("__get_free_pages", "get_free_pages")
     def get_free_pages(self, gfp: int, order: int) -> int:
         """__get_free_pages(): the direct-map address of the block, or 0."""
         page = self.alloc_pages(int(gfp) & ~_GFP_HIGHMEM, order)
@@ -1901,6 +1934,22 @@ class PageAllocator:
             return 0
         return self.page_address(page)
 
+    @EXPORT_SYMBOL("__get_free_page", "get_free_page")
+    def get_free_page(self, gfp: int) -> int:
+        """__get_free_page(): __get_free_pages(gfp, 0)."""
+        return self.get_free_pages(gfp, 0)
+
+    @EXPORT_SYMBOL
+    def get_zeroed_page(self, gfp: int) -> int:
+        """get_zeroed_page(): one zeroed page's address, or 0."""
+        return self.get_free_pages(int(gfp) | _GFP_ZERO, 0)
+
+    @EXPORT_SYMBOL
+    def free_page(self, addr: int) -> None:
+        """free_page(addr): free_pages(addr, 0)."""
+        self.free_pages(addr, 0)
+
+    @EXPORT_SYMBOL
     def free_pages(self, addr: int, order: int) -> None:
         """free_pages(): free what __get_free_pages() returned; 0 is a no-op."""
         if addr == 0:

@@ -26,6 +26,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from kmemsim.errors import Oops
+from kmemsim.include.linux.export import EXPORT_SYMBOL
 from kmemsim.include.linux.gfp_types import GFP
 from kmemsim.include.linux.slab import (
     ARCH_KMALLOC_MINALIGN,
@@ -235,6 +236,7 @@ class SlabAllocator(Slub):
         """The directory of a cache in /sys/kernel/slab: its name, or its unique id."""
         return s.unique_id or s.name
 
+    @EXPORT_SYMBOL
     def find_cache(self, name: str) -> KmemCache | None:
         """The cache called `name`, or the cache `name` was merged into."""
         for s in reversed(self.caches):
@@ -269,6 +271,7 @@ class SlabAllocator(Slub):
             return s
         return None
 
+    @EXPORT_SYMBOL
     def kmem_cache_create(
         self,
         name: str,
@@ -276,8 +279,8 @@ class SlabAllocator(Slub):
         align: int = 0,
         flags: int = 0,
         ctor: Callable[[int], Any] | None = None,
-        useroffset: int = 0,
-        usersize: int = 0,
+        useroffset: int | None = None,
+        usersize: int | None = None,
         freeptr_offset: int | None = None,
     ) -> KmemCache | None:
         """kmem_cache_create(): a new cache, or an existing one it merges with; None on error.
@@ -286,8 +289,30 @@ class SlabAllocator(Slub):
         name, not in interrupt, at most KMALLOC_MAX_SIZE), flags outside
         SLAB_FLAGS_PERMITTED fail with -EINVAL; a usercopy region outside the
         object is dropped with a WARN; failure panics with SLAB_PANIC.
+
+        The arguments after `ctor` are those of kmem_cache_create_usercopy()
+        and of struct kmem_cache_args (the usercopy region; the free pointer
+        offset of a SLAB_TYPESAFE_BY_RCU cache). The kernel's own callers pass
+        them for many caches (dentry, names_cache, vm_area_struct, filp, ...),
+        and they change how the cache merges and where its free pointer lives.
+        On a profile that recorded its kernel's caches (linux-6.18-x86_64),
+        creating one of those caches by its name and object size takes what its
+        kernel caller passes from the profile, unless given here.
         """
         flags = int(flags)
+        if usersize is None or freeptr_offset is None:
+            known = self.known_caches().get(name)
+            if known is not None and int(known["object_size"]) == size:
+                if usersize is None:
+                    usersize = int(known.get("usersize", 0))
+                if (
+                    freeptr_offset is None
+                    and known.get("freeptr_offset") is not None
+                    and flags & SLAB_TYPESAFE_BY_RCU
+                ):
+                    freeptr_offset = int(known["freeptr_offset"])
+        useroffset = useroffset or 0
+        usersize = usersize or 0
         err = 0
         if not name or self.k_in_interrupt() or size > KMALLOC_MAX_SIZE or size <= 0:
             self.k.log.pr_err(f"kmem_cache_create({name}) integrity check failed")
@@ -394,6 +419,7 @@ class SlabAllocator(Slub):
                     self._known = dict(json.loads(text)["caches"])
         return self._known
 
+    @EXPORT_SYMBOL
     def kmem_cache_destroy(self, s: KmemCache | None) -> None:
         """kmem_cache_destroy(): drop a reference; the last one shuts the cache down.
 
@@ -457,6 +483,7 @@ class SlabAllocator(Slub):
         return out
 
     # ------------------------------------------------------------------ object API
+    @EXPORT_SYMBOL
     def kmem_cache_alloc(self, s: KmemCache, gfp: int) -> int:
         """kmem_cache_alloc(): an object of cache `s`, or 0.
 
@@ -485,14 +512,17 @@ class SlabAllocator(Slub):
             return obj
         return self.slab_alloc(s, gfp, s.object_size)
 
+    @EXPORT_SYMBOL
     def kmem_cache_alloc_node(self, s: KmemCache, gfp: int, node: int = -1) -> int:
         """kmem_cache_alloc_node(): one node here."""
         return self.slab_alloc(s, int(gfp), s.object_size)
 
+    @EXPORT_SYMBOL
     def kmem_cache_zalloc(self, s: KmemCache, gfp: int) -> int:
         """kmem_cache_zalloc()."""
         return self.slab_alloc(s, int(gfp) | int(GFP.ZERO), s.object_size)
 
+    @EXPORT_SYMBOL
     def kmem_cache_free(self, s: KmemCache, addr: int) -> None:
         """kmem_cache_free(): `addr` must be an object of `s` (cache_from_obj() checks it)."""
         if not addr:
@@ -534,11 +564,13 @@ class SlabAllocator(Slub):
             return
         self.slab_free(s, slab, addr)
 
+    @EXPORT_SYMBOL
     def kmem_cache_shrink(self, s: KmemCache) -> int:
         """kmem_cache_shrink(): 0 when every slab went back, 1 when some are in use."""
         return self.kmem_cache_shrink_cache(s)
 
     # ------------------------------------------------------------------ kmalloc family
+    @EXPORT_SYMBOL
     def kmalloc(self, size: int, gfp: int) -> int:
         """kmalloc(): a kmalloc cache object of the size class, a large kmalloc, or 0."""
         if size > KMALLOC_MAX_CACHE_SIZE:
@@ -570,6 +602,7 @@ class SlabAllocator(Slub):
             return obj
         return self.slab_alloc(s, gfp, size)
 
+    @EXPORT_SYMBOL
     def kmalloc_node(self, size: int, gfp: int, node: int = -1) -> int:
         """kmalloc_node(): one node here."""
         return self.kmalloc(size, gfp)
@@ -590,18 +623,22 @@ class SlabAllocator(Slub):
         self.large_pages += 1 << order
         return int(self.k.page_alloc.page_address(page))
 
+    @EXPORT_SYMBOL
     def kmalloc_array(self, n: int, size: int, gfp: int) -> int:
         """kmalloc_array(): NULL when n * size overflows size_t."""
         if n < 0 or size < 0 or n * size > SIZE_MAX:
             return 0
         return self.kmalloc(n * size, gfp)
 
+    @EXPORT_SYMBOL
     def kcalloc(self, n: int, size: int, gfp: int) -> int:
         return self.kmalloc_array(n, size, int(gfp) | int(GFP.ZERO))
 
+    @EXPORT_SYMBOL
     def kzalloc(self, size: int, gfp: int) -> int:
         return self.kmalloc(size, int(gfp) | int(GFP.ZERO))
 
+    @EXPORT_SYMBOL
     def ksize(self, p: int) -> int:
         """ksize(): the usable size of the object at `p` (0 for NULL and ZERO_SIZE_PTR)."""
         if p <= ZERO_SIZE_PTR:
@@ -625,6 +662,7 @@ class SlabAllocator(Slub):
             return s.inuse
         return s.size
 
+    @EXPORT_SYMBOL
     def kfree(self, p: int) -> None:
         """kfree(): a slab object or a large kmalloc; NULL and ZERO_SIZE_PTR are no-ops."""
         if p <= 16:
@@ -679,6 +717,7 @@ class SlabAllocator(Slub):
         rec, unrec = super().slab_pages()
         return rec, unrec + self.large_pages
 
+    @EXPORT_SYMBOL
     def kfree_sensitive(self, p: int) -> None:
         """kfree_sensitive(): clear the whole object (ksize bytes), then kfree() it."""
         ks = self.ksize(p)
@@ -686,6 +725,7 @@ class SlabAllocator(Slub):
             self.fill(p, 0, ks)
         self.kfree(p)
 
+    @EXPORT_SYMBOL
     def krealloc(self, p: int, new_size: int, gfp: int) -> int:
         """krealloc(): in place while it fits the object, else a copy and kfree of the old."""
         gfp = int(gfp)
@@ -721,6 +761,7 @@ class SlabAllocator(Slub):
             return ret
         return self.kmalloc(new_size, gfp)
 
+    @EXPORT_SYMBOL
     def kmemdup(self, src: int, size: int, gfp: int) -> int:
         """kmemdup(): a kmalloc()ed copy of `size` bytes at `src`."""
         p = self.kmalloc(size, gfp)
@@ -728,6 +769,7 @@ class SlabAllocator(Slub):
             self.write(p, self.read(src, size))
         return p
 
+    @EXPORT_SYMBOL
     def kstrdup(self, s: str | int, gfp: int) -> int:
         """kstrdup(): a kmalloc()ed copy of a NUL-terminated string (str or address); 0 for NULL."""
         if isinstance(s, str):
@@ -751,6 +793,7 @@ class SlabAllocator(Slub):
             self.write(p, data)
         return p
 
+    @EXPORT_SYMBOL
     def kmalloc_size_roundup(self, size: int) -> int:
         """kmalloc_size_roundup(): the size kmalloc(size) really hands out."""
         if size and size <= KMALLOC_MAX_CACHE_SIZE:
@@ -759,6 +802,7 @@ class SlabAllocator(Slub):
             return size  # kmalloc() would fail; the kernel returns the size unchanged
         return (self.page_size << get_order(size, self.page_shift)) if size else 0
 
+    @EXPORT_SYMBOL
     def kmem_cache_alloc_bulk(self, s: KmemCache, gfp: int, nr: int) -> list[int]:
         """kmem_cache_alloc_bulk(): `nr` objects, or none at all (the kernel returns 0)."""
         objs: list[int] = []
@@ -770,6 +814,7 @@ class SlabAllocator(Slub):
             objs.append(obj)
         return objs
 
+    @EXPORT_SYMBOL
     def kmem_cache_free_bulk(self, s: KmemCache | None, objs: list[int]) -> None:
         """kmem_cache_free_bulk(); with s = NULL it is kfree_bulk() of kmalloc objects."""
         for obj in objs:
@@ -778,6 +823,12 @@ class SlabAllocator(Slub):
             else:
                 self.kmem_cache_free(s, obj)
 
+    @EXPORT_SYMBOL
+    def kfree_bulk(self, objs: list[int]) -> None:
+        """kfree_bulk(): kmem_cache_free_bulk(NULL, ...)."""
+        self.kmem_cache_free_bulk(None, objs)
+
+    @EXPORT_SYMBOL
     def kmem_buckets_create(
         self,
         name: str,
@@ -809,6 +860,7 @@ class SlabAllocator(Slub):
             buckets[idx] = s
         return buckets
 
+    @EXPORT_SYMBOL
     def kmem_buckets_alloc(self, b: list[KmemCache | None], size: int, gfp: int) -> int:
         """kmem_buckets_alloc(): kmalloc() from a bucket set (large sizes still from pages)."""
         if size > KMALLOC_MAX_CACHE_SIZE or size <= 0:

@@ -1109,10 +1109,12 @@ class Slub:
 
 def kmem_cache_init(k: Kernel) -> SlabAllocator:
     """mm/slub.c kmem_cache_init(): the kmalloc caches, /sys/kernel/slab, the "SLUB:" line."""
+    from kmemsim.include.linux.export import export_symbols
     from kmemsim.mm.slab_common import SlabAllocator
 
     sa = SlabAllocator(k)
     k.slab = sa
+    export_symbols(k, sa)
     sa.create_kmalloc_caches()
     k.log.pr_info(
         f"SLUB: HWalign={sa.cache_line}, Order={sa.slub_min_order}-{sa.slub_max_order}, "

@@ -25,6 +25,7 @@ import contextlib
 from collections.abc import Iterator
 from typing import TYPE_CHECKING, ClassVar
 
+from kmemsim.include.linux.export import EXPORT_SYMBOL
 from kmemsim.include.linux.gfp_types import GFP
 
 if TYPE_CHECKING:
@@ -146,6 +147,7 @@ class ExecContext:
         finally:
             self.current_cpu = saved
 
+    @EXPORT_SYMBOL
     @contextlib.contextmanager
     def irq_context(self) -> Iterator[None]:
         """A hard interrupt handler: irq_enter() ... irq_exit(), interrupts off."""
@@ -169,18 +171,22 @@ class ExecContext:
         finally:
             self.preempt_count -= offset
 
+    @EXPORT_SYMBOL
     def softirq_context(self) -> contextlib.AbstractContextManager[None]:
         """Serving a softirq or tasklet (__do_softirq): SOFTIRQ_OFFSET, interrupts on."""
         return self._preempt_count_add(SOFTIRQ_OFFSET)
 
+    @EXPORT_SYMBOL
     def local_bh_disable(self) -> contextlib.AbstractContextManager[None]:
         """local_bh_disable() ... local_bh_enable()."""
         return self._preempt_count_add(SOFTIRQ_DISABLE_OFFSET)
 
+    @EXPORT_SYMBOL
     def preempt_disable(self) -> contextlib.AbstractContextManager[None]:
         """preempt_disable() ... preempt_enable()."""
         return self._preempt_count_add(PREEMPT_OFFSET)
 
+    @EXPORT_SYMBOL
     @contextlib.contextmanager
     def spin_lock(self, name: str = "lock") -> Iterator[None]:
         """spin_lock() ... spin_unlock(): preemption disabled while held."""
@@ -192,6 +198,7 @@ class ExecContext:
             self.held_locks.remove(name)
             self.preempt_count -= PREEMPT_OFFSET
 
+    @EXPORT_SYMBOL
     @contextlib.contextmanager
     def spin_lock_irqsave(self, name: str = "lock") -> Iterator[None]:
         """spin_lock_irqsave() ... spin_unlock_irqrestore()."""
@@ -206,6 +213,7 @@ class ExecContext:
             self.preempt_count -= PREEMPT_OFFSET
             self.irqs_disabled = saved
 
+    @EXPORT_SYMBOL("local_irq_disable_context", "local_irq_save_context")
     @contextlib.contextmanager
     def irqs_disabled_context(self) -> Iterator[None]:
         """local_irq_save() ... local_irq_restore()."""
@@ -216,6 +224,7 @@ class ExecContext:
         finally:
             self.irqs_disabled = saved
 
+    @EXPORT_SYMBOL
     @contextlib.contextmanager
     def rcu_read_lock(self) -> Iterator[None]:
         """rcu_read_lock() ... rcu_read_unlock() (preemptible RCU nesting depth)."""
@@ -226,6 +235,7 @@ class ExecContext:
             self.rcu_read_lock_nesting -= 1
 
     # ------------------------------------------------------------------ might_sleep
+    @EXPORT_SYMBOL
     def might_sleep(self, location: str = "", caller: str = "") -> bool:
         """__might_sleep(): report (once per location) a sleep from atomic context.
 
