@@ -33,9 +33,43 @@ def test_composite_masks_have_the_6_18_values() -> None:
     assert getattr(kmemsim, "__GFP_COMP") == 0x40000
 
 
-def test_every_6_18_name_is_a_kmemsim_attribute() -> None:
-    for name, value in GFP_NAMES.items():
-        assert getattr(kmemsim, name) == value
+def _real_gfp_table(shared_data: Path) -> dict[str, int]:
+    """The flag table of mm_page_alloc's print fmt, as the captured 6.18 kernel wrote it.
+
+    Each entry is `{( unsigned long)(EXPR), "NAME"}` where EXPR is the C
+    expansion of the flag (casts, `((1UL)) << (N)`, `|`); evaluate it as an
+    integer expression.
+    """
+    import re
+
+    text = (shared_data / "event-formats.txt").read_text()
+    fmt = text[text.index("name: mm_page_alloc") :]
+    fmt = fmt[fmt.index("print fmt:") : fmt.index("\n", fmt.index("print fmt:"))]
+    table: dict[str, int] = {}
+    for expr, name in re.findall(r'\{\( unsigned long\)(.*?), "(\w+)"\}', fmt):
+        expr = re.sub(r"\(\s*(gfp_t|unsigned long)\)", "", expr).replace("1UL", "1")
+        assert re.fullmatch(r"[\s()0-9xa-fA-Fu<|&~]+", expr), expr
+        table[name] = int(eval(expr.replace("u", ""), {"__builtins__": {}}))
+    return table
+
+
+def test_every_flag_name_the_real_kernel_prints_has_its_real_value(shared_data: Path) -> None:
+    """Every GFP name of the captured kernel's mm_page_alloc format, with its value there."""
+    real = _real_gfp_table(shared_data)
+    assert len(real) > 30
+    for name, value in real.items():
+        assert getattr(kmemsim, name) == value, name
+        assert GFP_NAMES[name] == value, name
+    assert set(GFP_NAMES) >= set(real)
+
+
+def test_show_gfp_flags_tries_the_masks_in_the_real_kernels_order(shared_data: Path) -> None:
+    """__def_gfpflag_names order decides "GFP_KERNEL|__GFP_ZERO" over single bits."""
+    from kmemsim.include.linux.gfp_types import _TRACE_ORDER
+
+    real = list(_real_gfp_table(shared_data))
+    model = [name for name, _ in _TRACE_ORDER]
+    assert model == real
 
 
 def test_flags_are_intflags() -> None:

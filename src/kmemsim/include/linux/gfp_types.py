@@ -45,6 +45,9 @@ class GFP(enum.IntFlag):
     THISNODE = 0x200000
     ACCOUNT = 0x400000
     ZEROTAGS = 0x800000
+    # Bit 24 with CONFIG_KASAN_HW_TAGS and CONFIG_LOCKDEP off, which give their bits
+    # no number; exists with CONFIG_SLAB_OBJ_EXT (memcg, memory allocation profiling).
+    NO_OBJ_EXT = 0x1000000
 
 
 __GFP_DMA = GFP.DMA
@@ -70,6 +73,7 @@ __GFP_HARDWALL = GFP.HARDWALL
 __GFP_THISNODE = GFP.THISNODE
 __GFP_ACCOUNT = GFP.ACCOUNT
 __GFP_ZEROTAGS = GFP.ZEROTAGS
+__GFP_NO_OBJ_EXT = GFP.NO_OBJ_EXT
 __GFP_SKIP_ZERO = GFP(0)
 __GFP_SKIP_KASAN = GFP(0)
 __GFP_NOLOCKDEP = GFP(0)
