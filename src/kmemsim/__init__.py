@@ -6,13 +6,17 @@
     >>> k.ksize(addr)
     128
 
-Every GFP flag (GFP_KERNEL, __GFP_ZERO, ...) and SLAB flag (SLAB_HWCACHE_ALIGN,
-...) is an attribute of this module under its kernel name.
+Every GFP flag (GFP_KERNEL, __GFP_ZERO, ...), SLAB flag (SLAB_HWCACHE_ALIGN,
+...) and error number (EBUSY, ENOMEM, EPROBE_DEFER, ...) is an attribute of
+this module under its kernel name, as are the helpers of include/linux/err.h
+(ERR_PTR, IS_ERR, PTR_ERR, IS_ERR_OR_NULL, PTR_ERR_OR_ZERO, MAX_ERRNO).
 """
 
 from __future__ import annotations
 
 from kmemsim.errors import KmemsimError, Oops
+from kmemsim.include.linux import err as _err
+from kmemsim.include.linux import errno as _errno
 from kmemsim.include.linux import gfp_types as _gfp_types
 from kmemsim.include.linux import slab as _slab
 from kmemsim.include.linux.gfp_types import GFP
@@ -30,3 +34,11 @@ def _export(names: dict[str, object]) -> None:
 
 _export(dict(_gfp_types.GFP_NAMES))
 _export({n: getattr(_slab, n) for n in dir(_slab) if n.startswith("SLAB_")})
+_export(dict(_errno.ERRNO))
+_export(
+    {
+        n: getattr(_err, n)
+        for n in ("ERR_PTR", "IS_ERR", "PTR_ERR", "IS_ERR_OR_NULL", "PTR_ERR_OR_ZERO", "ERR_CAST")
+    }
+    | {"IS_ERR_VALUE": _err.IS_ERR_VALUE, "MAX_ERRNO": _err.MAX_ERRNO}
+)
