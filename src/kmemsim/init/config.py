@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from kmemsim.errors import KmemsimError
+from kmemsim.kernel.time.jiffies import HZ_CHOICES
 
 
 def parse_bool(value: object) -> bool:
@@ -106,6 +107,13 @@ OPTIONS: dict[str, Option] = dict(
             "arch/x86/Kconfig",
             "user/kernel split on 32-bit",
             ("3G", "3G_OPT", "2G", "2G_OPT", "1G"),
+        ),
+        _opt(
+            "HZ",
+            parse_int,
+            250,
+            "kernel/Kconfig.hz",
+            "timer ticks per second (jiffies)",
         ),
         _opt("ZONE_DMA", parse_bool, True, "mm/Kconfig", "have ZONE_DMA"),
         _opt("ZONE_DMA32", parse_bool, True, "mm/Kconfig", "have ZONE_DMA32"),
@@ -228,7 +236,8 @@ OPTIONS: dict[str, Option] = dict(
 # Bounds the kernel enforces (sysctl extra1/extra2, Kconfig ranges, unsigned
 # boot parameters); a value outside is refused as the sysctl write would be.
 _RANGES: dict[str, tuple[int, int | None]] = {
-    "NR_CPUS": (1, 8192),  # arch/x86/Kconfig NR_CPUS_RANGE_END
+    "NR_CPUS": (1, 8192),
+    "HZ": (100, 1000),  # kernel/Kconfig.hz: one of HZ_CHOICES  # arch/x86/Kconfig NR_CPUS_RANGE_END
     # MAX_PAGE_ORDER + PAGE_SHIFT may not exceed SECTION_SIZE_BITS (27 on x86_64).
     "ARCH_FORCE_MAX_ORDER": (1, 15),
     "min_free_kbytes": (0, None),  # mm/page_alloc.c: extra1 = SYSCTL_ZERO
@@ -257,6 +266,8 @@ def _check_range(name: str, value: Any) -> None:
         raise ValueError(
             f"expected an integer from {lo} to {hi}" if hi is not None else f"must be >= {lo}"
         )
+    if name == "HZ" and value not in HZ_CHOICES:
+        raise ValueError(f"expected one of {', '.join(map(str, HZ_CHOICES))} (kernel/Kconfig.hz)")
     if name == "percpu_pagelist_high_fraction" and 0 < value < MIN_PERCPU_PAGELIST_HIGH_FRACTION:
         raise ValueError(f"expected 0 or at least {MIN_PERCPU_PAGELIST_HIGH_FRACTION}")
 

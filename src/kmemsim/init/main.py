@@ -33,6 +33,7 @@ from kmemsim.fs.libfs import PseudoFS
 from kmemsim.include.linux.export import export_symbols, exported_names
 from kmemsim.init.config import KernelConfig
 from kmemsim.kernel.printk import Printk
+from kmemsim.kernel.time.timekeeping import Timekeeper
 
 if TYPE_CHECKING:
     from kmemsim.arch.memory import DirectMap
@@ -49,6 +50,7 @@ class Kernel:
 
     machine: Machine
     config: KernelConfig
+    clock: Timekeeper
     log: Printk
     fs: PseudoFS
     memblock: Memblock
@@ -61,7 +63,9 @@ class Kernel:
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine
         self.config = config
-        self.log = Printk()
+        # The one simulated clock (kernel/time/): printk timestamps, jiffies, timers, msleep.
+        self.clock = Timekeeper(int(config["HZ"]))
+        self.log = Printk(self.clock)
         self.fs = PseudoFS()
         self.mem = machine.ram
 
@@ -77,6 +81,11 @@ class Kernel:
             if kernel_name in _DUNDER_NAMES or kernel_name in exported_names():
                 return getattr(self, kernel_name)
         raise AttributeError(f"{type(self).__name__!r} object has no attribute {name!r}")
+
+    @property
+    def jiffies(self) -> int:
+        """jiffies: timer ticks of the simulated clock (include/linux/jiffies.h)."""
+        return self.clock.jiffies
 
     # ------------------------------------------------------------------ log, /proc, /sys
     def dmesg(self, since: int = 0) -> str:
@@ -158,6 +167,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
     from kmemsim.init.initramfs import free_initrd_mem
     from kmemsim.kernel.sched.core import ExecContext
+    from kmemsim.kernel.time import sleep_timeout
     from kmemsim.mm.memblock import memblock_free_all
     from kmemsim.mm.mm_init import mem_init_print_info, report_meminit
     from kmemsim.mm.page_alloc import (
@@ -173,6 +183,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     try:
         k.sched = ExecContext(k)
         export_symbols(k, k.sched)
+        export_symbols(k, sleep_timeout)  # msleep(), ssleep(), jiffies conversions
         # e820 / DT memory, memblock, direct map, free_area_init() -> k.pgdat,
         # "Zone ranges:" ... "Initmem setup", and k.page_alloc over the zones.
         setup_arch(k)

@@ -1,15 +1,18 @@
 """Model of kernel/printk/printk.c: the kernel log buffer that dmesg reads.
 
-Each record has a log level and a timestamp taken from the simulated clock, and
-prints as dmesg prints it: "[    0.002622] Zone ranges:". The clock is the
-kernel's own (sched_clock), advanced by the model, so a log is the same on
-every run.
+Each record has a log level and a timestamp taken from the simulated clock
+(kernel/time/timekeeping.py, the one the whole model shares: jiffies, timers,
+msleep), and prints as dmesg prints it: "[    0.002622] Zone ranges:". Each
+record moves the clock on by TICK_NSEC, so a log is the same on every run and
+no two records share a timestamp unless something else stood still.
 """
 
 from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+
+from kmemsim.kernel.time.timekeeping import Timekeeper
 
 
 class LogLevel(enum.IntEnum):
@@ -45,15 +48,26 @@ class Printk:
     # Each record moves the simulated clock on by this much when nothing else does.
     TICK_NSEC = 1_000
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Timekeeper | None = None) -> None:
         self.records: list[LogRecord] = []
-        self.clock_nsec = 0
+        # The kernel's clock; a log on its own (a tool reading a table) gets a private one.
+        self.clock = clock if clock is not None else Timekeeper()
+
+    @property
+    def clock_nsec(self) -> int:
+        """local_clock(): the simulated clock in ns, as the next record will be stamped."""
+        return self.clock.ns
+
+    @clock_nsec.setter
+    def clock_nsec(self, ns: int) -> None:
+        self.clock.advance_to(ns)
 
     def printk(self, text: str, level: LogLevel = LogLevel.INFO) -> None:
         """Log `text`; a multi-line text becomes one record per line."""
+        clock = self.clock
         for line in text.split("\n"):
-            self.records.append(LogRecord(self.clock_nsec, level, line))
-            self.clock_nsec += self.TICK_NSEC
+            self.records.append(LogRecord(clock.ns, level, line))
+            clock.ns += self.TICK_NSEC
 
     def pr_emerg(self, text: str) -> None:
         self.printk(text, LogLevel.EMERG)

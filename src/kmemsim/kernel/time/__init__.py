@@ -1,0 +1,1 @@
+"""kernel/time/: the simulated kernel's clock, jiffies, timers and sleeping (msleep)."""
