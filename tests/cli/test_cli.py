@@ -73,6 +73,12 @@ def test_run_binds_k_and_prints_the_log(tmp_path: Path) -> None:
     assert "Zone ranges" not in r.stdout  # only what happened after boot
 
 
+def test_cat_of_a_missing_file_is_one_line_and_exit_1_as_cat() -> None:
+    r = kmemsim_cmd("cat", "/proc/no-such-file")
+    assert (r.returncode, r.stdout) == (1, "")
+    assert r.stderr == "kmemsim cat: /proc/no-such-file: No such file or directory\n"
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
@@ -82,7 +88,6 @@ def test_run_binds_k_and_prints_the_log(tmp_path: Path) -> None:
         (("boot", "--config", "slub_max_order=lots"), "slub_max_order"),
         (("boot", "--cpus", "0"), "--cpus"),
         (("run", "/no/such/script.py"), "/no/such/script.py"),
-        (("cat", "/proc/no-such-file"), "/proc/no-such-file"),
         (("frobnicate",), "frobnicate"),
     ],
 )

@@ -53,7 +53,52 @@ def test_a_kernel_that_dies_while_booting_shows_its_log(monkeypatch: pytest.Monk
 
 def test_a_directory_is_not_a_file() -> None:
     code, _, err = invoke("cat", "--mem", "256M", "/sys/kernel/slab")
-    assert code == 2 and "Is a directory" in err
+    assert code == 1 and "Is a directory" in err  # cat(1)'s exit code
+
+
+def test_cat_of_several_files_prints_the_others_and_the_error_as_cat_does() -> None:
+    code, out, err = invoke(
+        "cat", "--mem", "256M", "/proc/buddyinfo", "/proc/no_such_file", "/proc/meminfo/"
+    )
+    assert code == 1
+    assert out.startswith("Node 0, zone      DMA")
+    assert "MemTotal:" not in out
+    assert err.splitlines() == [
+        "kmemsim cat: /proc/no_such_file: No such file or directory",
+        "kmemsim cat: /proc/meminfo/: Not a directory",
+    ]
+    code, out, err = invoke("cat", "--mem", "256M", "/proc/buddyinfo", "/proc/meminfo")
+    assert code == 0 and "MemTotal:" in out and err == ""
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/proc/meminfo/",
+        "/proc/meminfo/.",
+        "/proc/meminfo/x",
+        "/sys/kernel/slab/kmalloc-64/object_size/",
+    ],
+)
+def test_a_file_followed_by_a_slash_is_not_a_directory(path: str) -> None:
+    """fs/namei.c: a path component that is not a directory fails with ENOTDIR."""
+    k = kmemsim.boot("x86_64", mem="256M")
+    with pytest.raises(KmemsimError, match=f"^cat: {path}: Not a directory$"):
+        k.cat(path)
+    assert k.cat(path.rstrip("/.x").rstrip("/"))
+
+
+def test_a_profile_that_is_not_utf8_is_one_line_exit_2(tmp_path: Path) -> None:
+    profile = tmp_path / "latin1.toml"
+    profile.write_bytes(b'[machine]\nname = "caf\xe9"\narch = "x86_64"\n')
+    code, out, err = invoke("boot", "--profile", str(profile))
+    assert code == 2 and out == ""
+    assert (
+        err == f"kmemsim: error: {profile}:2: invalid TOML: byte 0xe9 is not UTF-8 "
+        "(a profile is UTF-8 text)\n"
+    )
+    with pytest.raises(KmemsimError, match="is not UTF-8"):
+        kmemsim.boot(str(profile))
 
 
 def test_run_names_the_task_after_the_scenario(tmp_path: Path) -> None:

@@ -69,6 +69,14 @@ def test_json_report(runner: CliRunner, tmp_path: Path) -> None:
         "mismatches": {},
         "total_mismatches": 0,
         "examples": {},
+        # kmalloc, kmem_cache_alloc, mm_page_alloc, mm_page_free
+        "checked_events": 4,
+        "unchecked_events": {
+            "slab free (names its object; nothing the model computes)": 3,
+            "mm_page_free_batched repeating an mm_page_free": 1,
+        },
+        "page_allocs_zone_unchecked": 0,
+        "unknown_caches": [],
     }
     for key in (
         "total_bytes_requested",
@@ -253,11 +261,13 @@ def test_large_kmalloc_pages_are_the_model_kmallocs(runner: CliRunner, tmp_path:
     assert report["model"]["final"]["live_traced_pages"] == 0
 
 
-def test_caches_the_profile_does_not_know_get_the_traced_slot_size(
+def test_caches_the_profile_does_not_know_are_never_fitted_to_the_trace(
     runner: CliRunner, tmp_path: Path
 ) -> None:
-    """bytes_req is the object size, bytes_alloc the slot calculate_sizes() made of it:
-    the alignment (hwcache 128 for 100), a free pointer after an RCU object (72 for 64)."""
+    """A cache the profile does not know is kmem_cache_create(name, bytes_req, 0,
+    SLAB_NO_MERGE, NULL), the default linux-6.18-x86_64.toml declares; a traced
+    bytes_alloc that shows other arguments (SLAB_HWCACHE_ALIGN: 100 -> 128, an RCU
+    free pointer: 64 -> 72) is an "unknown cache geometry" mismatch, exit 1."""
     bodies = []
     for i, (name, req, alloc) in enumerate(
         [("drv_a", 100, 128), ("drv_rcu", 64, 72), ("drv_odd", 50, 200), ("drv_b", 24, 24)]
@@ -270,8 +280,49 @@ def test_caches_the_profile_does_not_know_get_the_traced_slot_size(
     path = tmp_path / "new-caches.txt"
     path.write_text(trace_text(bodies))
     code, out, _ = run(runner, str(path), "--verify", "--json")
-    assert code == 0, out
-    assert json.loads(out)["verify"]["total_mismatches"] == 0
+    assert code == 1, out
+    verify = json.loads(out)["verify"]
+    assert verify["mismatches"] == {"unknown cache geometry": 3}
+    assert verify["unknown_caches"] == ["drv_a", "drv_b", "drv_odd", "drv_rcu"]
+    assert verify["checked_events"] == 0
+    example = verify["examples"]["unknown cache geometry"][0]
+    assert "drv_a: trace bytes_alloc=128, model cache size=104" in example
+    assert "kmem_cache_create(drv_a, 100, 0, SLAB_NO_MERGE, NULL)" in example
+    code, out, _ = run(runner, str(path), "--verify")
+    assert "Verify: 0 of 4 events checked against the model: 0 mismatches" in out
+    assert "unknown cache geometry: 3 events of those caches" in out
+
+
+def test_the_profile_declares_the_flags_of_unknown_caches(
+    runner: CliRunner, tmp_path: Path
+) -> None:
+    """A profile that declares SLAB_HWCACHE_ALIGN for unknown caches gets 128 for 100."""
+    from importlib import resources
+
+    text = resources.files("kmemsim.profiles").joinpath("linux-6.18-x86_64.toml").read_text()
+    assert 'unknown_cache_flags = ["SLAB_NO_MERGE"]' in text
+    profile = tmp_path / "hwalign.toml"
+    profile.write_text(
+        text.replace(
+            'unknown_cache_flags = ["SLAB_NO_MERGE"]',
+            'unknown_cache_flags = ["SLAB_NO_MERGE", "SLAB_HWCACHE_ALIGN"]',
+        )
+    )
+    path = tmp_path / "t.txt"
+    path.write_text(
+        trace_text(
+            [
+                "kmem_cache_alloc: call_site=f+0x1/0x2 ptr=00000000abcd0001 name=drv_a "
+                "bytes_req=100 bytes_alloc=128 gfp_flags=GFP_KERNEL node=-1 accounted=false"
+            ]
+        )
+    )
+    code, out, err = run(runner, str(path), "--verify", "--profile", str(profile))
+    assert code == 0, out + err
+    bad = tmp_path / "bad.toml"
+    bad.write_text(text.replace('["SLAB_NO_MERGE"]', '["SLAB_NO_SUCH_FLAG"]'))
+    code, _, err = run(runner, str(path), "--profile", str(bad))
+    assert code == 2 and "unknown flag 'SLAB_NO_SUCH_FLAG'" in err and err.count("\n") == 1
 
 
 def test_trace_cmd_and_perf_variants(runner: CliRunner, tmp_path: Path) -> None:

@@ -149,11 +149,23 @@ def boot(profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...
 def cat(
     profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...], paths: tuple[str, ...]
 ) -> None:
-    """Print /proc and /sys files of a freshly booted machine."""
+    """Print /proc and /sys files of a freshly booted machine.
+
+    As cat(1): each file in turn; one that cannot be read is reported on stderr
+    and the others are still printed; the exit code is then 1.
+    """
     k = boot_from_options(profile, mem, cpus, config)
-    texts = [k.cat(path) for path in paths]
-    for text in texts:
+    status = 0
+    for path in paths:
+        try:
+            text = k.cat(path)
+        except KmemsimError as e:
+            click.echo(f"kmemsim {e}", err=True)
+            status = 1
+            continue
         click.echo(text, nl=not text.endswith("\n"))
+    if status:
+        sys.exit(status)
 
 
 @cli.command()

@@ -92,8 +92,25 @@ class PseudoFS:
         return entry
 
     def read(self, path: str) -> str:
-        """The text of a pseudo file, links followed; KmemsimError when it does not exist."""
+        """The text of a pseudo file, links followed; KmemsimError when it does not exist.
+
+        As path walking does (fs/namei.c link_path_walk()), a file followed by
+        anything, even a trailing "/" or ".", is ENOTDIR: "Not a directory".
+        """
+        self._check_dirs_on_the_way(path)
         return self._resolve(path)()
+
+    def _check_dirs_on_the_way(self, path: str) -> None:
+        parts = path.split("/")
+        for i in range(1, len(parts) - 1):
+            prefix = "/".join(parts[: i + 1])
+            if not parts[i] or prefix in self._dirs:
+                continue
+            try:
+                self._resolve(prefix)
+            except KmemsimError:
+                continue  # a directory, or missing: the full lookup says which
+            raise KmemsimError(f"cat: {path}: Not a directory")
 
     def exists(self, path: str) -> bool:
         try:

@@ -157,6 +157,8 @@ class Machine:
     # Architecture facts the profile pins (sizeof(pg_data_t), ...).
     arch_data: dict[str, int] = field(default_factory=dict)
     source: str = ""
+    # The profile's [slab] table: what it declares of its kernel's slab caches.
+    slab: dict[str, Any] = field(default_factory=dict)
 
     @property
     def page_size(self) -> int:

@@ -15,6 +15,10 @@ Schema (see profiles/x86_64.toml for a commented example):
     [kernel]   start, end, code, rwdata, rodata, init, bss, initrd_start, initrd_size
     [arch]     facts of the kernel build it pins (pglist_data_size, vmalloc_end)
     [config]   KEY = value defaults for KernelConfig (Kconfig and boot parameters)
+    [slab]     unknown_cache_flags = ["SLAB_...", ...], unknown_cache_align: how a
+               cache a trace names and the profile does not know is created
+               (kmem_cache_create(name, bytes_req, align, flags, NULL)); absent:
+               no flags, align 0
     [[mmio]]   name, start, end
 """
 
@@ -66,6 +70,7 @@ _SCHEMA: dict[str, set[str]] = {
     },
     "arch": {"pglist_data_size", "vmalloc_end"},
     "config": set(),  # checked against init/config.py OPTIONS
+    "slab": {"unknown_cache_flags", "unknown_cache_align"},
     "mmio": {"name", "start", "end"},
 }
 
@@ -76,7 +81,7 @@ def load_profile(profile: str | Path) -> tuple[dict[str, Any], str]:
     """The parsed TOML of a shipped profile name or a file path, and where it came from."""
     name = str(profile)
     if name in SHIPPED:
-        text = resources.files("kmemsim.profiles").joinpath(f"{name}.toml").read_text()
+        raw = resources.files("kmemsim.profiles").joinpath(f"{name}.toml").read_bytes()
         source = f"profile {name}"
     else:
         path = Path(name)
@@ -86,10 +91,19 @@ def load_profile(profile: str | Path) -> tuple[dict[str, Any], str]:
                 "or the path of a profile .toml file"
             )
         try:
-            text = path.read_text()
+            raw = path.read_bytes()
         except OSError as e:
             raise KmemsimError(f"cannot read profile {name}: {e.strerror or e}") from None
         source = name
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        # TOML is UTF-8 (toml.io, "Spec"): say where the first bad byte is.
+        line = raw.count(b"\n", 0, e.start) + 1
+        raise KmemsimError(
+            f"{source}:{line}: invalid TOML: byte {raw[e.start]:#04x} is not UTF-8 "
+            "(a profile is UTF-8 text)"
+        ) from None
     try:
         data = tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
@@ -119,9 +133,28 @@ def _check_schema(data: dict[str, Any], source: str) -> None:
                 raise KmemsimError(f"{source}: [config]: {e}") from None
             continue
         _check_keys(value, _SCHEMA[table], table, source)
+        if table == "slab":
+            _check_slab(value, source)
     for required in ("machine", "memory", "kernel"):
         if required not in data:
             raise KmemsimError(f"{source}: missing table [{required}]")
+
+
+def _check_slab(table: dict[str, Any], source: str) -> None:
+    """[slab]: flag names of include/linux/slab.h, an alignment that is 0 or a power of two."""
+    from kmemsim.include.linux.slab import SlabFlags
+
+    flags = table.get("unknown_cache_flags", [])
+    if not isinstance(flags, list) or not all(isinstance(f, str) for f in flags):
+        raise KmemsimError(f"{source}: slab.unknown_cache_flags must be a list of flag names")
+    for f in flags:
+        if f.removeprefix("SLAB_") not in SlabFlags.__members__:
+            raise KmemsimError(f"{source}: slab.unknown_cache_flags: unknown flag {f!r}")
+    align = table.get("unknown_cache_align", 0)
+    if isinstance(align, bool) or not isinstance(align, int) or align < 0 or align & (align - 1):
+        raise KmemsimError(
+            f"{source}: slab.unknown_cache_align must be 0 or a power of two, got {align!r}"
+        )
 
 
 def _check_keys(table: Any, allowed: set[str], where: str, source: str) -> None:
@@ -208,6 +241,7 @@ def build_machine(
             k: _get_int(data.get("arch", {}), k, "arch", source) for k in data.get("arch", {})
         },
         source=source,
+        slab=dict(data.get("slab", {})),
     )
     for i, w in enumerate(data.get("mmio", [])):
         machine.mmio.append(

@@ -2292,3 +2292,21 @@ def sysctl_min_free_kbytes(k: Kernel, value: int) -> None:
     pa.user_min_free_kbytes = value
     pa.min_free_kbytes = value
     setup_per_zone_wmarks(pa)
+
+
+# --- queries for tools (trace/ verification): read-only, no state changes -----------------
+def zone_has_free_block(pa: PageAllocator, zb: ZoneBuddy, order: int, mt: int, cpu: int) -> bool:
+    """Whether an order-`order` request of migrate type `mt` could be served from zone `zb`
+    now by __rmqueue() or rmqueue_pcplist(), ignoring watermarks: a block on `cpu`'s
+    per-CPU list of that order and type, or a free block of at least that order on
+    free_area[] of `mt` or of a type fallbacks[mt] may take from."""
+    if pa.pcp_allowed_order(order) and zb.pcp[cpu].lists[pa.order_to_pindex(mt, order)]:
+        return True
+    types = (mt, *FALLBACKS.get(mt, ()))
+    return any(zb.free_list[o][t] for o in range(order, zb.nr_orders) for t in types)
+
+
+def allocated_order(pa: PageAllocator, pfn: int) -> int:
+    """The order of the allocated block whose head is `pfn`, else -1 (free, a tail, a hole)."""
+    page = pa.pages.get(pfn)
+    return -1 if page is None else int(page.order)

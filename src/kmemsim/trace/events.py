@@ -29,6 +29,9 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any, NamedTuple
 
+from kmemsim.include.linux.slab import KMALLOC_MAX_SIZE
+from kmemsim.mm.page_alloc import MIGRATE_TYPES
+
 # Canonical event names and the spellings that mean the same event.
 KMALLOC = "kmalloc"
 KMEM_CACHE_ALLOC = "kmem_cache_alloc"
@@ -73,8 +76,95 @@ NULL_POINTERS = frozenset(
 )
 
 
+# What a kmem tracepoint of a 6.18 kernel can print (include/trace/events/kmem.h
+# and the types behind it); a value outside is a malformed line, never replayed.
+#  - order (unsigned int, printed %d): 0..MAX_PAGE_ORDER. include/linux/mmzone.h
+#    makes MAX_PAGE_ORDER 10 without ARCH_FORCE_MAX_ORDER (x86 always);
+#    __alloc_pages() refuses a larger order before the tracepoint. A replay on a
+#    machine configured with a larger MAX_PAGE_ORDER accepts up to its own.
+#  - migratetype (int): an enum migratetype value, 0..MIGRATE_TYPES-1 (6.18 with
+#    CONFIG_MEMORY_ISOLATION and without CONFIG_CMA: 5 types).
+#  - bytes_req, bytes_alloc (size_t, %zu): never negative; an allocation that
+#    succeeded is at most KMALLOC_MAX_SIZE (PAGE_SIZE << MAX_PAGE_ORDER, 4 MiB:
+#    kmalloc() fails above it, kmem_cache_create() refuses bigger objects and a
+#    slab's order cannot exceed MAX_PAGE_ORDER). A failed large kmalloc is traced
+#    with ptr=NULL and the size asked for, which may be anything.
+#  - ptr (%p, hashed or real), page: hexadecimal, or a NULL spelling.
+#  - name (__string): a cache name, never empty (kmem_cache_create() refuses one).
+MAX_PAGE_ORDER = 10
+TRACE_MIGRATE_TYPES = MIGRATE_TYPES
+TRACE_KMALLOC_MAX_SIZE = KMALLOC_MAX_SIZE
+
+
 class BadLine(ValueError):
     """A line that is not what its format says it should be."""
+
+
+def check_order(order: int, event: str, max_order: int = MAX_PAGE_ORDER) -> int:
+    """`order` if a kernel can trace it for `event`, else BadLine."""
+    if not 0 <= order <= max_order:
+        raise BadLine(
+            f"{event}: order={order} is outside 0..{max_order} (MAX_PAGE_ORDER), "
+            f"expected '{EXPECTED[event]}'"
+        )
+    return order
+
+
+def check_migratetype(mt: int) -> int:
+    """`mt` if it is an enum migratetype value of 6.18, else BadLine."""
+    if not 0 <= mt < TRACE_MIGRATE_TYPES:
+        raise BadLine(
+            f"{MM_PAGE_ALLOC}: migratetype={mt} is outside 0..{TRACE_MIGRATE_TYPES - 1} "
+            f"(enum migratetype), expected '{EXPECTED[MM_PAGE_ALLOC]}'"
+        )
+    return mt
+
+
+def check_pointer(ptr: str, event: str) -> str:
+    """`ptr` if it is a pointer as %p prints one (hexadecimal, or NULL), else BadLine."""
+    if ptr not in NULL_POINTERS:
+        try:
+            int(ptr, 16)
+        except ValueError:
+            raise BadLine(
+                f"{event}: ptr={ptr!r} is not a pointer (hexadecimal), expected '{EXPECTED[event]}'"
+            ) from None
+    return ptr
+
+
+def check_sizes(event: str, ptr: str, req: int, alloc: int) -> None:
+    """BadLine unless bytes_req and bytes_alloc are sizes the kernel can trace."""
+    for key, value in (("bytes_req", req), ("bytes_alloc", alloc)):
+        if value < 0:
+            raise BadLine(
+                f"{event}: {key}={value} is negative (a size_t), expected '{EXPECTED[event]}'"
+            )
+        if value > TRACE_KMALLOC_MAX_SIZE and ptr not in NULL_POINTERS:
+            raise BadLine(
+                f"{event}: {key}={value} is above KMALLOC_MAX_SIZE ({TRACE_KMALLOC_MAX_SIZE}), "
+                "the most an allocation that succeeded can be"
+            )
+
+
+def check_name(name: str | None, event: str) -> str | None:
+    """`name` unless it is present but empty (BadLine)."""
+    if name is not None and not name:
+        raise BadLine(f"{event}: name= is empty, expected '{EXPECTED[event]}'")
+    return name
+
+
+def check_timestamp(ts: str) -> str:
+    """`ts` if it is a trace timestamp (seconds.fraction, or a counter), else BadLine."""
+    if not ts.replace(".", "", 1).isdigit():
+        raise BadLine(f"expected a timestamp (SECONDS.MICROSECONDS) before the event, got {ts!r}")
+    return ts
+
+
+def parse_cpu(text: str) -> int:
+    """The number of a [CPU] column, else BadLine."""
+    if not text.isdigit():
+        raise BadLine(f"expected a CPU number in [{text}]")
+    return int(text)
 
 
 def split_line(line: str) -> tuple[int, str, str, str]:
@@ -91,14 +181,11 @@ def split_line(line: str) -> tuple[int, str, str, str]:
     j = head.find("]", i)
     if i < 0 or j < 0:
         raise BadLine(f"expected a [CPU] column: '{HEADER_EXPECTED}'")
-    try:
-        cpu = int(head[i + 1 : j])
-    except ValueError:
-        raise BadLine(f"expected a CPU number in [{head[i + 1 : j]}]") from None
+    cpu = parse_cpu(head[i + 1 : j])
     event = event.strip()
     if event.startswith("kmem:"):
         event = event[5:]
-    return cpu, head[head.rfind(" ") + 1 :], event, fields
+    return cpu, check_timestamp(head[head.rfind(" ") + 1 :]), event, fields
 
 
 def valid_event_name(name: str) -> bool:
@@ -134,14 +221,17 @@ def _number(value: str, key: str, event: str, base: int = 10) -> int:
 
 def _pfn(value: str, event: str) -> int:
     # 0x%lx since 4.x, %lu before.
-    return _number(value, "pfn", event, 0 if value[:2] in ("0x", "0X") else 10)
+    pfn = _number(value, "pfn", event, 0 if value[:2] in ("0x", "0X") else 10)
+    if pfn < 0:
+        raise BadLine(f"{event}: pfn={value} is negative, expected '{EXPECTED[event]}'")
+    return pfn
 
 
 # --------------------------------------------------------------------------- decoders
 # Each returns the event's values as a tuple, or raises BadLine.
 
 
-def decode_kmalloc(text: str) -> tuple[str, str, int, int, str]:
+def _parse_kmalloc(text: str) -> tuple[str, str, int, int, str]:
     """(call_site, ptr, bytes_req, bytes_alloc, gfp_flags) of kmalloc / kmalloc_node."""
     f = text.split(" ")
     if (
@@ -166,7 +256,7 @@ def decode_kmalloc(text: str) -> tuple[str, str, int, int, str]:
     )
 
 
-def decode_kmem_cache_alloc(text: str) -> tuple[str, str, str | None, int, int, str]:
+def _parse_kmem_cache_alloc(text: str) -> tuple[str, str, str | None, int, int, str]:
     """(call_site, ptr, name or None, bytes_req, bytes_alloc, gfp_flags)."""
     f = text.split(" ")
     if (
@@ -194,7 +284,7 @@ def decode_kmem_cache_alloc(text: str) -> tuple[str, str, str | None, int, int, 
     )
 
 
-def decode_kfree(text: str) -> tuple[str, str]:
+def _parse_kfree(text: str) -> tuple[str, str]:
     """(call_site, ptr) of kfree."""
     f = text.split(" ")
     if len(f) == 2 and f[0][:10] == "call_site=" and f[1][:4] == "ptr=" and len(f[1]) > 4:
@@ -203,7 +293,7 @@ def decode_kfree(text: str) -> tuple[str, str]:
     return _need(d, "call_site", KFREE), _need(d, "ptr", KFREE)
 
 
-def decode_kmem_cache_free(text: str) -> tuple[str, str, str | None]:
+def _parse_kmem_cache_free(text: str) -> tuple[str, str, str | None]:
     """(call_site, ptr, name or None) of kmem_cache_free."""
     f = text.split(" ")
     if (
@@ -219,13 +309,14 @@ def decode_kmem_cache_free(text: str) -> tuple[str, str, str | None]:
     return _need(d, "call_site", e), _need(d, "ptr", e), d.get("name")
 
 
-def decode_mm_page_alloc(text: str) -> tuple[int, int, int, str]:
+def _parse_mm_page_alloc(text: str) -> tuple[int, int, int, str]:
     """(pfn, order, migratetype, gfp_flags); pfn -1 for a failed allocation."""
     f = text.split(" ")
     e = MM_PAGE_ALLOC
     if (
         len(f) == 5
         and f[1][:6] == "pfn=0x"
+        and f[1][6:7] != "-"
         and f[2][:6] == "order="
         and f[3][:12] == "migratetype="
         and f[4][:10] == "gfp_flags="
@@ -250,10 +341,10 @@ def decode_mm_page_alloc(text: str) -> tuple[int, int, int, str]:
     )
 
 
-def decode_mm_page_free(text: str) -> tuple[int, int]:
+def _parse_mm_page_free(text: str) -> tuple[int, int]:
     """(pfn, order) of mm_page_free (mm_page_free_direct)."""
     f = text.split(" ")
-    if len(f) == 3 and f[1][:6] == "pfn=0x" and f[2][:6] == "order=":
+    if len(f) == 3 and f[1][:6] == "pfn=0x" and f[1][6:7] != "-" and f[2][:6] == "order=":
         try:
             return int(f[1][6:], 16), int(f[2][6:])
         except ValueError:
@@ -263,10 +354,10 @@ def decode_mm_page_free(text: str) -> tuple[int, int]:
     return _pfn(_need(d, "pfn", e), e), _number(_need(d, "order", e), "order", e)
 
 
-def decode_mm_page_free_batched(text: str) -> tuple[int]:
+def _parse_mm_page_free_batched(text: str) -> tuple[int]:
     """(pfn,) of mm_page_free_batched (mm_pagevec_free); always order 0."""
     f = text.split(" ")
-    if len(f) == 3 and f[1][:6] == "pfn=0x" and f[2] == "order=0":
+    if len(f) == 3 and f[1][:6] == "pfn=0x" and f[1][6:7] != "-" and f[2] == "order=0":
         try:
             return (int(f[1][6:], 16),)
         except ValueError:
@@ -274,6 +365,58 @@ def decode_mm_page_free_batched(text: str) -> tuple[int]:
     d = fields_by_name(text)
     e = MM_PAGE_FREE_BATCHED
     return (_pfn(_need(d, "pfn", e), e),)
+
+
+def decode_kmalloc(text: str) -> tuple[str, str, int, int, str]:
+    """(call_site, ptr, bytes_req, bytes_alloc, gfp_flags) of kmalloc / kmalloc_node."""
+    values = _parse_kmalloc(text)
+    check_pointer(values[1], KMALLOC)
+    check_sizes(KMALLOC, values[1], values[2], values[3])
+    return values
+
+
+def decode_kmem_cache_alloc(text: str) -> tuple[str, str, str | None, int, int, str]:
+    """(call_site, ptr, name or None, bytes_req, bytes_alloc, gfp_flags)."""
+    values = _parse_kmem_cache_alloc(text)
+    check_pointer(values[1], KMEM_CACHE_ALLOC)
+    check_name(values[2], KMEM_CACHE_ALLOC)
+    check_sizes(KMEM_CACHE_ALLOC, values[1], values[3], values[4])
+    return values
+
+
+def decode_kfree(text: str) -> tuple[str, str]:
+    """(call_site, ptr) of kfree."""
+    values = _parse_kfree(text)
+    check_pointer(values[1], KFREE)
+    return values
+
+
+def decode_kmem_cache_free(text: str) -> tuple[str, str, str | None]:
+    """(call_site, ptr, name or None) of kmem_cache_free."""
+    values = _parse_kmem_cache_free(text)
+    check_pointer(values[1], KMEM_CACHE_FREE)
+    check_name(values[2], KMEM_CACHE_FREE)
+    return values
+
+
+def decode_mm_page_alloc(text: str, max_order: int = MAX_PAGE_ORDER) -> tuple[int, int, int, str]:
+    """(pfn, order, migratetype, gfp_flags); pfn -1 for a failed allocation."""
+    values = _parse_mm_page_alloc(text)
+    check_order(values[1], MM_PAGE_ALLOC, max_order)
+    check_migratetype(values[2])
+    return values
+
+
+def decode_mm_page_free(text: str, max_order: int = MAX_PAGE_ORDER) -> tuple[int, int]:
+    """(pfn, order) of mm_page_free (mm_page_free_direct)."""
+    values = _parse_mm_page_free(text)
+    check_order(values[1], MM_PAGE_FREE, max_order)
+    return values
+
+
+def decode_mm_page_free_batched(text: str) -> tuple[int]:
+    """(pfn,) of mm_page_free_batched (mm_pagevec_free); always order 0."""
+    return _parse_mm_page_free_batched(text)
 
 
 DECODERS: dict[str, Callable[[str], tuple[Any, ...]]] = {

@@ -18,10 +18,11 @@ without changing them:
     free_blocks_suitable counts every free block of at least that order in
     units of 2**order pages (fill_contig_page_info, unusable_free_index).
 
-It also creates the caches a trace names but the booted kernel lacks, with
-the geometry of the matching real cache where the profile knows it, or
-else from the sizes the trace prints (bytes_req is the object size,
-bytes_alloc the slab size calculate_sizes() chose).
+It also creates the caches a trace names but the booted kernel lacks: with
+the creation arguments the profile recorded for the real cache where it
+knows it, or else from the object size the trace prints (bytes_req) with
+the align and flags the profile declares for caches it does not know
+([slab] of the profile TOML). The traced bytes_alloc is never an input.
 """
 
 from __future__ import annotations
@@ -48,10 +49,6 @@ def unusable_free_index(free_counts: list[int], order: int) -> float:
     return ((free_pages - (suitable << order)) * 1000 // free_pages) / 1000
 
 
-def _align(x: int, a: int) -> int:
-    return (x + a - 1) & ~(a - 1)
-
-
 class ModelView:
     """Read-only views of a booted kernel's allocator state, for replay reports."""
 
@@ -70,54 +67,25 @@ class ModelView:
             return None
         return create(name)
 
-    def create_cache_like(self, name: str, object_size: int, slab_size: int) -> Any:
-        """kmem_cache_create() of a cache whose objects are `object_size` bytes and
-        whose slots the real kernel made `slab_size` bytes: the alignment, or the
-        free pointer placed after the object (SLAB_TYPESAFE_BY_RCU), that explain
-        the difference, as mm/slub.c calculate_sizes() would have produced it."""
-        from kmemsim.include.linux.slab import (
-            SLAB_HWCACHE_ALIGN,
-            SLAB_NO_MERGE,
-            SLAB_TYPESAFE_BY_RCU,
-        )
-        from kmemsim.mm.slub import calculate_alignment
+    def unknown_cache_args(self) -> tuple[int, int]:
+        """(align, flags) the profile declares for a cache it does not know (its
+        [slab] unknown_cache_align and unknown_cache_flags; 0 and none when absent)."""
+        from kmemsim.include.linux.slab import SlabFlags
 
-        word = 8
-        size = _align(max(object_size, 1), word)
-        candidates: list[tuple[int, int]] = []
-        if size == slab_size:
-            candidates.append((0, 0))
-        cache_line = int(getattr(self.k.machine, "cache_line_size", 64))
-        hw_align = calculate_alignment(int(SLAB_HWCACHE_ALIGN), 0, object_size, cache_line)
-        if _align(size, hw_align) == slab_size:
-            candidates.append((0, int(SLAB_HWCACHE_ALIGN)))
-        a = 16
-        while a <= 4096:
-            if _align(size, a) == slab_size:
-                candidates.append((a, 0))
-            a *= 2
-        a = word
-        while a <= 4096:
-            if _align(size + word, a) == slab_size:
-                candidates.append((a if a > word else 0, int(SLAB_TYPESAFE_BY_RCU)))
-            a *= 2
-        candidates.append((0, 0))
-        # First as its creator would have asked (mergeable), then unmergeable so
-        # that merging into a cache of another slot size cannot change the size.
-        # A profile that recorded its kernel's caches lists every name sysfs
-        # showed merged (slab_aliases.json is all of /sys/kernel/slab's links),
-        # so a name it does not know was a directory of its own: not merged.
-        known = self.k.slab.known_caches()
-        extras = (int(SLAB_NO_MERGE),) if known else (0, int(SLAB_NO_MERGE))
-        for extra in extras:
-            for align, flags in candidates:
-                s = self.k.kmem_cache_create(name, object_size, align, flags | extra, None)
-                if s is not None and getattr(s, "size", slab_size) == slab_size:
-                    return s
-                if s is not None:
-                    self.k.kmem_cache_destroy(s)
-        # Nothing reproduces the slot size: a cache of slab_size-byte objects does.
-        return self.k.kmem_cache_create(name, _align(slab_size, word), 0, int(SLAB_NO_MERGE), None)
+        declared = dict(getattr(self.k.machine, "slab", {}) or {})
+        flags = 0
+        for name in declared.get("unknown_cache_flags", []):
+            flags |= int(SlabFlags[str(name).removeprefix("SLAB_")])
+        return int(declared.get("unknown_cache_align", 0)), flags
+
+    def create_unknown_cache(self, name: str, object_size: int) -> Any:
+        """kmem_cache_create(name, object_size, align, flags, NULL) with the align and
+        flags the profile declares for caches it does not know. Never fitted to the
+        trace: the slot size is what the model's calculate_sizes() makes of these
+        arguments, and a trace whose bytes_alloc differs shows that the real
+        creator passed others (an alignment, a constructor, SLAB_HWCACHE_ALIGN)."""
+        align, flags = self.unknown_cache_args()
+        return self.k.kmem_cache_create(name, object_size, align, flags, None)
 
     def caches(self) -> list[Any]:
         return list(getattr(self.k.slab, "caches", []))

@@ -66,8 +66,14 @@ from typing import TYPE_CHECKING, Any
 
 from kmemsim.errors import KmemsimError, Oops
 from kmemsim.include.linux.gfp_types import parse_gfp
-from kmemsim.include.linux.slab import KMALLOC_MAX_CACHE_SIZE
-from kmemsim.mm.page_alloc import get_order
+from kmemsim.include.linux.slab import KMALLOC_MAX_CACHE_SIZE, KMALLOC_MAX_SIZE, SlabFlags
+from kmemsim.mm.page_alloc import (
+    MIGRATE_TYPES,
+    allocated_order,
+    get_order,
+    gfp_migratetype,
+    zone_has_free_block,
+)
 from kmemsim.trace import events as ev
 from kmemsim.trace.events import NULL_POINTERS, BadLine
 from kmemsim.trace.model_view import ModelView
@@ -87,6 +93,19 @@ MAX_EXAMPLES = 5
 # batch is at most a pcp list's worth of pages).
 RECENT_FREES = 4096
 MAX_MALFORMED_SHOWN = 20
+
+# The mismatch kind of a kmem_cache_alloc of a cache the profile does not know,
+# whose size from the profile's defaults differs from the traced bytes_alloc.
+UNKNOWN_CACHE_GEOMETRY = "unknown cache geometry"
+# Why a verified replay could not check an event against the model.
+UNCHECKED_FAILURE = "traced allocation failure (nothing allocated)"
+UNCHECKED_UNKNOWN_CACHE = "kmem_cache_alloc of a cache the profile does not know"
+UNCHECKED_SLAB_FREE = "slab free (names its object; nothing the model computes)"
+UNCHECKED_BEFORE_TRACE = "free of what was allocated before the trace"
+UNCHECKED_REPEAT = "mm_page_free_batched repeating an mm_page_free"
+UNCHECKED_SPLIT = "page free of part of a block allocated whole"
+UNCHECKED_LARGE_KMALLOC = "page free of a large kmalloc (the model's kfree frees its own)"
+UNCHECKED_MODEL_FAILED = "page free of a block the model failed to allocate"
 
 
 class Replay:
@@ -127,6 +146,16 @@ class Replay:
         self.quirks: dict[str, int] = {}
         self.mismatches: dict[str, int] = {}
         self.mismatch_examples: dict[str, list[str]] = {}
+        # With verify: events compared with what the model computes, and the
+        # events it cannot check, by reason (UNCHECKED).
+        self.checked = 0
+        self.unchecked: dict[str, int] = {}
+        # checked mm_page_alloc events whose traced pfn is in no zone of this
+        # machine: their zone could not be checked (a smaller what-if machine)
+        self.unchecked_zone = 0
+        # caches the trace names that neither the booted kernel nor the profile
+        # knows: created with the profile's defaults (ModelView.create_unknown_cache)
+        self.unknown_caches: set[str] = set()
         # allocations the model failed (returned NULL) where the kernel succeeded
         self.model_failures: dict[str, int] = {}
         self.oops: str | None = None
@@ -180,6 +209,9 @@ class Replay:
         self._m_alloc_pages = k.page_alloc.alloc_pages
         self._m_free_pages = k.page_alloc.free_pages_struct
         self._max_order = int(k.page_alloc.max_order)  # MAX_PAGE_ORDER
+        # The largest order a trace line may hold: the traced kernel's
+        # MAX_PAGE_ORDER, or this machine's when configured larger.
+        self._trace_max_order = max(self._max_order, ev.MAX_PAGE_ORDER)
 
     def _kmalloc_cache_name(self, size: int, gfp: int) -> str:
         """The model's kmalloc cache for a kmalloc of `size` bytes with `gfp`
@@ -199,6 +231,10 @@ class Replay:
         examples = self.mismatch_examples.setdefault(kind, [])
         if len(examples) < MAX_EXAMPLES:
             examples.append(f"{self._source_name}:{self._lineno}: {detail}")
+
+    def _unchecked(self, reason: str) -> None:
+        if self.verify:
+            self.unchecked[reason] = self.unchecked.get(reason, 0) + 1
 
     def _model_failure(self, event: str, detail: str) -> None:
         """The model returned NULL where the real kernel succeeded: counted always
@@ -311,7 +347,11 @@ class Replay:
                             self._quirk("no_cpu_column")
                             cpu = 0
                         else:
-                            cpu = int(head[i + 1 : head.find("]", i)])
+                            cpu_text = head[i + 1 : head.find("]", i)]
+                            cpu = int(cpu_text) if cpu_text.isdigit() else ev.parse_cpu(cpu_text)
+                        ts = head[head.rfind(" ") + 1 :]
+                        if not ts.replace(".", "", 1).isdigit():
+                            ev.check_timestamp(ts)
                         if cpu != cur_cpu:
                             self._set_cpu(cpu)
                             cur_cpu = cpu
@@ -385,6 +425,7 @@ class Replay:
                 return
             try:
                 cpu = int(m["cpu"])
+                ev.check_timestamp(m["ts"])
                 if cpu != self._cpu:
                     self._set_cpu(cpu)
                 handler(cpu, m["fields"])
@@ -434,12 +475,15 @@ class Replay:
             )
         else:
             call_site, ptr, req, alloc, gfp_text = ev.decode_kmalloc(text)
+        if not (0 <= req <= KMALLOC_MAX_SIZE and 0 <= alloc <= KMALLOC_MAX_SIZE):
+            ev.check_sizes(ev.KMALLOC, ptr, req, alloc)
         gfp = self._gfp.get(gfp_text)
         if gfp is None:
             gfp = self.gfp(gfp_text)
         st = self.stats
         if ptr in NULL_POINTERS:
             self._quirk("traced_alloc_failure")
+            self._unchecked(UNCHECKED_FAILURE)
             st.slab_alloc_failures += 1
             return
         objects = self.objects
@@ -447,6 +491,8 @@ class Replay:
         if old is not None:
             self._quirk("implied_free")
             self._free_object(old, cpu, silent=True)
+        else:
+            ev.check_pointer(ptr, ev.KMALLOC)
         addr = self._m_kmalloc(req, gfp)
         if alloc > KMALLOC_MAX_CACHE_SIZE:
             self._undo_large_kmalloc_pages(cpu, alloc)
@@ -455,6 +501,7 @@ class Replay:
             self._model_failure("kmalloc", f"kmalloc({req}, {gfp_text}) failed in the model")
         else:
             if self.verify:
+                self.checked += 1
                 size = self._m_ksize(addr)
                 if size != alloc:
                     self._mismatch(
@@ -485,7 +532,10 @@ class Replay:
             self._last_page_alloc.pop(cpu, None)
 
     def cache(self, name: str, req: int, alloc: int) -> Any:
-        """The model's cache for a name the trace uses, created on first sight."""
+        """The model's cache for a name the trace uses, created on first sight:
+        the booted kernel's, else with the creation arguments the profile
+        recorded, else from bytes_req with the profile's defaults for unknown
+        caches (never fitted to the traced bytes_alloc)."""
         s = self.caches.get(name)
         if s is not None:
             return s
@@ -493,7 +543,8 @@ class Replay:
         if s is None:
             s = self.view.create_known_cache(name)
         if s is None:
-            s = self.view.create_cache_like(name, req, alloc)
+            s = self.view.create_unknown_cache(name, req)
+            self.unknown_caches.add(name)
         if s is not None:
             # sysfs shows a mergeable cache as a link to its unique-id directory
             # (":0000024"), and a cache merged into an earlier one under that
@@ -522,21 +573,27 @@ class Replay:
             call_site, ptr, name_or_none, req, alloc, gfp_text = ev.decode_kmem_cache_alloc(text)
             # Before 6.0 the event did not name its cache: one per slot size.
             name = name_or_none if name_or_none is not None else f"<size-{alloc}>"
+        if not (name and 0 <= req <= KMALLOC_MAX_SIZE and 0 <= alloc <= KMALLOC_MAX_SIZE):
+            ev.check_name(name, ev.KMEM_CACHE_ALLOC)
+            ev.check_sizes(ev.KMEM_CACHE_ALLOC, ptr, req, alloc)
         gfp = self._gfp.get(gfp_text)
         if gfp is None:
             gfp = self.gfp(gfp_text)
         st = self.stats
         if ptr in NULL_POINTERS:
             self._quirk("traced_alloc_failure")
+            self._unchecked(UNCHECKED_FAILURE)
             st.slab_alloc_failures += 1
             return
+        objects = self.objects
+        old = objects.get(ptr)
+        if old is None:
+            ev.check_pointer(ptr, ev.KMEM_CACHE_ALLOC)
         s = self.caches.get(name)
         if s is None:
             s = self.cache(name, req, alloc)
         if name in self.merged_caches:
             self._quirk("merged_cache")
-        objects = self.objects
-        old = objects.get(ptr)
         if old is not None:
             self._quirk("implied_free")
             self._free_object(old, cpu, silent=True)
@@ -545,17 +602,33 @@ class Replay:
             self._model_failure(
                 "kmem_cache_alloc", f"kmem_cache_alloc({name}, {gfp_text}) failed in the model"
             )
-        else:
-            if self.verify and s.size != alloc:
-                self._mismatch(
-                    "kmem_cache_alloc bytes_alloc",
-                    f"{name}: trace bytes_alloc={alloc}, model cache size={s.size}",
-                )
+        elif self.verify:
+            if name in self.unknown_caches:
+                # The geometry is the profile's default, not knowledge of the
+                # real cache: compared, but as its own kind.
+                self._unchecked(UNCHECKED_UNKNOWN_CACHE)
+                if s.size != alloc:
+                    align, flags = self.view.unknown_cache_args()
+                    names = "|".join(f"SLAB_{f.name}" for f in SlabFlags(flags)) or "0"
+                    self._mismatch(
+                        UNKNOWN_CACHE_GEOMETRY,
+                        f"{name}: trace bytes_alloc={alloc}, model cache size={s.size} "
+                        f"(created as kmem_cache_create({name}, {req}, {align}, {names}, NULL))",
+                    )
+            else:
+                self.checked += 1
+                if s.size != alloc:
+                    self._mismatch(
+                        "kmem_cache_alloc bytes_alloc",
+                        f"{name}: trace bytes_alloc={alloc}, model cache size={s.size}",
+                    )
         counters = st.slab_alloc(call_site, name, req, alloc)
         if addr:
             objects[ptr] = (addr, s, cpu, alloc, *counters)
 
     def _free_object(self, rec: tuple[Any, ...], cpu: int, silent: bool = False) -> None:
+        if not silent:
+            self._unchecked(UNCHECKED_SLAB_FREE)
         s = rec[1]
         if s is None:
             self._m_kfree(rec[0])
@@ -574,10 +647,13 @@ class Replay:
             ptr = ev.decode_kfree(text)[1]
         if ptr in NULL_POINTERS:
             self._quirk("kfree_null")
+            self._unchecked(UNCHECKED_SLAB_FREE)
             self.stats.nr_kfree_null += 1
             return
         rec = self.objects.pop(ptr, None)
         if rec is None:
+            ev.check_pointer(ptr, ev.KFREE)
+            self._unchecked(UNCHECKED_BEFORE_TRACE)
             self._quirk("free_before_trace")
             self.stats.slab_free_only += 1
             return
@@ -594,9 +670,12 @@ class Replay:
             _, ptr, name = ev.decode_kmem_cache_free(text)
         if ptr in NULL_POINTERS:
             self._quirk("kmem_cache_free_null")
+            self._unchecked(UNCHECKED_SLAB_FREE)
             return
         rec = self.objects.pop(ptr, None)
         if rec is None:
+            ev.check_pointer(ptr, ev.KMEM_CACHE_FREE)
+            self._unchecked(UNCHECKED_BEFORE_TRACE)
             self._quirk("free_before_trace")
             self.stats.slab_free_only += 1
             return
@@ -605,6 +684,7 @@ class Replay:
             # memory came back to another cache through an allocation that is
             # not traced either (a bulk refill); this free is that object's.
             self._quirk("pointer_reused_by_other_cache")
+            self._unchecked(UNCHECKED_BEFORE_TRACE)
             self._free_object(rec, cpu, silent=True)
             self.stats.slab_free_only += 1
             return
@@ -627,14 +707,21 @@ class Replay:
                 int(f[3][12:]),
                 f[4][10:],
             )
+            if pfn < 0 or not (
+                0 <= order <= self._trace_max_order and 0 <= migratetype < MIGRATE_TYPES
+            ):
+                pfn, order, migratetype, gfp_text = ev.decode_mm_page_alloc(
+                    text, self._trace_max_order
+                )
         else:
-            pfn, order, migratetype, gfp_text = ev.decode_mm_page_alloc(text)
+            pfn, order, migratetype, gfp_text = ev.decode_mm_page_alloc(text, self._trace_max_order)
         gfp = self._gfp.get(gfp_text)
         if gfp is None:
             gfp = self.gfp(gfp_text)
         st = self.stats
         if pfn < 0:
             self._quirk("traced_alloc_failure")
+            self._unchecked(UNCHECKED_FAILURE)
             st.page_alloc_failure(order)
             return
         st.page_alloc(order, migratetype, gfp_text)
@@ -644,51 +731,124 @@ class Replay:
             self._quirk("implied_page_free")
             if old[0] is not None:
                 self._m_free_pages(old[0], old[1])
+        zone = None
+        if self.verify:
+            zone = self._verify_page_alloc(cpu, pfn, order, migratetype, gfp, gfp_text)
         page = None
         if self.follow_pfn:
             page = self.k.page_alloc.take_free_block(pfn, order, gfp)
             if page is None:
-                self._quirk(
-                    "follow_pfn_block_busy"
-                    if self.view.is_ram(pfn, order)
-                    else "follow_pfn_not_ram"
-                )
+                if not self.view.is_ram(pfn, order):
+                    self._quirk("follow_pfn_not_ram")
+                elif self.verify and self._followed_block_over(pfn, order):
+                    self._mismatch(
+                        "follow-pfn block not free",
+                        f"mm_page_alloc pfn={pfn:#x} order={order}: the model still holds "
+                        "a block the trace allocated there",
+                    )
+                else:
+                    self._quirk("follow_pfn_block_busy")
         if page is None:
             page = self._m_alloc_pages(gfp, order)
         if page is None:
             self._model_failure(
                 "mm_page_alloc", f"mm_page_alloc order={order} {gfp_text} failed in the model"
             )
+        elif zone is not None and self.k.page_alloc.page_zone(page.pfn) is not zone:
+            model_zone = self.k.page_alloc.page_zone(page.pfn)
+            self._mismatch(
+                "page alloc zone",
+                f"mm_page_alloc order={order} {gfp_text}: the trace's pfn {pfn:#x} is in zone "
+                f"{zone.zone.name}, the model allocated from "
+                f"{model_zone.zone.name if model_zone is not None else '?'}",
+            )
         pages[pfn] = (page, order)
         self._recently_freed.pop(pfn, None)
         self._last_page_alloc[cpu] = (pfn, order, self._lineno)
+
+    def _verify_page_alloc(
+        self, cpu: int, pfn: int, order: int, mt: int, gfp: int, gfp_text: str
+    ) -> Any:
+        """Check an mm_page_alloc against what the model can know before it
+        allocates: the traced migratetype is the one the model derives from the
+        GFP mask (__alloc_pages() traces ac.migratetype = gfp_migratetype()),
+        and the zone that holds the traced pfn on this machine can serve the
+        order from that migratetype (or a fallback) now. Returns that zone, or
+        None when the pfn is in no zone of this machine (not checkable)."""
+        self.checked += 1
+        pa = self.k.page_alloc
+        want = gfp_migratetype(gfp)
+        if want != mt:
+            self._mismatch(
+                "page alloc migratetype",
+                f"mm_page_alloc {gfp_text}: trace migratetype={mt}, the model's "
+                f"gfp_migratetype()={want}",
+            )
+        zone = pa.page_zone(pfn) if self.view.is_ram(pfn, order) else None
+        if zone is None:
+            self.unchecked_zone += 1
+            return None
+        if not zone_has_free_block(pa, zone, order, mt, cpu):
+            self._mismatch(
+                "page alloc order unsatisfiable",
+                f"mm_page_alloc pfn={pfn:#x} order={order} migratetype={mt}: zone "
+                f"{zone.zone.name} of the model has no free block for it",
+            )
+        return zone
+
+    def _followed_block_over(self, pfn: int, order: int) -> bool:
+        """Whether a block this replay took at its traced pfn (follow_pfn) and
+        still holds overlaps [pfn, pfn + 2**order)."""
+        pages = self.pages
+        for o in range(self._trace_max_order + 1):
+            head = pfn & ~((1 << o) - 1)
+            rec = pages.get(head)
+            if rec is not None and rec[1] >= o and rec[0] is not None and rec[0].pfn == head:
+                # (a block being freed piece by piece has left `pages`)
+                return True
+        for p in range(pfn + 1, pfn + (1 << order)):
+            rec = pages.get(p)
+            if rec is not None and rec[0] is not None and rec[0].pfn == p:
+                return True
+        return False
 
     def _mm_page_free(self, cpu: int, text: str) -> None:
         f = text.split(" ")
         if len(f) == 3 and f[1][:6] == "pfn=0x" and f[2][:6] == "order=":
             pfn, order = int(f[1][6:], 16), int(f[2][6:])
+            if pfn < 0 or not 0 <= order <= self._trace_max_order:
+                pfn, order = ev.decode_mm_page_free(text, self._trace_max_order)
         else:
-            pfn, order = ev.decode_mm_page_free(text)
+            pfn, order = ev.decode_mm_page_free(text, self._trace_max_order)
         recent = self._recently_freed
         recent[pfn] = None
         if len(recent) > RECENT_FREES:
             del recent[next(iter(recent))]
         self._page_free(pfn, order)
 
+    def _verify_page_free(self, page: Any, pfn: int, order: int) -> None:
+        """Check an mm_page_free against the model: the model's block for the
+        traced pfn (the very pfn with follow_pfn) is allocated, at the order
+        the trace frees."""
+        if page is None:
+            self._unchecked(UNCHECKED_MODEL_FAILED)
+            return
+        self.checked += 1
+        held = allocated_order(self.k.page_alloc, page.pfn)
+        if held != order:
+            where = "at that pfn" if page.pfn == pfn else f"at pfn {page.pfn:#x}"
+            state = f"allocated at order {held}" if held >= 0 else "not allocated"
+            self._mismatch(
+                "page free order",
+                f"mm_page_free pfn={pfn:#x} order={order}: the model's block {where} is {state}",
+            )
+
     def _page_free(self, pfn: int, order: int) -> None:
         rec = self.pages.pop(pfn, None)
-        if rec is not None and rec[1] == order:
-            self.stats.page_free(order, matched=True)
-            if rec[0] is not None:
-                self._m_free_pages(rec[0], rec[1])
-            return
-        if rec is not None and order > rec[1]:
+        if rec is not None and order >= rec[1]:
             self.stats.page_free(order, matched=True)
             if self.verify:
-                self._mismatch(
-                    "page free order",
-                    f"pfn {pfn:#x} allocated with order {rec[1]}, freed with {order}",
-                )
+                self._verify_page_free(rec[0], pfn, order)
             if rec[0] is not None:
                 self._m_free_pages(rec[0], rec[1])
             return
@@ -698,12 +858,15 @@ class Replay:
             self._kmalloc_pfns.discard(pfn)
             self.stats.page_free(order, matched=True)
             self._quirk("kmalloc_large_pages_freed")
+            self._unchecked(UNCHECKED_LARGE_KMALLOC)
             return
         if self._free_part_of_block(pfn, order):
             self.stats.page_free(order, matched=True)
+            self._unchecked(UNCHECKED_SPLIT)
             return
         self.stats.page_free(order, matched=False)
         self._quirk("page_free_before_trace")
+        self._unchecked(UNCHECKED_BEFORE_TRACE)
 
     def _free_part_of_block(self, pfn: int, order: int) -> bool:
         """A free of 2**order pages inside a block allocated whole: split_page()
@@ -735,6 +898,7 @@ class Replay:
             # ago, while preparing the batch: one free, reported twice.
             del recent[pfn]
             self._quirk("batched_repeat")
+            self._unchecked(UNCHECKED_REPEAT)
             return
         # A batched free on its own (older kernels): the page's only free event.
         self._page_free(pfn, 0)

@@ -84,6 +84,10 @@ def build_report(
             "mismatches": dict(sorted(replay.mismatches.items())),
             "total_mismatches": replay.nr_mismatches,
             "examples": {k: list(v) for k, v in sorted(replay.mismatch_examples.items())},
+            "checked_events": replay.checked,
+            "unchecked_events": dict(sorted(replay.unchecked.items(), key=lambda kv: -kv[1])),
+            "page_allocs_zone_unchecked": replay.unchecked_zone,
+            "unknown_caches": sorted(replay.unknown_caches),
         },
         "slab": stats["slab"],
         "page": stats["page"],
@@ -318,15 +322,51 @@ def render_text(report: dict[str, Any], *, lines: int = 20) -> str:
             w(f"  {e}")
     v = report["verify"]
     if v["enabled"]:
-        if v["total_mismatches"]:
-            w(f"Verify: {_n(v['total_mismatches'])} mismatches between the model and the trace")
-            for kind, n in v["mismatches"].items():
-                w(f"  {kind}: {_n(n)}")
-                for e in v["examples"].get(kind, []):
-                    w(f"    {e}")
-        else:
-            w("Verify: the model matches the trace (0 mismatches)")
+        _render_verify(v, report["events"], w)
     return "\n".join(out) + "\n"
+
+
+def _render_verify(v: dict[str, Any], events: int, w: Callable[[str], None]) -> None:
+    """The verify summary: what was checked against the model, what could not be,
+    and the mismatches by kind (those of caches the profile does not know apart)."""
+    unknown_kind = "unknown cache geometry"
+    model_kinds = {k: n for k, n in v["mismatches"].items() if k != unknown_kind}
+    n_model = sum(model_kinds.values())
+    checked = v.get("checked_events", 0)
+    if n_model:
+        verdict = f"{_n(n_model)} mismatches"
+    elif v["total_mismatches"]:
+        verdict = "0 mismatches"
+    else:
+        verdict = "the model matches the trace (0 mismatches)"
+    w(f"Verify: {_n(checked)} of {_n(events)} events checked against the model: {verdict}")
+    for kind, n in model_kinds.items():
+        w(f"  {kind}: {_n(n)}")
+        for e in v["examples"].get(kind, []):
+            w(f"    {e}")
+    unchecked = v.get("unchecked_events", {})
+    if unchecked:
+        w(f"  not checkable against the model ({_n(sum(unchecked.values()))} events):")
+        for reason, n in unchecked.items():
+            w(f"    {reason}: {_n(n)}")
+    if v.get("page_allocs_zone_unchecked"):
+        w(
+            f"  mm_page_alloc whose traced pfn is no RAM here (zone not checked): "
+            f"{_n(v['page_allocs_zone_unchecked'])}"
+        )
+    if v.get("unknown_caches"):
+        w(
+            "  caches the profile does not know, made from bytes_req with its defaults: "
+            + ", ".join(v["unknown_caches"])
+        )
+    n_unknown = v["mismatches"].get(unknown_kind, 0)
+    if n_unknown:
+        w(
+            f"  {unknown_kind}: {_n(n_unknown)} events of those caches disagree with the "
+            "profile's defaults"
+        )
+        for e in v["examples"].get(unknown_kind, []):
+            w(f"    {e}")
 
 
 # ---------------------------------------------------------------------------- compare
