@@ -45,11 +45,21 @@ handled as the kernel meant it and counted by kind (`quirks`):
                           (beyond a smaller what-if machine's memory, or in a
                           hole of its memory map): the model chooses the block
 
-With `verify`, each event is also checked against the model (`mismatches`):
-kmalloc's bytes_alloc must equal ksize() of the model's object, a
-kmem_cache_alloc's bytes_alloc the size of the model's cache, a page free's
-order the order of the block allocated at that pfn, and the model must not
-fail where the kernel succeeded.
+With `verify`, each event is also checked against what the model computes,
+never against the trace's own earlier events (`mismatches`, `checked`):
+kmalloc's bytes_alloc must equal ksize() of the model's object; a
+kmem_cache_alloc's bytes_alloc the size of the model's cache (for a cache
+the profile does not know, made from bytes_req with the profile's defaults,
+a difference is its own kind, "unknown cache geometry"); mm_page_alloc's
+migratetype the model's gfp_migratetype() of the mask, the zone holding the
+traced pfn must be able to serve the order now and be the zone the model
+allocates from; mm_page_free's order the order at which the model holds the
+block (with follow_pfn the traced pfn itself, whose block must also be free
+in the model when the trace allocates it, unless the model's own allocations
+hold it); and the model must not fail where the kernel succeeded. Events the
+model cannot check (frees, which name an object but carry nothing the model
+computes; objects and pages from before the trace; traced failures) are
+counted by reason in `unchecked`.
 
 Statistics are gathered in the same pass (trace/stats.py) and the model is
 sampled at intervals for the report's time series (trace/report.py). The
