@@ -153,3 +153,57 @@ def test_follow_pfn_checks_the_pfn_is_free_in_the_model(tmp_path: Path) -> None:
     r = Replay(k, verify=True, follow_pfn=True).run([str(path)])
     assert r.mismatches == {"follow-pfn block not free": 1}, r.mismatch_examples
     assert r.pages == {0x200001: r.pages[0x200001]}  # the order-1 block was freed
+
+
+def _page_allocs(tmp_path: Path, allocs: list[tuple[int, int, str]]) -> Replay:
+    head = "            task-1    [000] .....  9255.{:06d}: "
+    path = tmp_path / "pages.txt"
+    path.write_text(
+        "".join(
+            head.format(i) + f"mm_page_alloc: page=00000000{i:08x} pfn={pfn:#x} order={order} "
+            f"migratetype=0 gfp_flags={gfp}\n"
+            for i, (pfn, order, gfp) in enumerate(allocs)
+        )
+    )
+    return Replay(kmemsim.boot("linux-6.18-x86_64"), verify=True).run([str(path)])
+
+
+def test_an_order_the_zone_cannot_serve_now_is_a_mismatch(tmp_path: Path) -> None:
+    """ZONE_DMA of the 6.18 machine boots with one free block of order 8, one of 9
+    and three of 10 (its /proc/buddyinfo): after three order-10 and one order-9
+    GFP_DMA allocations, a second order-9 block is one the model's DMA zone does
+    not have (the traced kernel had other memory free there)."""
+    gfp = "GFP_KERNEL|GFP_DMA|__GFP_NOWARN"
+    r = _page_allocs(
+        tmp_path,
+        [(0x400, 10, gfp), (0x800, 10, gfp), (0xC00, 10, gfp), (0x200, 9, gfp), (0x600, 9, gfp)],
+    )
+    assert r.mismatches == {"page alloc order unsatisfiable": 1, "model returned NULL": 1}
+    assert (
+        "pfn=0x600 order=9 migratetype=0: zone DMA"
+        in (r.mismatch_examples["page alloc order unsatisfiable"][0])
+    )
+    assert r.checked == 5
+
+
+def test_a_traced_pfn_in_another_zone_than_the_model_chooses_is_a_mismatch(
+    tmp_path: Path,
+) -> None:
+    """GFP_KERNEL takes ZONE_NORMAL first (the zonelist from gfp_zone() down); with
+    Normal far above its watermarks the model has no reason to use DMA32."""
+    r = _page_allocs(tmp_path, [(0x50000, 0, "GFP_KERNEL"), (0x150000, 0, "GFP_KERNEL")])
+    assert r.mismatches == {"page alloc zone": 1}
+    assert (
+        "pfn 0x50000 is in zone DMA32, the model allocated from Normal"
+        in (r.mismatch_examples["page alloc zone"][0])
+    )
+
+
+def test_a_pfn_beyond_a_smaller_machine_cannot_have_its_zone_checked(tmp_path: Path) -> None:
+    path = tmp_path / "p.txt"
+    path.write_text(
+        "            task-1    [000] .....  9255.000001: mm_page_alloc: page=0000000000000001 "
+        "pfn=0x114c6c order=0 migratetype=1 gfp_flags=GFP_HIGHUSER_MOVABLE\n"
+    )
+    r = Replay(kmemsim.boot("x86_64", mem="256M"), verify=True).run([str(path)])
+    assert r.mismatches == {} and r.checked == 1 and r.unchecked_zone == 1

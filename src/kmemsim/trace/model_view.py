@@ -72,7 +72,7 @@ class ModelView:
         [slab] unknown_cache_align and unknown_cache_flags; 0 and none when absent)."""
         from kmemsim.include.linux.slab import SlabFlags
 
-        declared = dict(getattr(self.k.machine, "slab", {}) or {})
+        declared = self.k.machine.slab
         flags = 0
         for name in declared.get("unknown_cache_flags", []):
             flags |= int(SlabFlags[str(name).removeprefix("SLAB_")])

@@ -322,11 +322,13 @@ def render_text(report: dict[str, Any], *, lines: int = 20) -> str:
             w(f"  {e}")
     v = report["verify"]
     if v["enabled"]:
-        _render_verify(v, report["events"], w)
+        _render_verify(v, report["events"], report["options"].get("follow_pfn", False), w)
     return "\n".join(out) + "\n"
 
 
-def _render_verify(v: dict[str, Any], events: int, w: Callable[[str], None]) -> None:
+def _render_verify(
+    v: dict[str, Any], events: int, follow_pfn: bool, w: Callable[[str], None]
+) -> None:
     """The verify summary: what was checked against the model, what could not be,
     and the mismatches by kind (those of caches the profile does not know apart)."""
     unknown_kind = "unknown cache geometry"
@@ -349,6 +351,11 @@ def _render_verify(v: dict[str, Any], events: int, w: Callable[[str], None]) -> 
         w(f"  not checkable against the model ({_n(sum(unchecked.values()))} events):")
         for reason, n in unchecked.items():
             w(f"    {reason}: {_n(n)}")
+    if not follow_pfn and v.get("checked_events"):
+        w(
+            "  traced pfns: the model chose its own blocks (--follow-pfn takes the traced "
+            "ones and checks they are free)"
+        )
     if v.get("page_allocs_zone_unchecked"):
         w(
             f"  mm_page_alloc whose traced pfn is no RAM here (zone not checked): "
