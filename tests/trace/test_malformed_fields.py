@@ -118,3 +118,15 @@ def test_a_larger_configured_max_page_order_accepts_its_orders(tmp_path: Path) -
     k = kmemsim.boot("x86_64", mem="1G", config={"MAX_PAGE_ORDER": 11})
     r = Replay(k, verify=True).run([str(path)])
     assert r.malformed == 0 and r.events == 1
+
+
+def test_the_bounds_are_the_captured_kernels(shared_data: Path) -> None:
+    """/proc/pagetypeinfo of the 6.18 machine: orders 0..10 (MAX_PAGE_ORDER) and five
+    migrate types per zone (enum migratetype with MEMORY_ISOLATION, without CMA);
+    KMALLOC_MAX_SIZE is PAGE_SIZE << MAX_PAGE_ORDER."""
+    lines = (shared_data / "proc-pagetypeinfo.txt").read_text().splitlines()
+    header = next(line for line in lines if line.startswith("Free pages count per migrate"))
+    assert int(header.split()[-1]) == ev.MAX_PAGE_ORDER
+    types = {line.split("type")[1].split()[0] for line in lines if ", zone      DMA, type" in line}
+    assert len(types) == ev.TRACE_MIGRATE_TYPES
+    assert ev.TRACE_KMALLOC_MAX_SIZE == 4096 << ev.MAX_PAGE_ORDER
