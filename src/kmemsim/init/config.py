@@ -230,6 +230,68 @@ OPTIONS: dict[str, Option] = dict(
             "merge caches (wins over slab_nomerge)",
         ),
         _opt("SLAB_BUCKETS", parse_bool, True, "mm/Kconfig", "kmem_buckets (kmalloc_buckets)"),
+        # --- memory debugging ----------------------------------------------
+        _opt("KASAN", parse_bool, False, "lib/Kconfig.kasan", "generic KASAN (shadow memory)"),
+        _opt(
+            "KASAN_VMALLOC",
+            parse_bool,
+            True,
+            "lib/Kconfig.kasan",
+            "KASAN shadow for vmalloc space (default y with KASAN on x86_64)",
+        ),
+        _opt(
+            "kasan.fault",
+            parse_str,
+            "report",
+            "mm/kasan/report.c",
+            "after a KASAN report: go on, or panic",
+            ("report", "panic", "panic_on_write"),
+        ),
+        _opt(
+            "kasan_multi_shot",
+            parse_bool,
+            False,
+            "mm/kasan/report.c",
+            "print every KASAN report, not only the first",
+        ),
+        _opt(
+            "SLUB_RCU_DEBUG",
+            parse_bool,
+            True,
+            "mm/Kconfig.debug",
+            "KASAN sees SLAB_TYPESAFE_BY_RCU frees after their grace period",
+        ),
+        _opt("KFENCE", parse_bool, False, "lib/Kconfig.kfence", "KFENCE sampling detector"),
+        _opt(
+            "kfence.sample_interval",
+            parse_int,
+            100,
+            "mm/kfence/core.c",
+            "ms between KFENCE allocations (0: off)",
+        ),
+        _opt(
+            "KFENCE_NUM_OBJECTS",
+            parse_int,
+            255,
+            "lib/Kconfig.kfence",
+            "objects in the KFENCE pool",
+        ),
+        _opt(
+            "KFENCE_DEFERRABLE",
+            parse_bool,
+            False,
+            "lib/Kconfig.kfence",
+            "deferrable sample timer",
+        ),
+        _opt("DEBUG_KMEMLEAK", parse_bool, False, "mm/Kconfig.debug", "kmemleak leak detector"),
+        _opt("kmemleak", parse_str, "on", "mm/kmemleak.c", "kmemleak=on|off", ("on", "off")),
+        _opt(
+            "DEBUG_KMEMLEAK_AUTO_SCAN",
+            parse_bool,
+            True,
+            "mm/Kconfig.debug",
+            "scan every 10 minutes from the kmemleak thread",
+        ),
     ]
 )
 
@@ -251,6 +313,8 @@ _RANGES: dict[str, tuple[int, int | None]] = {
     "slub_max_order": (0, None),  # unsigned; clamped to MAX_PAGE_ORDER by mm/slub.c
     "slub_min_order": (0, None),
     "slub_min_objects": (0, None),
+    "kfence.sample_interval": (0, None),
+    "KFENCE_NUM_OBJECTS": (1, 65535),  # lib/Kconfig.kfence range
 }
 
 # mm/page_alloc.c percpu_pagelist_high_fraction_sysctl_handler(): 0 or at least this.

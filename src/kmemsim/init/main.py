@@ -39,7 +39,9 @@ if TYPE_CHECKING:
     from kmemsim.arch.memory import DirectMap
     from kmemsim.hw.machine import Machine
     from kmemsim.include.linux.mmzone import PglistData
+    from kmemsim.kernel.rcu.tree import Rcu
     from kmemsim.kernel.sched.core import ExecContext
+    from kmemsim.mm.kasan import Kasan
     from kmemsim.mm.memblock import Memblock
     from kmemsim.mm.page_alloc import PageAllocator
     from kmemsim.mm.slab_common import SlabAllocator
@@ -59,6 +61,8 @@ class Kernel:
     page_alloc: PageAllocator
     slab: SlabAllocator
     sched: ExecContext
+    rcu: Rcu
+    kasan: Kasan | None = None
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine
@@ -111,20 +115,46 @@ class Kernel:
 
     def read(self, vaddr: int, size: int) -> bytes:
         """Load `size` bytes at kernel virtual address `vaddr` (a pointer dereference)."""
+        if self.kasan is not None:
+            self.kasan.kasan_check_range(vaddr, size, False)
         return self.mem.read(self.direct_map.virt_to_phys(vaddr), size)
 
     def write(self, vaddr: int, data: bytes) -> None:
         """Store `data` at kernel virtual address `vaddr`."""
+        if self.kasan is not None:
+            self.kasan.kasan_check_range(vaddr, len(data), True)
         self.mem.write(self.direct_map.virt_to_phys(vaddr), data)
 
     def memset(self, vaddr: int, c: int, n: int) -> int:
         """memset(): fill `n` bytes at `vaddr` with byte `c`; returns `vaddr`."""
+        if self.kasan is not None and not self.kasan.kasan_check_range(vaddr, n, True):
+            return 0  # __asan_memset(): NULL, nothing written
         self.mem.fill(self.direct_map.virt_to_phys(vaddr), c & 0xFF, n)
         return vaddr
 
     def memcpy(self, dst: int, src: int, n: int) -> int:
         """memcpy(): copy `n` bytes from `src` to `dst`; returns `dst`."""
-        self.write(dst, self.read(src, n))
+        ka = self.kasan
+        if ka is not None and not (
+            ka.kasan_check_range(src, n, False) and ka.kasan_check_range(dst, n, True)
+        ):
+            return 0  # __asan_memcpy(): NULL, nothing copied
+        self.mem.write(
+            self.direct_map.virt_to_phys(dst), self.mem.read(self.direct_map.virt_to_phys(src), n)
+        )
+        return dst
+
+    def memmove(self, dst: int, src: int, n: int) -> int:
+        """memmove(): copy `n` bytes that may overlap; `n` is a size_t."""
+        n &= (1 << 64) - 1
+        ka = self.kasan
+        if ka is not None and not (
+            ka.kasan_check_range(src, n, False) and ka.kasan_check_range(dst, n, True)
+        ):
+            return 0  # __asan_memmove(): NULL, nothing moved
+        self.mem.write(
+            self.direct_map.virt_to_phys(dst), self.mem.read(self.direct_map.virt_to_phys(src), n)
+        )
         return dst
 
 
@@ -166,9 +196,13 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.fs.dcache import vfs_caches_init_early
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
     from kmemsim.init.initramfs import free_initrd_mem
+    from kmemsim.kernel.rcu.tree import rcu_init
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.kernel.time import sleep_timeout
+    from kmemsim.lib.stackdepot import register_kernel_names
+    from kmemsim.mm.kasan import kasan_init, kasan_late_init
     from kmemsim.mm.memblock import memblock_free_all
+    from kmemsim.mm.mempool import mempool_init_api
     from kmemsim.mm.mm_init import mem_init_print_info, report_meminit
     from kmemsim.mm.page_alloc import (
         build_all_zonelists,
@@ -187,6 +221,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         # e820 / DT memory, memblock, direct map, free_area_init() -> k.pgdat,
         # "Zone ranges:" ... "Initmem setup", and k.page_alloc over the zones.
         setup_arch(k)
+        kasan_init(k)  # x86 setup_arch() ends with kasan_init(): the shadow, before any cache
         vfs_caches_init_early(k)  # dentry and inode hash tables, from memblock
         build_all_zonelists(k)  # "Built 1 zonelists, mobility grouping on.  Total pages: N"
         # mm_core_init():
@@ -194,6 +229,9 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         memblock_free_all(k)  # RAM to the buddy allocator (__free_pages_core, to the tail)
         kmem_cache_init(k)  # k.slab, the kmalloc caches, "SLUB: HWalign=64, Order=0-3, ..."
         mem_init_print_info(k)  # "Memory: ...K/...K available (...)"
+        kasan_late_init(k)  # the KASAN quarantine, sized from totalram_pages()
+        rcu_init(k)  # call_rcu(), synchronize_rcu(), kfree_rcu()
+        mempool_init_api(k)  # mempool_create_*(), mempool_alloc(), mempool_free()
         setup_per_cpu_pageset(k)  # the zones' real per-CPU lists
         boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches
         init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
@@ -202,6 +240,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         mark_rodata_ro(k)  # x86_64: the 2 MiB gaps around rodata
         proc_vmstat_init(k)  # /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat
         proc_meminfo_init(k)  # /proc/meminfo
+        register_kernel_names(k)  # stack traces name the kernel functions a scenario calls
     except Oops as oops:
         oops.kernel = k  # a death while booting: its log is all there is
         raise

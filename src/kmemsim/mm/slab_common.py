@@ -429,9 +429,14 @@ class SlabAllocator(Slub):
         """
         if s is None:
             return
+        rcu = getattr(self.k, "rcu", None)
+        if rcu is not None and rcu.cblist:
+            rcu.rcu_barrier()  # kvfree_rcu_barrier(), and SLUB_RCU_DEBUG's delayed frees
         s.refcount -= 1
         if s.refcount > 0:
             return
+        if self.kasan is not None:
+            self.kasan.quarantine_remove_cache(s)  # kasan_cache_shutdown()
         self.flush_all(s)
         for slab in list(s.node.partial):  # free_partial()
             if slab.inuse == 0:
@@ -454,6 +459,8 @@ class SlabAllocator(Slub):
             )
             return
         self.caches.remove(s)
+        if s.flags & SLAB_TYPESAFE_BY_RCU and rcu is not None and rcu.cblist:
+            rcu.rcu_barrier()  # the slabs' pages go back after their grace period
 
     def list_slab_objects(self, s: KmemCache, slab: Slab) -> None:
         """mm/slub.c list_slab_objects(): the objects of a slab still in use at shutdown."""
@@ -567,6 +574,8 @@ class SlabAllocator(Slub):
     @EXPORT_SYMBOL
     def kmem_cache_shrink(self, s: KmemCache) -> int:
         """kmem_cache_shrink(): 0 when every slab went back, 1 when some are in use."""
+        if self.kasan is not None:
+            self.kasan.quarantine_remove_cache(s)  # kasan_cache_shrink()
         return self.kmem_cache_shrink_cache(s)
 
     # ------------------------------------------------------------------ kmalloc family
@@ -600,11 +609,24 @@ class SlabAllocator(Slub):
             if gfp & 0x100:  # __GFP_ZERO
                 self.fill(obj, 0, s.object_size)
             return obj
-        return self.slab_alloc(s, gfp, size)
+        obj = self.slab_alloc(s, gfp, size)
+        if obj and self.kasan is not None:
+            self.kasan.kmalloc(s, obj, size)  # kasan_kmalloc(): the redzone past `size`
+        return obj
 
     @EXPORT_SYMBOL
     def kmalloc_node(self, size: int, gfp: int, node: int = -1) -> int:
         """kmalloc_node(): one node here."""
+        return self.kmalloc(size, gfp)
+
+    @EXPORT_SYMBOL
+    def kmalloc_track_caller(self, size: int, gfp: int) -> int:
+        """kmalloc_track_caller(): kmalloc() recording the caller's caller (_RET_IP_)."""
+        return self.kmalloc(size, gfp)
+
+    @EXPORT_SYMBOL
+    def kmalloc_node_track_caller(self, size: int, gfp: int, node: int = -1) -> int:
+        """kmalloc_node_track_caller(): one node here."""
         return self.kmalloc(size, gfp)
 
     def kmalloc_large(self, size: int, gfp: int) -> int:
@@ -621,7 +643,10 @@ class SlabAllocator(Slub):
         page.owner = "large_kmalloc"
         self.large_kmalloc[page.pfn] = (page, order)
         self.large_pages += 1 << order
-        return int(self.k.page_alloc.page_address(page))
+        addr = int(self.k.page_alloc.page_address(page))
+        if self.kasan is not None:
+            self.kasan.kmalloc_large(addr, size)
+        return addr
 
     @EXPORT_SYMBOL
     def kmalloc_array(self, n: int, size: int, gfp: int) -> int:
@@ -643,9 +668,13 @@ class SlabAllocator(Slub):
         """ksize(): the usable size of the object at `p` (0 for NULL and ZERO_SIZE_PTR)."""
         if p <= ZERO_SIZE_PTR:
             return 0
+        if self.kasan is not None and not self.kasan.kasan_check_byte(p):
+            return 0
         pfn = (p + self._v2p) >> self.page_shift
         slab = self.slab_of_pfn.get(pfn)
         if slab is not None:
+            if self.kasan is not None:
+                return slab.cache.object_size  # SLAB_KASAN
             return self.slab_ksize(slab.cache)
         large = self.large_kmalloc.get(pfn)
         if large is not None:
@@ -693,11 +722,12 @@ class SlabAllocator(Slub):
             self.dump_page(pfn, "Not a kmalloc allocation")
             return
         page, order = large
-        if p != self.k.page_alloc.page_address(page):
-            # The kernel frees the folio of any address inside it.
-            pass
+        if self.kasan is not None:
+            self.kasan.kfree_large(p)  # reports an invalid or double free, frees anyway
         self.large_pages -= 1 << order
         page.owner = ""
+        if self.kasan is not None:
+            self.kasan.poison_pages(int(self.k.page_alloc.page_address(page)), order)
         self.mem.zero_frames(page.pfn, 1 << order)  # host memory follows what is in use
         self.k.page_alloc.free_pages_struct(page, order)
 
@@ -734,6 +764,8 @@ class SlabAllocator(Slub):
             return ZERO_SIZE_PTR
         s: KmemCache | None = None
         if p > ZERO_SIZE_PTR:
+            if self.kasan is not None and not self.kasan.kasan_check_byte(p):
+                return 0  # a double free in the making: KASAN reported it
             pfn = (p + self._v2p) >> self.page_shift
             slab = self.slab_of_pfn.get(pfn)
             if slab is not None:
@@ -753,6 +785,8 @@ class SlabAllocator(Slub):
                     self.set_orig_size(s, p, new_size)
                     if s.flags & SLAB_RED_ZONE and new_size < ks:
                         self.fill(p + new_size, SLUB_RED_ACTIVE, ks - new_size)
+                if self.kasan is not None:
+                    self.kasan.krealloc(p, new_size)
                 return p
             ret = self.kmalloc(new_size, gfp)
             if ret:

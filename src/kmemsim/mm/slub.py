@@ -298,6 +298,11 @@ class Slub:
         self._sched: Any = k.sched
         # The inlined fast paths assume 4 KiB pages and 8-byte little-endian pointers.
         self._fast = self.page_shift == 12 and self.word == 8 and self.byteorder == "little"
+        # KASAN (mm/kasan/): its hooks sit on slab_alloc()/slab_free(), so the inlined
+        # fast paths of kmalloc/kfree/kmem_cache_* are not taken while it is on.
+        self.kasan: Any = getattr(k, "kasan", None)
+        if self.kasan is not None:
+            self._fast = False
         self._taint_warned = False
         # struct track (mm/slub.c) and the text addresses of recorded callers.
         order = "<" if self.byteorder == "little" else ">"
@@ -353,6 +358,9 @@ class Slub:
             size += 2 * self.track_size
             if flags & SLAB_KMALLOC:
                 size += 4  # the kmalloc request's original size
+        if self.kasan is not None:
+            # kasan_cache_create(): alloc/free metadata and the optimal redzone.
+            size = self.kasan.cache_create(s, size, bool(self.slub_debug or self.debug_lists))
         s.red_left_pad = 0
         if flags & SLAB_RED_ZONE:
             size += word
@@ -428,6 +436,8 @@ class Slub:
         """mm/slab_common.c slab_unmergeable()."""
         if self.slab_nomerge or (s.flags & SLAB_NEVER_MERGE):
             return True
+        if self.kasan is not None:
+            return True  # SLAB_KASAN, which every cache has under generic KASAN, never merges
         if s.ctor is not None:
             return True
         if s.usersize:  # CONFIG_HARDENED_USERCOPY
@@ -584,6 +594,8 @@ class Slub:
         n.nr_slabs += 1
         n.total_objects += objects
         n.nr_pages += 1 << order
+        if self.kasan is not None:
+            self.kasan.poison_slab(slab)
         self.init_slab_objects(s, slab)
         return slab
 
@@ -624,9 +636,20 @@ class Slub:
         sop = self.slab_of_pfn
         for i in range(1 << slab.order):
             sop.pop(slab.pfn + i, None)
+        if s.flags & SLAB_TYPESAFE_BY_RCU and getattr(self.k, "rcu", None) is not None:
+            # rcu_free_slab(): readers may still look at the objects until a grace period
+            # ends; the pages stay the cache's (and out of the allocator) until then.
+            self.k.rcu.queue(slab.base, lambda _base: self._free_slab_pages(slab))
+            return
+        self._free_slab_pages(slab)
+
+    def _free_slab_pages(self, slab: Slab) -> None:
+        """free_slab() / __free_slab(): the pages back to the page allocator."""
         page = slab.page
         page.slab = None
         page.owner = ""
+        if self.kasan is not None:
+            self.kasan.poison_pages(slab.base, slab.order)
         # The model's one liberty: the host memory of a discarded slab goes back at once
         # (its bytes read as zero from now on), so host memory follows the slabs in use.
         self.mem.zero_frames(slab.pfn, 1 << slab.order)
@@ -758,6 +781,8 @@ class Slub:
                 return 0
         if gfp & 0x100:  # __GFP_ZERO: the request size of a debugged kmalloc, else the object
             self.fill(obj, 0, orig_size if self.orig_size_kept(s) else s.object_size)
+        if self.kasan is not None:  # slab_post_alloc_hook()
+            self.kasan.slab_alloc(s, obj, gfp)
         return obj
 
     def slab_alloc_slow(self, s: KmemCache, gfp: int, orig_size: int, c: KmemCacheCpu) -> int:
@@ -822,7 +847,26 @@ class Slub:
         log.pr_warn(f"  node 0: slabs: {n.nr_slabs}, objs: {n.total_objects}, free: {free}")
 
     # ------------------------------------------------------------------ free
-    def slab_free(self, s: KmemCache, slab: Slab, obj: int) -> None:
+    def slab_free(self, s: KmemCache, slab: Slab, obj: int, after_rcu_delay: bool = False) -> None:
+        """slab_free(): slab_free_hook() (KASAN), then do_slab_free()."""
+        kasan = self.kasan
+        if kasan is not None:
+            if s.flags & SLAB_TYPESAFE_BY_RCU and kasan.rcu_debug and not after_rcu_delay:
+                # CONFIG_SLUB_RCU_DEBUG: KASAN sees the free after a grace period
+                # (slab_free_after_rcu_debug()); the object stays usable by readers.
+                if not kasan.check_slab_allocation(s, slab, obj):
+                    self.k.rcu.call_rcu(obj, lambda o: self._free_after_rcu(s, o))
+                return
+            if kasan.slab_free(s, slab, obj, after_rcu_delay):
+                return
+        self.do_slab_free(s, slab, obj)
+
+    def _free_after_rcu(self, s: KmemCache, obj: int) -> None:
+        slab = self.slab_of_pfn.get((obj + self._v2p) >> self.page_shift)
+        if slab is not None:
+            self.slab_free(s, slab, obj, after_rcu_delay=True)
+
+    def do_slab_free(self, s: KmemCache, slab: Slab, obj: int) -> None:
         """do_slab_free(): push on the CPU freelist when the object is of the CPU slab."""
         c = s.cpu_slab[self.current_cpu()]
         if slab is c.slab:

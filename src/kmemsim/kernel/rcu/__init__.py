@@ -1,0 +1,1 @@
+"""kernel/rcu/: read-copy update (tree.py)."""

@@ -1,0 +1,131 @@
+"""Model of lib/stackdepot.c: call stacks saved once, named by a 32-bit handle.
+
+KASAN, KFENCE and kmemleak record who allocated and who freed an object as
+a stack depot handle (depot_stack_handle_t, a u32) kept in the object's
+metadata; reports print the stack behind it. In kmemsim the "call stack" of
+a kernel function is the Python stack of the scenario that called into the
+model: each scenario function is one frame, printed as the kernel prints a
+C function with %pS ("name+0xoff/0xsize": the bytecode offset and length of
+the function), and each run of model frames between scenario frames is one
+frame named after the kernel function the scenario called there (its
+EXPORT_SYMBOL name: `k.kfree` is "kfree", `k.__free_pages` "__free_pages"),
+so the model's own helpers never show. Identical stacks share a handle, as
+in the depot; handle 0 means "no stack".
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from types import CodeType, FrameType
+from typing import Any
+
+_PKG_DIR = str(Path(__file__).resolve().parent.parent)
+
+# Code object of an exported kernel function -> its kernel name.
+_KERNEL_NAMES: dict[CodeType, str] = {}
+
+
+def register_kernel_names(k: Any) -> None:
+    """Learn the kernel name of every function bound onto `k` by EXPORT_SYMBOL."""
+    for name, value in vars(k).items():
+        fn = getattr(value, "__func__", None)
+        code = getattr(fn, "__code__", None)
+        if code is None:
+            continue
+        names = getattr(fn, "__kernel_exports__", None)
+        if names:
+            _KERNEL_NAMES.setdefault(code, names[0])
+        else:
+            _KERNEL_NAMES.setdefault(code, name)
+
+
+def kernel_name(code: CodeType) -> str:
+    """The kernel name of a model function (its exported name, else its Python name)."""
+    return _KERNEL_NAMES.get(code) or code.co_name
+
+
+def is_model_frame(frame: FrameType) -> bool:
+    """A frame of kmemsim itself (not of the scenario)."""
+    return frame.f_code.co_filename.startswith(_PKG_DIR)
+
+
+def format_frame(name: str, frame: FrameType) -> str:
+    """%pS of a frame: "name+0xoff/0xsize"."""
+    code = frame.f_code
+    return f"{name}+{max(frame.f_lasti, 0):#x}/{len(code.co_code):#x}"
+
+
+def _frame_name(frame: FrameType) -> str:
+    name = frame.f_code.co_name
+    return "kmemsim_scenario" if name == "<module>" else name
+
+
+def capture(skip: int = 1, depth: int = 64) -> tuple[str, ...]:
+    """stack_trace_save(): the current stack, innermost first, as %pS strings."""
+    frame: FrameType | None = sys._getframe(skip)
+    out: list[str] = []
+    outer_model: FrameType | None = None
+    while frame is not None and len(out) < depth:
+        if frame.f_code.co_filename.startswith(_PKG_DIR):
+            outer_model = frame
+        else:
+            if outer_model is not None:
+                out.append(format_frame(kernel_name(outer_model.f_code), outer_model))
+                outer_model = None
+            out.append(format_frame(_frame_name(frame), frame))
+        frame = frame.f_back
+    if outer_model is not None and len(out) < depth:
+        out.append(format_frame(kernel_name(outer_model.f_code), outer_model))
+    return tuple(out)
+
+
+def caller_ip(skip: int = 1) -> str:
+    """_RET_IP_ as %pS: the innermost scenario frame, or the kernel entry if there is none."""
+    frame: FrameType | None = sys._getframe(skip)
+    last_model: FrameType | None = None
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_PKG_DIR):
+            return format_frame(_frame_name(frame), frame)
+        last_model = frame
+        frame = frame.f_back
+    if last_model is not None:
+        return format_frame(kernel_name(last_model.f_code), last_model)
+    return "0x0"
+
+
+def entry_ip(skip: int = 1) -> str:
+    """The kernel function the scenario called (the outermost model frame of the innermost run)."""
+    frame: FrameType | None = sys._getframe(skip)
+    last_model: FrameType | None = None
+    while frame is not None:
+        if not frame.f_code.co_filename.startswith(_PKG_DIR):
+            break
+        last_model = frame
+        frame = frame.f_back
+    if last_model is None:
+        return caller_ip(skip + 1)
+    return format_frame(kernel_name(last_model.f_code), last_model)
+
+
+class StackDepot:
+    """stack_depot_save() / stack_depot_fetch(): stacks by u32 handle."""
+
+    def __init__(self) -> None:
+        self._handles: dict[tuple[str, ...], int] = {}
+        self._stacks: list[tuple[str, ...]] = [()]
+
+    def save(self, stack: tuple[str, ...]) -> int:
+        """stack_depot_save(): the handle of `stack` (a new one for a new stack)."""
+        handle = self._handles.get(stack)
+        if handle is None:
+            handle = len(self._stacks)
+            self._stacks.append(stack)
+            self._handles[stack] = handle
+        return handle
+
+    def fetch(self, handle: int) -> tuple[str, ...]:
+        """stack_depot_fetch(): the frames of `handle` (none for 0 or an unknown one)."""
+        if 0 < handle < len(self._stacks):
+            return self._stacks[handle]
+        return ()
