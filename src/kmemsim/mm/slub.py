@@ -303,6 +303,8 @@ class Slub:
         self.kasan: Any = getattr(k, "kasan", None)
         if self.kasan is not None:
             self._fast = False
+        else:
+            self.slab_free = self.do_slab_free  # type: ignore[method-assign,assignment]
         self._taint_warned = False
         # struct track (mm/slub.c) and the text addresses of recorded callers.
         order = "<" if self.byteorder == "little" else ">"
