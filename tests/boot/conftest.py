@@ -36,16 +36,19 @@ class RecordingAllocator:
 def arch_only(
     profile: str, mem: str | None = None, cpus: int | None = None, **config: object
 ) -> Kernel:
-    """A kernel after the architecture's setup (memblock, direct map, zones), no allocator."""
-    from kmemsim.arch.arm.kernel.setup import setup_arch_arm
-    from kmemsim.arch.x86.kernel.setup import setup_arch_x86
+    """A kernel after setup_arch() (memblock, direct map, zones, the empty page allocator)."""
+    from kmemsim.arch.setup import setup_arch
+    from kmemsim.include.linux.export import export_symbols
+    from kmemsim.kernel.sched.core import ExecContext
 
     machine = Machine.from_profile(profile, mem=mem, cpus=cpus)
     kconfig = KernelConfig()
     kconfig.update(machine.profile_config)
     kconfig.update(config)
     k = Kernel(machine, kconfig)
-    (setup_arch_arm if machine.arch == "arm" else setup_arch_x86)(k)
+    k.sched = ExecContext(k)
+    export_symbols(k, k.sched)
+    setup_arch(k)
     return k
 
 

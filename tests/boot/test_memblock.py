@@ -78,7 +78,7 @@ def test_free_ranges_never_overlap_a_reservation(ranges: list[tuple[int, int]]) 
 
 def test_free_all_gives_maximal_aligned_blocks(setup_only: Setup) -> None:
     """__free_pages_memory(): each block the largest power of two aligned at its start."""
-    k = setup_only("linux-6.18-x86_64")
+    k = setup_only("linux-6.18-x86_64", DEFERRED_STRUCT_PAGE_INIT=False)
     k.page_alloc = RecordingAllocator(k)  # type: ignore[assignment]
     memblock_free_all(k)
     blocks = k.page_alloc.blocks  # type: ignore[attr-defined]
@@ -107,3 +107,34 @@ def test_free_all_on_a_terabyte_is_per_block_not_per_page(setup_only: Setup) -> 
     freed = sum(1 << o for _, o in blocks)
     assert freed > 250_000_000
     assert len(blocks) < freed // 1000
+
+
+def test_free_all_leaves_the_deferred_sections_counted_but_not_freed(setup_only: Setup) -> None:
+    """memblock_free_pages() skips frames past first_deferred_pfn; totalram still counts them.
+
+    memmap_init() initialised one section of ZONE_NORMAL (the last zone of the
+    node, from pfn 0x100000): deferral starts at the next section boundary."""
+    k = setup_only("linux-6.18-x86_64")
+    assert k.pgdat.first_deferred_pfn == 0x100000 + (1 << (27 - 12))
+    k.page_alloc = RecordingAllocator(k)  # type: ignore[assignment]
+    memblock_free_all(k)
+    blocks = k.page_alloc.blocks  # type: ignore[attr-defined]
+    assert max(pfn + (1 << o) for pfn, o in blocks) == k.pgdat.first_deferred_pfn
+    mask = 0xFFF
+    free = sum(
+        (e >> 12) - ((b + mask) >> 12) for b, e in k.memblock.free_ranges() if (e >> 12) > b >> 12
+    )
+    freed = sum(1 << o for _, o in blocks)
+    assert freed + k.pgdat.nr_deferred_pages == free
+    assert k.pgdat.zones[2].managed_pages == 1 << 15  # one section of Normal
+    # DMA and DMA32 are never deferred.
+    assert k.pgdat.zones[0].managed_pages == 3840
+
+
+def test_no_deferral_where_the_option_is_off(setup_only: Setup) -> None:
+    from kmemsim.include.linux.mmzone import ULONG_MAX
+
+    assert setup_only("x86_64", mem="8G").pgdat.first_deferred_pfn == ULONG_MAX
+    k = setup_only("x86_64", mem="8G", DEFERRED_STRUCT_PAGE_INIT=True)
+    # All of the 8 GiB PC's Normal zone starts at 4 GiB: one section early, the rest later.
+    assert k.pgdat.first_deferred_pfn == 0x108000

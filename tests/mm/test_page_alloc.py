@@ -338,12 +338,13 @@ def test_zeroing_uses_simulated_memory() -> None:
     assert k.read(k.page_address(q), 4096) == bytes(4096)
 
 
-@pytest.mark.parametrize("arch,expected", [("x86_64", 9), ("i386", 10)])
+@pytest.mark.parametrize("arch,expected", [("x86_64", 9), ("i386", 10), ("arm", 10)])
 def test_pageblock_order_per_architecture(arch: str, expected: int) -> None:
-    from kmemsim.mm.page_alloc import pageblock_order_for
+    """min(HUGETLB_PAGE_ORDER, MAX_PAGE_ORDER); MAX_PAGE_ORDER without huge pages (ARM)."""
+    from kmemsim.arch.facts import arch_facts
 
-    assert pageblock_order_for(arch, 10) == expected
-    assert pageblock_order_for("arm", 10) == 10
+    assert arch_facts(arch).pageblock_order(10) == expected
+    assert arch_facts(arch).pageblock_order(8) == 8
 
 
 def test_high_order_atomic_request_below_low_reserves_a_highatomic_pageblock() -> None:

@@ -16,10 +16,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kmemsim.errors import KmemsimError
 from kmemsim.kernel.time.jiffies import HZ_CHOICES
+
+if TYPE_CHECKING:
+    from kmemsim.arch.facts import ArchFacts
 
 
 def parse_bool(value: object) -> bool:
@@ -295,6 +298,8 @@ OPTIONS: dict[str, Option] = dict(
     ]
 )
 
+INT_MAX = (1 << 31) - 1
+
 # Bounds the kernel enforces (sysctl extra1/extra2, Kconfig ranges, unsigned
 # boot parameters); a value outside is refused as the sysctl write would be.
 _RANGES: dict[str, tuple[int, int | None]] = {
@@ -302,11 +307,12 @@ _RANGES: dict[str, tuple[int, int | None]] = {
     "HZ": (100, 1000),  # kernel/Kconfig.hz: one of HZ_CHOICES  # arch/x86/Kconfig NR_CPUS_RANGE_END
     # MAX_PAGE_ORDER + PAGE_SHIFT may not exceed SECTION_SIZE_BITS (27 on x86_64).
     "ARCH_FORCE_MAX_ORDER": (1, 15),
-    "min_free_kbytes": (0, None),  # mm/page_alloc.c: extra1 = SYSCTL_ZERO
+    # int sysctls: proc_dointvec_minmax() refuses what does not fit an int (-EINVAL).
+    "min_free_kbytes": (0, INT_MAX),  # mm/page_alloc.c: extra1 = SYSCTL_ZERO
     "watermark_scale_factor": (1, 3000),  # SYSCTL_ONE .. SYSCTL_THREE_THOUSAND
-    "watermark_boost_factor": (0, None),
-    "percpu_pagelist_high_fraction": (0, None),
-    "overcommit_ratio": (0, None),
+    "watermark_boost_factor": (0, INT_MAX),
+    "percpu_pagelist_high_fraction": (0, INT_MAX),
+    "overcommit_ratio": (0, INT_MAX),
     "overcommit_kbytes": (0, None),
     "dhash_entries": (0, None),
     "ihash_entries": (0, None),
@@ -398,6 +404,31 @@ class KernelConfig(Mapping[str, Any]):
 
     def __len__(self) -> int:
         return len(self._values)
+
+
+# Kconfig symbols that exist only on some architectures: the ArchFacts field that says
+# whether this one has it, and where the kernel says so.
+_ARCH_ONLY: dict[str, tuple[str, str]] = {
+    "HIGHMEM": ("highmem", "arch/x86/Kconfig: HIGHMEM depends on X86_32"),
+    "VMSPLIT": ("vmsplit", "the VMSPLIT_* choice exists on X86_32 and ARM only"),
+    "ZONE_DMA32": ("zone_dma32", "arch/x86/Kconfig: ZONE_DMA32 is def_bool y if X86_64"),
+    "DEFERRED_STRUCT_PAGE_INIT": (
+        "deferred_struct_page_init",
+        "mm/Kconfig: depends on SPARSEMEM && 64BIT",
+    ),
+}
+
+
+def check_arch_options(config: KernelConfig, arch: ArchFacts) -> None:
+    """Refuse, in one line, an option set on an architecture whose Kconfig lacks it.
+
+    Only options given explicitly (by the profile or the user) and turned on are
+    checked: leaving HIGHMEM off on x86_64 is what the kernel has anyway."""
+    for name, (fact, why) in _ARCH_ONLY.items():
+        value = config[name]
+        if config.is_set(name) and value and not getattr(arch, fact):
+            shown = "y" if value is True else value
+            raise KmemsimError(f"{name}={shown} does not exist on {arch.name}: {why}")
 
 
 def parse_assignment(text: str) -> tuple[str, str]:

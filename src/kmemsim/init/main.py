@@ -28,10 +28,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from kmemsim.arch.facts import ArchFacts, arch_facts
 from kmemsim.errors import Oops
 from kmemsim.fs.libfs import PseudoFS
 from kmemsim.include.linux.export import export_symbols, exported_names
-from kmemsim.init.config import KernelConfig
+from kmemsim.init.config import KernelConfig, check_arch_options
 from kmemsim.kernel.printk import Printk
 from kmemsim.kernel.time.timekeeping import Timekeeper
 
@@ -51,6 +52,7 @@ class Kernel:
     """A booted simulated kernel. Build one with `kmemsim.boot()`."""
 
     machine: Machine
+    arch: ArchFacts
     config: KernelConfig
     clock: Timekeeper
     log: Printk
@@ -66,6 +68,7 @@ class Kernel:
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine
+        self.arch = arch_facts(machine.arch)  # what the architecture defines (arch/facts.py)
         self.config = config
         # The one simulated clock (kernel/time/): printk timestamps, jiffies, timers, msleep.
         self.clock = Timekeeper(int(config["HZ"]))
@@ -186,6 +189,7 @@ def boot(
     kconfig.update(machine.profile_config, user=True)
     if config:
         kconfig.update(config)
+    check_arch_options(kconfig, arch_facts(machine.arch))
     return start_kernel(machine, kconfig)
 
 
@@ -203,7 +207,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.mm.kasan import kasan_init, kasan_late_init
     from kmemsim.mm.memblock import memblock_free_all
     from kmemsim.mm.mempool import mempool_init_api
-    from kmemsim.mm.mm_init import mem_init_print_info, report_meminit
+    from kmemsim.mm.mm_init import page_alloc_init_late, report_meminit
     from kmemsim.mm.page_alloc import (
         build_all_zonelists,
         init_per_zone_wmark_min,
@@ -228,12 +232,13 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         report_meminit(k)  # "mem auto-init: stack:off, heap alloc:off, heap free:off"
         memblock_free_all(k)  # RAM to the buddy allocator (__free_pages_core, to the tail)
         kmem_cache_init(k)  # k.slab, the kmalloc caches, "SLUB: HWalign=64, Order=0-3, ..."
-        mem_init_print_info(k)  # "Memory: ...K/...K available (...)"
         kasan_late_init(k)  # the KASAN quarantine, sized from totalram_pages()
         rcu_init(k)  # call_rcu(), synchronize_rcu(), kfree_rcu()
         mempool_init_api(k)  # mempool_create_*(), mempool_alloc(), mempool_free()
         setup_per_cpu_pageset(k)  # the zones' real per-CPU lists
         boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches
+        # kernel_init_freeable(): deferred struct pages, "Memory: ...K/...K available (...)"
+        page_alloc_init_late(k)
         init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
         free_initrd_mem(k)  # rootfs_initcall populate_rootfs(): "Freeing initrd memory: ..."
         free_initmem(k)  # kernel_init(): the __init sections

@@ -216,19 +216,23 @@ def memblock_free_all(k: Kernel) -> None:
     boundaries, so no block straddles two zones (the boundaries of the
     modelled zones are MAX_PAGE_ORDER aligned, so this cuts no block the
     kernel would have kept whole), and frames outside every zone stay out.
-    totalram_pages, the sum of the zones' managed_pages, grows by the pages
-    freed. Highmem goes the same way, as in 6.15+ kernels, where
-    memblock_free_all() frees highmem too instead of the arch code freeing
-    it page by page.
+    totalram_pages grows by every page of the free ranges
+    (totalram_pages_add()), the zones' managed_pages by those freed now:
+    with CONFIG_DEFERRED_STRUCT_PAGE_INIT the frames from first_deferred_pfn
+    on have no initialised struct page yet, memblock_free_pages() skips them
+    (early_page_initialised() is false) and they wait in
+    pgdat.nr_deferred_pages for deferred_init_memmap() (mm/mm_init.py).
+    Highmem goes the same way, as in 6.15+ kernels, where memblock_free_all()
+    frees highmem too instead of the arch code freeing it page by page.
     """
     shift = k.machine.page_shift
-    max_order = int(k.config["ARCH_FORCE_MAX_ORDER"])
     for zone in k.pgdat.zones:
         zone.managed_pages = 0
+    pgdat = k.pgdat
+    first_deferred = pgdat.first_deferred_pfn
     # Frames outside every zone (RAM past max_low_pfn on a !HIGHMEM 32-bit
     # kernel) have no zone to go to: the kernel clamps to max_low_pfn there.
     spans = sorted((z.zone_start_pfn, z.zone_end_pfn) for z in k.pgdat.zones if z.spanned_pages)
-    pa = k.page_alloc
     mask = (1 << shift) - 1
     for base, end in k.memblock.free_ranges():
         spfn, epfn = (base + mask) >> shift, end >> shift
@@ -236,16 +240,28 @@ def memblock_free_all(k: Kernel) -> None:
             s, e = max(spfn, zs), min(epfn, ze)
             if s >= e:
                 continue
-            # The head and tail go block by block; the MAX_PAGE_ORDER-aligned middle,
-            # all maximal blocks, goes over as one stretch (same lists, no per-block cost).
-            step = 1 << max_order
-            mid_s, mid_e = -(-s // step) * step, e // step * step
-            if mid_e - mid_s >= 2 * step:
-                _free_pages_memory(pa.free_pages_core, s, mid_s, max_order)
-                pa.free_pages_core_blocks(mid_s, (mid_e - mid_s) >> max_order)
-                _free_pages_memory(pa.free_pages_core, mid_e, e, max_order)
-            else:
-                _free_pages_memory(pa.free_pages_core, s, e, max_order)
+            if e > first_deferred:
+                cut = max(s, first_deferred)
+                pgdat.nr_deferred_pages += e - cut
+                e = cut
+            free_pfn_range(k, s, e)
+
+
+def free_pfn_range(k: Kernel, s: int, e: int) -> None:
+    """__free_pages_memory() of the frames [s, e) of one zone, through __free_pages_core().
+
+    The head and tail go block by block; the MAX_PAGE_ORDER-aligned middle, all
+    maximal blocks, goes over as one stretch (same lists, no per-block cost)."""
+    pa = k.page_alloc
+    max_order = int(k.config["ARCH_FORCE_MAX_ORDER"])
+    step = 1 << max_order
+    mid_s, mid_e = -(-s // step) * step, e // step * step
+    if mid_e - mid_s >= 2 * step:
+        _free_pages_memory(pa.free_pages_core, s, mid_s, max_order)
+        pa.free_pages_core_blocks(mid_s, (mid_e - mid_s) >> max_order)
+        _free_pages_memory(pa.free_pages_core, mid_e, e, max_order)
+    else:
+        _free_pages_memory(pa.free_pages_core, s, e, max_order)
 
 
 def _free_pages_memory(

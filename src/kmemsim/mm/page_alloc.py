@@ -70,6 +70,7 @@ from kmemsim.include.linux.mmzone import (
     Zone,
     ZoneType,
 )
+from kmemsim.mm.mm_init import configured_zones
 from kmemsim.mm.vmscan import Kswapd
 
 if TYPE_CHECKING:
@@ -200,20 +201,6 @@ def fls(x: int) -> int:
 def gfp_migratetype(gfp: int) -> int:
     """gfp_migratetype(): MOVABLE and RECLAIMABLE bits give the pageblock type wanted."""
     return (gfp & (_GFP_RECLAIMABLE | _GFP_MOVABLE)) >> 3
-
-
-def pageblock_order_for(arch: str, max_order: int) -> int:
-    """pageblock_order (include/linux/pageblock-flags.h) for an architecture.
-
-    With CONFIG_HUGETLB_PAGE it is min(HUGETLB_PAGE_ORDER, MAX_PAGE_ORDER): the
-    PMD size, 2 MiB (order 9) on x86_64 and 4 MiB (order 10) on non-PAE i386.
-    32-bit ARM without LPAE has no huge pages: pageblock_order = MAX_PAGE_ORDER.
-    """
-    if arch == "x86_64":
-        return min(9, max_order)
-    if arch == "i386":
-        return min(10, max_order)
-    return max_order
 
 
 class PerCpuPages:
@@ -516,14 +503,13 @@ class PageAllocator:
         cfg = k.config
         self.max_order: int = int(cfg["ARCH_FORCE_MAX_ORDER"])
         self.nr_page_orders = self.max_order + 1
-        machine = k.machine
-        self.arch: str = str(getattr(machine, "arch", "x86_64"))
-        self.bits: int = int(getattr(machine, "bits", 64))
-        self.nr_cpus: int = max(1, int(getattr(machine, "cpus", 1)))
-        self.page_shift: int = int(getattr(k.direct_map, "page_shift", 12))
-        self.pageblock_order = pageblock_order_for(self.arch, self.max_order)
+        self.arch = k.arch
+        self.bits = k.arch.bits
+        self.nr_cpus: int = max(1, k.machine.cpus)
+        self.page_shift: int = k.machine.page_shift
+        self.pageblock_order = k.arch.pageblock_order(self.max_order)
         self.pageblock_nr_pages = 1 << self.pageblock_order
-        self.thp = bool(cfg["TRANSPARENT_HUGEPAGE"]) and self.arch == "x86_64"
+        self.thp = bool(cfg["TRANSPARENT_HUGEPAGE"]) and k.arch.transparent_hugepage
         # HPAGE_PMD_ORDER: the THP order kept on the per-CPU lists.
         self.thp_order = 9 if self.thp else -1
         # The kernel's enum zone_type: only the zones this configuration builds.
@@ -552,6 +538,9 @@ class PageAllocator:
         # it on; every modelled configuration has them off ("mem auto-init: ...,
         # heap alloc:off, heap free:off"), so it is off unless a scenario sets it.
         self.check_pages_enabled = False
+        # The deferred_pages static key: zones may still grow on demand
+        # (deferred_grow_zone) until page_alloc_init_late() has run.
+        self.deferred_pages = bool(k.config["DEFERRED_STRUCT_PAGE_INIT"])
         self.page_group_by_mobility_disabled = False
         self.min_free_kbytes = 1024
         self.user_min_free_kbytes = -1
@@ -563,18 +552,7 @@ class PageAllocator:
 
     # ------------------------------------------------------------------ zones
     def _configured_zones(self) -> list[Zone]:
-        cfg = self.k.config
-        wanted: list[ZoneType] = []
-        if cfg["ZONE_DMA"]:
-            wanted.append(ZoneType.DMA)
-        if cfg["ZONE_DMA32"] and self.bits == 64:
-            wanted.append(ZoneType.DMA32)
-        wanted.append(ZoneType.NORMAL)
-        if cfg["HIGHMEM"] and self.bits == 32:
-            wanted.append(ZoneType.HIGHMEM)
-        wanted.append(ZoneType.MOVABLE)
-        if self.bits == 64:
-            wanted.append(ZoneType.DEVICE)
+        wanted = configured_zones(self.k)
         by_type = {z.zone_type: z for z in self.pgdat.zones}
         out = []
         for zt in wanted:
@@ -853,8 +831,12 @@ class PageAllocator:
         return sum(zb.pcp_count() for zb in self.buddies)
 
     def totalram_pages(self) -> int:
-        """totalram_pages(): the managed pages of all zones."""
-        return sum(zb.zone.managed_pages for zb in self.buddies)
+        """totalram_pages(): the managed pages of all zones, and the deferred pages.
+
+        memblock_free_all() adds every page of the free ranges to _totalram_pages,
+        those whose struct pages are deferred (CONFIG_DEFERRED_STRUCT_PAGE_INIT)
+        too; they join a zone's managed_pages when deferred init frees them."""
+        return sum(zb.zone.managed_pages for zb in self.buddies) + self.pgdat.nr_deferred_pages
 
     def totalhigh_pages(self) -> int:
         zb = self.zone_by_type.get(ZoneType.HIGHMEM)
@@ -1479,6 +1461,12 @@ class PageAllocator:
         return False
 
     # ------------------------------------------------------------------ allocation
+    def _deferred_grow_zone(self, zb: ZoneBuddy, order: int) -> bool:
+        """_deferred_grow_zone(): initialise more of the zone's deferred sections."""
+        from kmemsim.mm.mm_init import deferred_grow_zone
+
+        return deferred_grow_zone(self.k, zb.zone, order)
+
     def _alloc_flags_nofragment(self, preferred: ZoneBuddy | None, gfp: int) -> int:
         flags = gfp & _GFP_KSWAPD_RECLAIM
         if preferred is None or preferred.zone.zone_type != ZoneType.NORMAL:
@@ -1509,6 +1497,8 @@ class PageAllocator:
                     if (
                         not self._zone_watermark_fast(zb, order, mark, highest_zoneidx, alloc_flags)
                         and not alloc_flags & ALLOC_NO_WATERMARKS
+                        # The watermark failed, but a zone with deferred pages can grow.
+                        and not (self.deferred_pages and self._deferred_grow_zone(zb, order))
                     ):
                         continue
                 pfn = self._rmqueue_zone(zb, order, alloc_flags, mt)

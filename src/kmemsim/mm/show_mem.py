@@ -100,14 +100,14 @@ def show_free_areas(k: Kernel, max_zone_idx: int) -> None:
         log.pr_warn("lowmem_reserve[]:" + "".join(f" {v}" for v in zb.lowmem_reserve))
     for zb in shown:
         log.pr_warn(free_area_line(pa, zb))
-    if pa.bits == 64:
+    # hugetlb_show_meminfo_node(): one line per huge page size (hstate), largest first.
+    sizes = [1 << 20] if pa.arch.pud_hugepages else []
+    if pa.arch.hugepagesize_kb:
+        sizes.append(pa.arch.hugepagesize_kb)
+    for size in sizes:
         log.pr_info(
-            "Node 0 hugepages_total=0 hugepages_free=0 hugepages_surp=0 hugepages_size=1048576kB"
+            f"Node 0 hugepages_total=0 hugepages_free=0 hugepages_surp=0 hugepages_size={size}kB"
         )
-    log.pr_info(
-        "Node 0 hugepages_total=0 hugepages_free=0 hugepages_surp=0 "
-        f"hugepages_size={4096 if pa.arch == 'i386' else 2048}kB"
-    )
     log.pr_warn("0 total pagecache pages")
     log.pr_warn("0 pages in swap cache")
     log.pr_warn("Free swap  = 0kB")

@@ -21,6 +21,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kmemsim.include.linux.mmzone import ZoneType
+from kmemsim.mm.mm_init import valid_pfn_spans
 from kmemsim.mm.page_alloc import (
     MIGRATE_TYPES,
     MIGRATETYPE_NAMES,
@@ -233,8 +234,6 @@ EVENT_ZONE_NAMES = {
     ZoneType.MOVABLE: "movable",
     ZoneType.DEVICE: "device",
 }
-# SECTION_SIZE_BITS of each architecture (sparsemem sections are onlined whole).
-SECTION_SIZE_BITS = {"x86_64": 27, "i386": 26, "arm": 28}
 STRUCT_PAGE_SIZE = 64
 
 
@@ -246,21 +245,12 @@ def _slab_pages(k: Kernel) -> tuple[int, int]:
     return 0, 0
 
 
-def online_sections(k: Kernel) -> set[int]:
-    """Memory sections holding RAM (pfn_to_online_page() answers for their frames)."""
-    pa = k.page_alloc
-    bits = SECTION_SIZE_BITS.get(pa.arch, 27) - pa.page_shift
-    memblock = getattr(k, "memblock", None)
-    sections: set[int] = set()
-    if memblock is not None:
-        for start, end in memblock.mem_pfn_ranges(pa.page_shift):
-            sections.update(range(start >> bits, ((end - 1) >> bits) + 1))
-    else:
-        for zb in pa.buddies:
-            z = zb.zone
-            if z.spanned_pages:
-                sections.update(range(z.zone_start_pfn >> bits, ((z.zone_end_pfn - 1) >> bits) + 1))
-    return sections
+def online_spans(k: Kernel) -> list[tuple[int, int]]:
+    """The frames pfn_to_online_page() answers for, as [lo, hi) pfn spans.
+
+    SPARSEMEM: the present (online) sections; FLATMEM: pfn_valid() frames, as
+    mm/mm_init.py knows them (valid_pfn_spans())."""
+    return valid_pfn_spans(k)
 
 
 # ---------------------------------------------------------------------- buddyinfo
@@ -277,31 +267,27 @@ def buddyinfo_show(k: Kernel) -> str:
 
 
 # ---------------------------------------------------------------------- pagetypeinfo
-def pageblock_counts(k: Kernel, zb: ZoneBuddy, sections: set[int] | None = None) -> list[int]:
-    """pagetypeinfo_showblockcount_print(): pageblocks of each type in online sections.
+def pageblock_counts(
+    k: Kernel, zb: ZoneBuddy, spans: list[tuple[int, int]] | None = None
+) -> list[int]:
+    """pagetypeinfo_showblockcount_print(): pageblocks of each type in online frames.
 
     The kernel steps through the zone a pageblock at a time from zone_start_pfn
     and counts the blocks whose frame is online (pfn_to_online_page()); here the
-    steps that land in each run of online sections are counted in one slice.
+    steps that land in each online span are counted in one slice.
     """
     pa = k.page_alloc
-    if sections is None:
-        sections = online_sections(k)
-    bits = SECTION_SIZE_BITS.get(pa.arch, 27) - pa.page_shift
+    if spans is None:
+        spans = online_spans(k)
     z = zb.zone
     step = pa.pageblock_nr_pages
     start, end = z.zone_start_pfn, z.zone_end_pfn
     n = (z.spanned_pages + step - 1) // step  # pfn = start + i * step, i < n
     base = (start >> pa.pageblock_order) - zb.pb_base  # index of step 0 in pageblock_mt
     counts = [0] * MIGRATE_TYPES
-    runs: list[tuple[int, int]] = []
-    for sec in sorted(s for s in sections if (s << bits) < end and ((s + 1) << bits) > start):
-        lo, hi = sec << bits, (sec + 1) << bits
-        if runs and runs[-1][1] == lo:
-            runs[-1] = (runs[-1][0], hi)
-        else:
-            runs.append((lo, hi))
-    for lo, hi in runs:
+    for lo, hi in spans:
+        if hi <= start or lo >= end:
+            continue
         first = max(0, -(-(lo - start) // step))
         last = min(n, -(-(hi - start) // step))
         if first >= last:
@@ -333,7 +319,7 @@ def pagetypeinfo_show(k: Kernel) -> str:
             out.append(line + "\n")
     out.append(f"\n{'Number of blocks type ':<23s}")
     out.append("".join(f"{name:>12s} " for name in MIGRATETYPE_NAMES) + "\n")
-    sections = online_sections(k)
+    sections = online_spans(k)
     for zb in populated:
         counts = pageblock_counts(k, zb, sections)
         out.append(
@@ -444,10 +430,9 @@ def dirty_thresholds(pa: PageAllocator) -> tuple[int, int]:
 def memmap_boot_pages(k: Kernel) -> int:
     """NR_MEMMAP_BOOT_PAGES: the vmemmap of every online section, in pages."""
     pa = k.page_alloc
-    if pa.bits != 64:
+    if not k.arch.sparsemem:
         return 0
-    bits = SECTION_SIZE_BITS.get(pa.arch, 27) - pa.page_shift
-    nr_pages = len(online_sections(k)) << bits
+    nr_pages = sum(hi - lo for lo, hi in online_spans(k))
     return nr_pages * STRUCT_PAGE_SIZE >> pa.page_shift
 
 

@@ -51,6 +51,8 @@ class MigrateType(enum.IntEnum):
 
 MIGRATE_PCPTYPES = 3
 
+ULONG_MAX = (1 << 64) - 1
+
 # Names /proc/pagetypeinfo prints (migratetype_names[]), without CMA.
 MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
 
@@ -104,6 +106,13 @@ class PglistData:
     zone_movable_pfn: int = 0
     nr_all_pages: int = 0
     nr_kernel_pages: int = 0
+    # CONFIG_DEFERRED_STRUCT_PAGE_INIT (mm/mm_init.py): the first pfn whose struct
+    # page memmap_init() left for later (ULONG_MAX: none), and the free pages at
+    # and above it that memblock_free_all() counted into totalram_pages but could
+    # not free yet; they reach the buddy lists by deferred_grow_zone() or the
+    # pgdatinit thread.
+    first_deferred_pfn: int = ULONG_MAX
+    nr_deferred_pages: int = 0
 
     @property
     def node_end_pfn(self) -> int:
