@@ -11,12 +11,14 @@ from __future__ import annotations
 from types import SimpleNamespace
 
 from kmemsim.arch.memory import DirectMap
+from kmemsim.arch.x86.mm.fault import x86_kernel_fault
 from kmemsim.hw.physmem import PhysicalMemory
 from kmemsim.include.linux.export import export_symbols
 from kmemsim.include.linux.mmzone import PglistData, Zone, ZoneType
 from kmemsim.init.config import KernelConfig
 from kmemsim.init.main import Kernel
 from kmemsim.kernel.sched.core import ExecContext
+from kmemsim.mm.kernel_as import KernelAddressSpace
 from kmemsim.mm.page_alloc import PageAllocator, build_all_zonelists, init_per_zone_wmark_min
 from kmemsim.mm.vmstat import proc_vmstat_init
 
@@ -79,6 +81,14 @@ def small_kernel(
     present = sum(b - a for a, b in ranges)
     k.pgdat = PglistData(0, 0, end_pfn, present, zl)
     k.memblock = SimpleNamespace(mem_pfn_ranges=lambda shift: list(ranges))  # type: ignore[assignment]
+    k.address_space = KernelAddressSpace(
+        k,
+        page_offset=offset,
+        phys_offset=0,
+        direct_pfn_ranges=[(a, min(b, low)) for a, b in ranges if a < low],
+        arch_fault=x86_kernel_fault,
+    )
+    export_symbols(k, k.address_space)
     k.page_alloc = PageAllocator(k)
     export_symbols(k, k.page_alloc)
     build_all_zonelists(k)

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
     from kmemsim.kernel.rcu.tree import Rcu
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.mm.kasan import Kasan
+    from kmemsim.mm.kernel_as import KernelAddressSpace
     from kmemsim.mm.memblock import Memblock
     from kmemsim.mm.page_alloc import PageAllocator
     from kmemsim.mm.slab_common import SlabAllocator
@@ -65,6 +66,9 @@ class Kernel:
     sched: ExecContext
     rcu: Rcu
     kasan: Kasan | None = None
+    # The kernel address space (mm/kernel_as.py), made by setup_arch(); it
+    # exports k.read, k.write, k.memset, k.memcpy and the lib/string.c functions.
+    address_space: KernelAddressSpace
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine
@@ -115,50 +119,6 @@ class Kernel:
     def phys_to_virt(self, paddr: int) -> int:
         """phys_to_virt(): direct-map address of a lowmem physical address."""
         return self.direct_map.phys_to_virt(paddr)
-
-    def read(self, vaddr: int, size: int) -> bytes:
-        """Load `size` bytes at kernel virtual address `vaddr` (a pointer dereference)."""
-        if self.kasan is not None:
-            self.kasan.kasan_check_range(vaddr, size, False)
-        return self.mem.read(self.direct_map.virt_to_phys(vaddr), size)
-
-    def write(self, vaddr: int, data: bytes) -> None:
-        """Store `data` at kernel virtual address `vaddr`."""
-        if self.kasan is not None:
-            self.kasan.kasan_check_range(vaddr, len(data), True)
-        self.mem.write(self.direct_map.virt_to_phys(vaddr), data)
-
-    def memset(self, vaddr: int, c: int, n: int) -> int:
-        """memset(): fill `n` bytes at `vaddr` with byte `c`; returns `vaddr`."""
-        if self.kasan is not None and not self.kasan.kasan_check_range(vaddr, n, True):
-            return 0  # __asan_memset(): NULL, nothing written
-        self.mem.fill(self.direct_map.virt_to_phys(vaddr), c & 0xFF, n)
-        return vaddr
-
-    def memcpy(self, dst: int, src: int, n: int) -> int:
-        """memcpy(): copy `n` bytes from `src` to `dst`; returns `dst`."""
-        ka = self.kasan
-        if ka is not None and not (
-            ka.kasan_check_range(src, n, False) and ka.kasan_check_range(dst, n, True)
-        ):
-            return 0  # __asan_memcpy(): NULL, nothing copied
-        self.mem.write(
-            self.direct_map.virt_to_phys(dst), self.mem.read(self.direct_map.virt_to_phys(src), n)
-        )
-        return dst
-
-    def memmove(self, dst: int, src: int, n: int) -> int:
-        """memmove(): copy `n` bytes that may overlap; `n` is a size_t."""
-        n &= (1 << 64) - 1
-        ka = self.kasan
-        if ka is not None and not (
-            ka.kasan_check_range(src, n, False) and ka.kasan_check_range(dst, n, True)
-        ):
-            return 0  # __asan_memmove(): NULL, nothing moved
-        self.mem.write(
-            self.direct_map.virt_to_phys(dst), self.mem.read(self.direct_map.virt_to_phys(src), n)
-        )
-        return dst
 
 
 # Kernel names that start with two underscores (mangled inside a class body).

@@ -1596,7 +1596,7 @@ class PageAllocator:
             page.flags = _PG_HEAD
         self.pages[pfn] = page
         if gfp & _GFP_ZERO:
-            self.k.mem.zero_frames(pfn, 1 << order)
+            self.k.address_space.clear_pages(pfn, 1 << order)
         return page
 
     def _alloc_pages_slowpath(
