@@ -332,6 +332,32 @@ class KernelAddressSpace:
                     return
         self.write(vaddr, (value & self.ulong_mask).to_bytes(self.word, self.byteorder))  # type: ignore[arg-type]
 
+    # ------------------------------------------------------------------ instrumented accesses
+    # The model's own accesses above are those of code the kernel builds without
+    # KASAN instrumentation (mm/slub.c, mm/kasan/); what a scenario does through
+    # the Kernel, and the string functions, are checked first when KASAN is on,
+    # as the compiler's __asan_load/__asan_store calls and the memset/memcpy/
+    # memmove interceptors of mm/kasan/shadow.c check them.
+    def _kasan_ok(self, addr: int, size: int, write: bool) -> bool:
+        kasan = self.k.kasan
+        return kasan is None or bool(kasan.kasan_check_range(addr, size, write))
+
+    @EXPORT_SYMBOL("read")
+    def kernel_read(self, vaddr: int, size: int) -> bytes:
+        """A load of `size` bytes at kernel virtual address `vaddr` (a pointer dereference)."""
+        kasan = self.k.kasan
+        if kasan is not None:
+            kasan.kasan_check_range(vaddr, size & self.ulong_mask, False)
+        return self.read(vaddr, size)
+
+    @EXPORT_SYMBOL("write")
+    def kernel_write(self, vaddr: int, data: bytes | bytearray | memoryview) -> None:
+        """A store of `data` at kernel virtual address `vaddr`."""
+        kasan = self.k.kasan
+        if kasan is not None:
+            kasan.kasan_check_range(vaddr, len(data), True)
+        self.write(vaddr, data)
+
     def clear_pages(self, pfn: int, count: int) -> None:
         """clear_page() of `count` whole frames from `pfn` on, giving their host memory back."""
         self.mem.zero_frames(pfn, count)
@@ -359,7 +385,12 @@ class KernelAddressSpace:
     # ------------------------------------------------------------------ lib/string.c
     @EXPORT_SYMBOL
     def memset(self, s: int, c: int, n: int) -> int:
-        """memset(): fill `n` bytes at `s` with byte `c`; returns `s`."""
+        """memset(): fill `n` bytes at `s` with byte `c`; returns `s`.
+
+        With KASAN, a range that may not be written is reported and nothing is
+        written: the interceptor returns NULL (mm/kasan/shadow.c memset())."""
+        if not self._kasan_ok(s, n & self.ulong_mask, True):
+            return 0
         self.fill(s, c, n)
         return s
 
@@ -376,6 +407,8 @@ class KernelAddressSpace:
         mapping faults where the kernel's would, after copying what came before."""
         src_addr = self._addr(src)
         n &= self.ulong_mask
+        if not (self._kasan_ok(src_addr, n, False) and self._kasan_ok(dest, n, True)):
+            return 0  # the __asan_memcpy/memmove interceptor: NULL, nothing copied
         if n <= self.page_size:
             self.write(dest, self.read(src_addr, n))
             return dest
