@@ -21,6 +21,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kmemsim.include.linux.export import EXPORT_SYMBOL
 from kmemsim.mm.memblock import free_reserved_area
 
 if TYPE_CHECKING:
@@ -75,3 +76,39 @@ def mark_rodata_ro(k: Kernel) -> int:
     return free_reserved_area(
         k, text_end, sec["__start_rodata"], "unused kernel image (text/rodata gap)"
     ) + free_reserved_area(k, rodata_end, sec["_sdata"], "unused kernel image (rodata/data gap)")
+
+
+def bss_section(k: Kernel) -> tuple[int, int]:
+    """(__bss_start, __bss_stop), physical: after the __init sections, page aligned."""
+    sec = kernel_sections(k)
+    start = _align(sec["__init_end"], k.machine.page_size)
+    return start, start + int(k.machine.kernel_image.bss)
+
+
+@EXPORT_SYMBOL
+def global_var(k: Kernel, name: str, size: int = 8) -> int:
+    """The address of a zero-initialised global variable `name` of the kernel (its .bss).
+
+    A scenario's stand-in for `static void *name;` in a built-in driver: the
+    same name gives the same variable. Variables are laid out one after the
+    other from __bss_start, aligned to 8 bytes (to their size up to 64); the
+    address returned is the variable's direct-map alias (lm_alias()), through
+    which every kernel accessor reaches it. kmemleak scans .data and .bss as
+    roots. A variable that does not fit in the image's bss is a KmemsimError.
+    """
+    from kmemsim.errors import KmemsimError
+
+    table: dict[str, tuple[int, int]] = k.__dict__.setdefault("_global_vars", {})
+    if name in table:
+        return table[name][0]
+    start, stop = bss_section(k)
+    used = k.__dict__.get("_bss_used", 0)
+    align = min(max(8, 1 << max(int(size) - 1, 0).bit_length()), 64)
+    phys = _align(start + used, align)
+    if size <= 0 or phys + size > stop:
+        raise KmemsimError(f"global_var({name!r}, {size}): no room in the kernel's .bss")
+    k.__dict__["_bss_used"] = phys + size - start
+    addr = int(k.direct_map.phys_to_virt(phys))
+    k.mem.fill(phys, 0, size)
+    table[name] = (addr, size)
+    return addr

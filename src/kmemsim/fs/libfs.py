@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from kmemsim.errors import KmemsimError
 
 Show = Callable[[], str]
+Store = Callable[[str], int]
 
 
 @dataclass(slots=True)
@@ -36,11 +37,23 @@ class PseudoFS:
 
     def __init__(self) -> None:
         self._files: dict[str, Show | Link] = {}
+        self._stores: dict[str, Store] = {}
         self._dirs: dict[str, tuple[Lookup, Lister]] = {}
 
-    def create_file(self, path: str, show: Show) -> None:
-        """proc_create_single / sysfs_create_file: `path` shows `show()`."""
+    def create_file(self, path: str, show: Show, store: Store | None = None) -> None:
+        """proc_create_single / sysfs_create_file: `path` shows `show()`, and takes
+        `store(text)` writes if given (which return the bytes taken or -errno)."""
         self._files[path] = show
+        if store is not None:
+            self._stores[path] = store
+
+    def write(self, path: str, text: str) -> int:
+        """A write(2) of `text` to a pseudo file: bytes taken, or -errno (-EACCES: read-only)."""
+        self._resolve(path)
+        store = self._stores.get(posixpath.normpath(path))
+        if store is None:
+            return -13  # -EACCES: no write method
+        return store(text)
 
     def create_link(self, path: str, target: str) -> None:
         """sysfs_create_link: `path` -> `target`."""

@@ -44,8 +44,10 @@ if TYPE_CHECKING:
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.mm.kasan import Kasan
     from kmemsim.mm.kernel_as import KernelAddressSpace
+    from kmemsim.mm.kmemleak import Kmemleak
     from kmemsim.mm.memblock import Memblock
     from kmemsim.mm.page_alloc import PageAllocator
+    from kmemsim.mm.percpu import PerCpuAreas
     from kmemsim.mm.slab_common import SlabAllocator
 
 
@@ -69,6 +71,8 @@ class Kernel:
     # The kernel address space (mm/kernel_as.py), made by setup_arch(); it
     # exports k.read, k.write, k.memset, k.memcpy and the lib/string.c functions.
     address_space: KernelAddressSpace
+    kmemleak: Kmemleak | None = None
+    percpu: PerCpuAreas
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine
@@ -106,6 +110,10 @@ class Kernel:
     def printk(self, text: str) -> None:
         """printk(KERN_INFO ...) from a scenario."""
         self.log.pr_info(text)
+
+    def echo(self, text: str, path: str) -> int:
+        """`echo text > path`: write to a /proc, /sys or debugfs file; bytes taken or -errno."""
+        return self.fs.write(path, text)
 
     def cat(self, path: str) -> str:
         """The text of a /proc or /sys file, generated from the live model."""
@@ -155,6 +163,7 @@ def boot(
 
 def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     """The memory-management steps of init/main.c:start_kernel(), in the 6.18 order."""
+    from kmemsim.arch import sections
     from kmemsim.arch.sections import free_initmem, mark_rodata_ro
     from kmemsim.arch.setup import setup_arch
     from kmemsim.fs.dcache import vfs_caches_init_early
@@ -165,6 +174,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.kernel.time import sleep_timeout
     from kmemsim.lib.stackdepot import register_kernel_names
     from kmemsim.mm.kasan import kasan_init, kasan_late_init
+    from kmemsim.mm.kmemleak import kmemleak_init, kmemleak_late_init
     from kmemsim.mm.memblock import memblock_free_all
     from kmemsim.mm.mempool import mempool_init_api
     from kmemsim.mm.mm_init import page_alloc_init_late, report_meminit
@@ -173,6 +183,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         init_per_zone_wmark_min,
         setup_per_cpu_pageset,
     )
+    from kmemsim.mm.percpu import percpu_init
     from kmemsim.mm.slab_common import boot_caches_init
     from kmemsim.mm.slub import kmem_cache_init
     from kmemsim.mm.vmstat import proc_vmstat_init
@@ -186,6 +197,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         # "Zone ranges:" ... "Initmem setup", and k.page_alloc over the zones.
         setup_arch(k)
         kasan_init(k)  # x86 setup_arch() ends with kasan_init(): the shadow, before any cache
+        kmemleak_init(k)  # objects are tracked from the first slab allocation on
         vfs_caches_init_early(k)  # dentry and inode hash tables, from memblock
         build_all_zonelists(k)  # "Built 1 zonelists, mobility grouping on.  Total pages: N"
         # mm_core_init():
@@ -195,6 +207,8 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         kasan_late_init(k)  # the KASAN quarantine, sized from totalram_pages()
         rcu_init(k)  # call_rcu(), synchronize_rcu(), kfree_rcu()
         mempool_init_api(k)  # mempool_create_*(), mempool_alloc(), mempool_free()
+        percpu_init(k)  # DEFINE_PER_CPU (k.per_cpu_var), alloc_percpu()
+        export_symbols(k, sections)  # k.global_var(): variables in the image's .bss
         setup_per_cpu_pageset(k)  # the zones' real per-CPU lists
         boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches
         # kernel_init_freeable(): deferred struct pages, "Memory: ...K/...K available (...)"
@@ -206,6 +220,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         proc_vmstat_init(k)  # /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat
         proc_meminfo_init(k)  # /proc/meminfo
         register_kernel_names(k)  # stack traces name the kernel functions a scenario calls
+        kmemleak_late_init(k)  # /sys/kernel/debug/kmemleak, the scan thread
     except Oops as oops:
         oops.kernel = k  # a death while booting: its log is all there is
         raise

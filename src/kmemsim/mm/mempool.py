@@ -163,6 +163,10 @@ class Mempools:
         pool.elements_addr = int(self.k.kmalloc_array(max(min_nr, 1), 8, gfp | int(GFP.ZERO)))
         if not pool.elements_addr:
             return -ENOMEM
+        kmemleak = getattr(self.k, "kmemleak", None)
+        if kmemleak is not None:
+            # The pool (the caller's) points at the array; the model holds it in Python.
+            kmemleak.kmemleak_not_leak(pool.elements_addr)
         while pool.curr_nr < pool.min_nr:
             element = alloc_fn(gfp, pool_data)
             if not element:

@@ -646,6 +646,8 @@ class SlabAllocator(Slub):
         addr = int(self.k.page_alloc.page_address(page))
         if self.kasan is not None:
             self.kasan.kmalloc_large(addr, size)
+        if self.kmemleak is not None:
+            self.kmemleak.kmemleak_alloc(addr, size, 1, gfp)
         return addr
 
     @EXPORT_SYMBOL
@@ -722,6 +724,8 @@ class SlabAllocator(Slub):
             self.dump_page(pfn, "Not a kmalloc allocation")
             return
         page, order = large
+        if self.kmemleak is not None:
+            self.kmemleak.kmemleak_free(p)
         if self.kasan is not None:
             self.kasan.kfree_large(p)  # reports an invalid or double free, frees anyway
         self.large_pages -= 1 << order

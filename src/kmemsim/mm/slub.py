@@ -301,7 +301,8 @@ class Slub:
         # KASAN (mm/kasan/): its hooks sit on slab_alloc()/slab_free(), so the inlined
         # fast paths of kmalloc/kfree/kmem_cache_* are not taken while it is on.
         self.kasan: Any = getattr(k, "kasan", None)
-        if self.kasan is not None:
+        self.kmemleak: Any = getattr(k, "kmemleak", None)
+        if self.kasan is not None or self.kmemleak is not None:
             self._fast = False
         else:
             self.slab_free = self.do_slab_free  # type: ignore[method-assign,assignment]
@@ -785,6 +786,8 @@ class Slub:
             self.fill(obj, 0, orig_size if self.orig_size_kept(s) else s.object_size)
         if self.kasan is not None:  # slab_post_alloc_hook()
             self.kasan.slab_alloc(s, obj, gfp)
+        if self.kmemleak is not None and not s.flags & SLAB_NOLEAKTRACE:
+            self.kmemleak.kmemleak_alloc(obj, s.object_size, 1, gfp)
         return obj
 
     def slab_alloc_slow(self, s: KmemCache, gfp: int, orig_size: int, c: KmemCacheCpu) -> int:
@@ -850,7 +853,9 @@ class Slub:
 
     # ------------------------------------------------------------------ free
     def slab_free(self, s: KmemCache, slab: Slab, obj: int, after_rcu_delay: bool = False) -> None:
-        """slab_free(): slab_free_hook() (KASAN), then do_slab_free()."""
+        """slab_free(): slab_free_hook() (kmemleak, KASAN), then do_slab_free()."""
+        if self.kmemleak is not None and not after_rcu_delay:
+            self.kmemleak.kmemleak_free(obj)
         kasan = self.kasan
         if kasan is not None:
             if s.flags & SLAB_TYPESAFE_BY_RCU and kasan.rcu_debug and not after_rcu_delay:

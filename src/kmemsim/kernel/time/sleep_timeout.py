@@ -39,6 +39,9 @@ def schedule_timeout(k: Kernel, timeout: int) -> int:
     rcu = getattr(k, "rcu", None)
     if rcu is not None:
         rcu.rcu_advance()  # a sleeping task is in a quiescent state: grace periods end
+    kmemleak = getattr(k, "kmemleak", None)
+    if kmemleak is not None:
+        kmemleak.on_sleep()  # the kmemleak thread's periodic scan
     return 0
 
 
