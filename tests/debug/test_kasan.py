@@ -663,3 +663,47 @@ def test_small_objects_keep_free_meta_past_the_object(k: kmemsim.Kernel) -> None
     # 8 bytes of the 16-byte free meta do not fit: alloc meta moves up by 8.
     assert (alloc_off, free_off) == (16, 0)
     assert size == 32  # 8 + 8 (rest of the free meta) + 16 (alloc meta) > 8 + 16 (optimal)
+
+
+# ---------------------------------------------------------------------- string functions
+def test_kasan_memchr(k: kmemsim.Kernel) -> None:
+    size = 24
+    ptr = k.kmalloc(size, GFP_KERNEL | GFP_ZERO)
+    with expect_kasan_fail(k, "slab-out-of-bounds", "memchr"):
+        k.memchr(ptr, ord("1"), size + 1)
+    assert "Read of size 1 at addr " + f"{ptr + size:016x}" in k.dmesg()
+    k.kfree(ptr)
+
+
+def test_kasan_memcmp(k: kmemsim.Kernel) -> None:
+    size = 24
+    ptr = k.kmalloc(size, GFP_KERNEL | GFP_ZERO)
+    arr = k.kzalloc(9 * 4, GFP_KERNEL)  # int arr[9], zeroed
+    with expect_kasan_fail(k, "slab-out-of-bounds", "memcmp"):
+        k.memcmp(ptr, arr, size + 1)
+    k.kfree(ptr)
+    k.kfree(arr)
+
+
+def test_kasan_strings(k: kmemsim.Kernel) -> None:
+    size = 24
+    ptr = k.kmalloc(size, GFP_KERNEL | GFP_ZERO)
+    src = k.kmalloc(GRANULE, GFP_KERNEL | GFP_ZERO)
+    k.strscpy(src, "f0cacc1a0000000", GRANULE)
+    with expect_no_kasan_report(k):
+        assert k.strscpy(ptr, src + 1, GRANULE) == GRANULE - 2
+    with expect_kasan_fail(k, "slab-out-of-bounds", "strscpy"):
+        k.strscpy(ptr, src + GRANULE, GRANULE)
+    k.kfree(src)
+    k.kfree(ptr)
+    ptr += 16  # past the free meta a freed object keeps
+    for fn, args in (
+        ("strchr", (ptr, ord("1"))),
+        ("strrchr", (ptr, ord("1"))),
+        ("strcmp", (ptr, "2")),
+        ("strncmp", (ptr, "2", 1)),
+        ("strlen", (ptr,)),
+        ("strnlen", (ptr, 1)),
+    ):
+        with expect_kasan_fail(k, "slab-use-after-free", fn):
+            getattr(k, fn)(*args)
