@@ -278,7 +278,9 @@ def test_kfree_of_a_pointer_kmalloc_never_returned(k: kmemsim.Kernel) -> None:
 
 
 def test_unknown_cache_name_is_not_invented(k: kmemsim.Kernel) -> None:
-    assert k.slab.kmem_cache_create_known("no_such_cache_anywhere") is None
+    from kmemsim.mm.slab_boot import kmem_cache_create_known
+
+    assert kmem_cache_create_known(k, "no_such_cache_anywhere") is None
 
 
 def test_slub_tiny_has_no_cpu_slabs_no_rcl_caches_and_order_up_to_1() -> None:

@@ -18,6 +18,7 @@ import pytest
 
 import kmemsim
 from kmemsim.include.linux.gfp_types import parse_gfp
+from kmemsim.mm.slab_boot import kmem_cache_create_known
 
 _EVENT = re.compile(
     r"[ :](kmalloc|kmalloc_node|kmem_cache_alloc|kmem_cache_alloc_node): .*?"
@@ -70,7 +71,7 @@ def test_every_known_kmem_cache_alloc_event_gets_the_cache_size(
         if event != "kmem_cache_alloc" or cache is None:
             continue
         if cache not in sizes:
-            s = k.slab.kmem_cache_create_known(cache)
+            s = kmem_cache_create_known(k, cache)
             sizes[cache] = None if s is None else s.size
             if s is not None:
                 obj = k.kmem_cache_alloc(s, kmemsim.GFP_KERNEL)

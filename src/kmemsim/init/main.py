@@ -184,7 +184,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         setup_per_cpu_pageset,
     )
     from kmemsim.mm.percpu import percpu_init
-    from kmemsim.mm.slab_common import boot_caches_init
+    from kmemsim.mm.slab_boot import boot_caches_init
     from kmemsim.mm.slub import kmem_cache_init
     from kmemsim.mm.vmstat import proc_vmstat_init
 

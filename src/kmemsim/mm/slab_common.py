@@ -136,7 +136,6 @@ class SlabAllocator(Slub):
         # Large kmallocs: head pfn -> (struct page, order).
         self.large_kmalloc: dict[int, tuple[Any, int]] = {}
         self.large_pages = 0
-        self._known: dict[str, dict[str, Any]] | None = None
 
     # ------------------------------------------------------------------ kmalloc caches
     def kmalloc_type(self, gfp: int) -> int:
@@ -301,16 +300,15 @@ class SlabAllocator(Slub):
         """
         flags = int(flags)
         if usersize is None or freeptr_offset is None:
-            known = self.known_caches().get(name)
-            if known is not None and int(known["object_size"]) == size:
+            from kmemsim.mm.slab_boot import known_caches
+
+            known = known_caches(self.k).get(name)
+            if known is not None and known["size"] == size:
                 if usersize is None:
-                    usersize = int(known.get("usersize", 0))
-                if (
-                    freeptr_offset is None
-                    and known.get("freeptr_offset") is not None
-                    and flags & SLAB_TYPESAFE_BY_RCU
-                ):
-                    freeptr_offset = int(known["freeptr_offset"])
+                    usersize = int(known["usersize"])
+                    useroffset = int(known["useroffset"]) if useroffset is None else useroffset
+                if freeptr_offset is None and flags & SLAB_TYPESAFE_BY_RCU:
+                    freeptr_offset = known["freeptr_offset"]
         useroffset = useroffset or 0
         usersize = usersize or 0
         err = 0
@@ -372,52 +370,6 @@ class SlabAllocator(Slub):
     def k_in_interrupt(self) -> bool:
         f = getattr(self.k.sched, "in_interrupt", None)
         return bool(f()) if callable(f) else False
-
-    def kmem_cache_create_known(self, name: str) -> KmemCache | None:
-        """Create `name` with the creation parameters the profile recorded from the real kernel."""
-        existing = self.find_cache(name)
-        if existing is not None:
-            return existing
-        known = self.known_caches()
-        params = known.get(name)
-        if params is None:
-            return None
-        flags = 0
-        for fname in params.get("flags", []):
-            flags |= int(getattr(SlabFlags, fname.removeprefix("SLAB_")))
-        ctor: Callable[[int], Any] | None = None
-        if params.get("ctor"):
-            ctor = _named_ctor(str(params["ctor"]))
-        usersize = int(params.get("usersize", 0))
-        fpo = params.get("freeptr_offset")
-        return self.kmem_cache_create(
-            name,
-            int(params["object_size"]),
-            int(params["align"]),
-            flags,
-            ctor,
-            0,
-            usersize,
-            None if fpo is None else int(fpo),
-        )
-
-    def known_caches(self) -> dict[str, dict[str, Any]]:
-        """profiles/<profile>.caches.json of the booted profile ({} when it has none)."""
-        if self._known is None:
-            self._known = {}
-            profile = str(
-                getattr(self.k.machine, "profile_name", "") or getattr(self.k.machine, "name", "")
-            )
-            if profile:
-                try:
-                    text = (
-                        resources.files("kmemsim.profiles") / f"{profile}.caches.json"
-                    ).read_text()
-                except (FileNotFoundError, OSError):
-                    text = ""
-                if text:
-                    self._known = dict(json.loads(text)["caches"])
-        return self._known
 
     @EXPORT_SYMBOL
     def kmem_cache_destroy(self, s: KmemCache | None) -> None:
@@ -1045,125 +997,3 @@ class SlabAllocator(Slub):
             return self.sysfs_attrs(ent).get(rest)
 
         fs.create_dir("/sys/kernel/slab", lookup, lambda: list(entries()))
-
-
-def boot_caches_init(k: Kernel) -> int:
-    """The caches the kernel's subsystems create while it boots, as the profile recorded them.
-
-    After kmem_cache_init(), start_kernel() and the initcalls create a few
-    hundred caches with kmem_cache_create(): fork_init (task_struct),
-    proc_caches_init (mm_struct, vm_area_struct, files_cache, ...),
-    vfs_caches_init (names_cache, dentry, inode_cache, filp), and every
-    filesystem, network protocol and driver built in. A profile that recorded
-    its kernel's caches (profiles/<profile>.caches.json, in creation order)
-    gets them here, each from its recorded arguments, so that /proc/slabinfo,
-    /sys/kernel/slab and the merge aliases look as on the real machine after
-    boot. `boot_caches=n` boots with the kmalloc caches only. Returns how
-    many names were created (merged ones included).
-    """
-    if not k.config["boot_caches"]:
-        return 0
-    slab = k.slab
-    return sum(1 for name in slab.known_caches() if slab.kmem_cache_create_known(name) is not None)
-
-
-def _named_ctor(name: str) -> Callable[[int], Any]:
-    """A constructor standing for a real one (known by name only): it leaves the object as is."""
-
-    def ctor(addr: int) -> None:
-        return None
-
-    ctor.__name__ = name.split("+")[0]
-    return ctor
-
-
-# /sys/kernel/slab attribute -> the SLAB flag it shows (mm/slub.c *_show()).
-SYSFS_FLAG_ATTRS: dict[str, str] = {
-    "hwcache_align": "SLAB_HWCACHE_ALIGN",
-    "cache_dma": "SLAB_CACHE_DMA",
-    "reclaim_account": "SLAB_RECLAIM_ACCOUNT",
-    "poison": "SLAB_POISON",
-    "red_zone": "SLAB_RED_ZONE",
-    "store_user": "SLAB_STORE_USER",
-    "destroy_by_rcu": "SLAB_TYPESAFE_BY_RCU",
-    "sanity_checks": "SLAB_CONSISTENCY_CHECKS",
-    "trace": "SLAB_TRACE",
-}
-# create_unique_id() letters -> flags.
-UNIQUE_ID_LETTERS: dict[str, str] = {
-    "d": "SLAB_CACHE_DMA",
-    "D": "SLAB_CACHE_DMA32",
-    "a": "SLAB_RECLAIM_ACCOUNT",
-    "F": "SLAB_CONSISTENCY_CHECKS",
-    "A": "SLAB_ACCOUNT",
-}
-
-
-def parse_unique_id(uid: str) -> tuple[list[str], int] | None:
-    """ ":aA-0000032" -> (["SLAB_RECLAIM_ACCOUNT", "SLAB_ACCOUNT"], 32); None if not an id."""
-    if not uid.startswith(":"):
-        return None
-    letters, _, digits = uid[1:].rpartition("-")
-    if not digits.isdigit() or any(ch not in UNIQUE_ID_LETTERS for ch in letters):
-        return None
-    return [UNIQUE_ID_LETTERS[ch] for ch in letters], int(digits)
-
-
-def cache_args_from_sysfs(entry: dict[str, Any], word: int = 8) -> dict[str, Any]:
-    """The kmem_cache_create() arguments that explain a /sys/kernel/slab directory.
-
-    `entry` holds the directory's name and attributes (object_size, align, the
-    flag attributes, ctor, usersize, slab_size). The flags come from the flag
-    attributes and the letters of a unique id; a directory named after its
-    cache although nothing else forbids merging was created unmergeable
-    (SLAB_NO_MERGE, as kmem_buckets and sheaf caches are); an RCU cache whose
-    slab_size has no room for an outside free pointer was given a
-    freeptr_offset inside the object; kmalloc caches carry SLAB_KMALLOC.
-    """
-    flags = [flag for attr, flag in SYSFS_FLAG_ATTRS.items() if entry.get(attr)]
-    name = str(entry["name"])
-    parsed = parse_unique_id(name)
-    if parsed is not None:
-        flags += [f for f in parsed[0] if f not in flags]
-    if entry.get("kmalloc"):
-        flags.append("SLAB_KMALLOC")
-    ctor = str(entry.get("ctor") or "") or None
-    usersize = int(entry.get("usersize") or 0)
-    object_size = int(entry["object_size"])
-    align = int(entry["align"])
-    args: dict[str, Any] = {
-        "object_size": object_size,
-        "align": align,
-        "flags": flags,
-        "ctor": ctor,
-        "usersize": usersize,
-    }
-    never = {
-        "SLAB_RED_ZONE",
-        "SLAB_POISON",
-        "SLAB_STORE_USER",
-        "SLAB_TRACE",
-        "SLAB_TYPESAFE_BY_RCU",
-    }
-    if (
-        parsed is None
-        and not entry.get("kmalloc")
-        and ctor is None
-        and not usersize
-        and not never & set(flags)
-    ):
-        flags.append("SLAB_NO_MERGE")
-    if "SLAB_TYPESAFE_BY_RCU" in flags and ctor is None and "SLAB_POISON" not in flags:
-        outside = (((object_size + word - 1) & ~(word - 1)) + word + align - 1) & ~(align - 1)
-        if int(entry.get("slab_size", outside)) < outside:
-            args["freeptr_offset"] = 0
-    return args
-
-
-def cache_args_from_unique_id(uid: str) -> dict[str, Any] | None:
-    """What a unique id alone says of a merged cache: its flags and slab size."""
-    parsed = parse_unique_id(uid)
-    if parsed is None:
-        return None
-    flags, size = parsed
-    return {"object_size": size, "align": 8, "flags": flags, "ctor": None, "usersize": 0}

@@ -1159,13 +1159,15 @@ class Slub:
 
 
 def kmem_cache_init(k: Kernel) -> SlabAllocator:
-    """mm/slub.c kmem_cache_init(): the kmalloc caches, /sys/kernel/slab, the "SLUB:" line."""
+    """mm/slub.c kmem_cache_init(): SLUB's own two caches, the kmalloc caches, the "SLUB:" line."""
     from kmemsim.include.linux.export import export_symbols
+    from kmemsim.mm.slab_boot import create_boot_caches
     from kmemsim.mm.slab_common import SlabAllocator
 
     sa = SlabAllocator(k)
     k.slab = sa
     export_symbols(k, sa)
+    create_boot_caches(sa)  # kmem_cache_node, kmem_cache
     sa.create_kmalloc_caches()
     k.log.pr_info(
         f"SLUB: HWalign={sa.cache_line}, Order={sa.slub_min_order}-{sa.slub_max_order}, "

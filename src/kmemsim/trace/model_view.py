@@ -62,10 +62,9 @@ class ModelView:
     # ------------------------------------------------------------------ caches
     def create_known_cache(self, name: str) -> Any:
         """A cache with the real geometry of `name` where the profile knows it, else None."""
-        create = getattr(self.k.slab, "kmem_cache_create_known", None)
-        if create is None:
-            return None
-        return create(name)
+        from kmemsim.mm.slab_boot import kmem_cache_create_known
+
+        return kmem_cache_create_known(self.k, name)
 
     def unknown_cache_args(self) -> tuple[int, int]:
         """(align, flags) the profile declares for a cache it does not know (its
