@@ -20,9 +20,7 @@ counted as unreclaimable slab memory.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from kmemsim.errors import Oops
