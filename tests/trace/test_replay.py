@@ -41,12 +41,13 @@ def test_python_import_verifies_with_zero_mismatches(python_import: Replay) -> N
     assert python_import.events == 213_969  # TRACES.md
     assert python_import.malformed == 0
     assert model_mismatches(python_import) == {}, python_import.mismatch_examples
-    # The caches the profile does not know whose real creator asked for more
-    # than the plain creation: a constructor (radix_tree_node 576 -> 584,
-    # ext4_inode_cache 1120 -> 1128), SLAB_HWCACHE_ALIGN with a ctor
-    # (sighand_cache 2080 -> 2112), SLAB_HWCACHE_ALIGN (bio-120 -> 128).
-    assert python_import.mismatches[UNKNOWN_CACHE_GEOMETRY] == 434 + 126 + 2 + 3
-    assert python_import.checked == 120_933
+    # Every cache the trace names is recorded in the profile with its call site's
+    # arguments (radix_tree_node and ext4_inode_cache with their constructor,
+    # sighand_cache with SLAB_HWCACHE_ALIGN, bio-120 with SLAB_TYPESAFE_BY_RCU),
+    # so no event is left to the unknown-cache defaults.
+    assert UNKNOWN_CACHE_GEOMETRY not in python_import.mismatches
+    assert not python_import.unknown_caches
+    assert python_import.checked == 131_521
 
 
 def test_the_quirks_readme_counts_on_python_import(python_import: Replay) -> None:
@@ -100,8 +101,11 @@ def test_report_figures_follow_perf_kmem(python_import: Replay) -> None:
     assert len(model["series"]["event"]) == len(model["series"]["slab_pages"]) >= 2
     text = render_text(report)
     assert "SUMMARY (SLAB allocator)" in text and "SUMMARY (page allocator)" in text
-    assert "Verify: 120,933 of 213,969 events checked against the model: 0 mismatches" in text
-    assert "unknown cache geometry: 565 events of those caches" in text
+    assert (
+        "Verify: 131,521 of 213,969 events checked against the model: "
+        "the model matches the trace (0 mismatches)" in text
+    )
+    assert "unknown cache geometry" not in text
 
 
 def test_follow_pfn_takes_the_traced_blocks(shared_data: Path) -> None:
