@@ -9,7 +9,9 @@
 Every GFP flag (GFP_KERNEL, __GFP_ZERO, ...), SLAB flag (SLAB_HWCACHE_ALIGN,
 ...) and error number (EBUSY, ENOMEM, EPROBE_DEFER, ...) is an attribute of
 this module under its kernel name, as are the helpers of include/linux/err.h
-(ERR_PTR, IS_ERR, PTR_ERR, IS_ERR_OR_NULL, PTR_ERR_OR_ZERO, MAX_ERRNO).
+(ERR_PTR, IS_ERR, PTR_ERR, IS_ERR_OR_NULL, PTR_ERR_OR_ZERO, MAX_ERRNO), and
+include/linux/ioport.h's IORESOURCE_* flags, DEFINE_RES_MEM / DEFINE_RES_IRQ / ...
+initialisers and struct resource (Resource).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from kmemsim.errors import KmemsimError, Oops
 from kmemsim.include.linux import err as _err
 from kmemsim.include.linux import errno as _errno
 from kmemsim.include.linux import gfp_types as _gfp_types
+from kmemsim.include.linux import ioport as _ioport
 from kmemsim.include.linux import slab as _slab
 from kmemsim.include.linux.gfp_types import GFP
 from kmemsim.init.main import Kernel, boot
@@ -41,4 +44,10 @@ _export(
         for n in ("ERR_PTR", "IS_ERR", "PTR_ERR", "IS_ERR_OR_NULL", "PTR_ERR_OR_ZERO", "ERR_CAST")
     }
     | {"IS_ERR_VALUE": _err.IS_ERR_VALUE, "MAX_ERRNO": _err.MAX_ERRNO}
+)
+_export(
+    {n: getattr(_ioport, n) for n in dir(_ioport) if n.startswith(("IORESOURCE_", "DEFINE_RES"))}
+    | {n: getattr(_ioport, n) for n in dir(_ioport) if n.startswith("REGION_")}
+    | {"IORES_DESC_NONE": _ioport.IORES_DESC_NONE, "IORES_DESC": _ioport.IORES_DESC}
+    | {"Resource": _ioport.Resource, "resource_size": _ioport.resource_size}
 )

@@ -39,6 +39,7 @@ def arch_only(
     """A kernel after setup_arch() (memblock, direct map, zones, the empty page allocator)."""
     from kmemsim.arch.setup import setup_arch
     from kmemsim.include.linux.export import export_symbols
+    from kmemsim.kernel.resource import ResourceTree
     from kmemsim.kernel.sched.core import ExecContext
 
     machine = Machine.from_profile(profile, mem=mem, cpus=cpus)
@@ -48,6 +49,7 @@ def arch_only(
     k = Kernel(machine, kconfig)
     k.sched = ExecContext(k)
     export_symbols(k, k.sched)
+    k.resource = ResourceTree(k)
     setup_arch(k)
     return k
 

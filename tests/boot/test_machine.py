@@ -62,7 +62,9 @@ def test_beaglebone_black_has_512m_at_2g_from_its_device_tree() -> None:
     assert m.dt_memory == [(0x80000000, 512 << 20)]
     assert m.e820 == []
     assert "BeagleBone Black" in m.dt_model
-    assert any("serial" in w.name for w in m.mmio)
+    uart0 = next(d for d in m.devices if d.name == "44e09000.serial")
+    assert uart0.reg == ((0x44E09000, 0x1000),) and uart0.interrupts == (72,)
+    assert uart0.claims == ((0x44E09000, 0x44E0901F, "serial"),)
 
 
 def test_user_profile_by_path(tmp_path: Path) -> None:

@@ -35,25 +35,46 @@ def _align(x: int, a: int) -> int:
 
 
 def kernel_sections(k: Kernel) -> dict[str, int]:
-    """_text, _etext, __start_rodata, __end_rodata, _sdata, _edata, __init_begin, __init_end."""
+    """The image's link-time symbols as physical addresses.
+
+    _text, _etext, __start_rodata, __end_rodata, _sdata, _edata, __init_begin,
+    __init_end, __bss_start, __bss_stop, _end. A profile may pin any of them
+    ([kernel.symbols]); the rest follow the linker script: on x86 text,
+    rodata, data, then __init (arch/x86/kernel/vmlinux.lds.S); on ARM text,
+    rodata, __init, then data (arch/arm/kernel/vmlinux.lds.S); bss last,
+    ending at _end (the end of the image memblock reserves).
+    """
     img = k.machine.kernel_image
     page = k.machine.page_size
     big = PMD_SIZE_X86_64 if k.machine.arch == "x86_64" else page
-    etext = img.start + img.code
-    start_rodata = _align(etext, big)
-    end_rodata = start_rodata + img.rodata
-    sdata = _align(end_rodata, big)
-    edata = sdata + img.rwdata
-    init_begin = _align(edata, page)
+    pinned = dict(img.symbols)
+    etext = pinned.get("_etext", img.start + img.code)
+    start_rodata = pinned.get("__start_rodata", _align(etext, big))
+    end_rodata = pinned.get("__end_rodata", start_rodata + img.rodata)
+    if k.machine.arch == "arm":
+        init_begin = pinned.get("__init_begin", _align(end_rodata, page))
+        init_end = pinned.get("__init_end", init_begin + img.init)
+        sdata = pinned.get("_sdata", _align(init_end, page))
+        edata = pinned.get("_edata", sdata + img.rwdata)
+    else:
+        sdata = pinned.get("_sdata", _align(end_rodata, big))
+        edata = pinned.get("_edata", sdata + img.rwdata)
+        init_begin = pinned.get("__init_begin", _align(edata, page))
+        init_end = pinned.get("__init_end", init_begin + img.init)
+    end = pinned.get("_end", img.end)
+    bss_stop = pinned.get("__bss_stop", end)
     return {
-        "_text": img.start,
+        "_text": pinned.get("_text", img.start),
         "_etext": etext,
         "__start_rodata": start_rodata,
         "__end_rodata": end_rodata,
         "_sdata": sdata,
         "_edata": edata,
         "__init_begin": init_begin,
-        "__init_end": init_begin + img.init,
+        "__init_end": init_end,
+        "__bss_start": pinned.get("__bss_start", bss_stop - img.bss),
+        "__bss_stop": bss_stop,
+        "_end": end,
     }
 
 

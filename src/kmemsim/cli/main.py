@@ -144,10 +144,16 @@ def boot(profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...
 
 @cli.command()
 @machine_options
+@click.option("--user", is_flag=True, help="Read as an unprivileged user (no CAP_SYS_ADMIN).")
 @click.argument("paths", nargs=-1, required=True)
 @user_errors
 def cat(
-    profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...], paths: tuple[str, ...]
+    profile: str,
+    mem: str | None,
+    cpus: int | None,
+    config: tuple[str, ...],
+    user: bool,
+    paths: tuple[str, ...],
 ) -> None:
     """Print /proc and /sys files of a freshly booted machine.
 
@@ -158,7 +164,7 @@ def cat(
     status = 0
     for path in paths:
         try:
-            text = k.cat(path)
+            text = k.cat(path, user=user)
         except KmemsimError as e:
             click.echo(f"kmemsim {e}", err=True)
             status = 1

@@ -39,6 +39,8 @@ class PseudoFS:
         self._files: dict[str, Show | Link] = {}
         self._stores: dict[str, Store] = {}
         self._dirs: dict[str, tuple[Lookup, Lister]] = {}
+        # file_ns_capable(file, &init_user_ns, CAP_SYS_ADMIN) of the reader being served.
+        self.reader_capable = True
 
     def create_file(self, path: str, show: Show, store: Store | None = None) -> None:
         """proc_create_single / sysfs_create_file: `path` shows `show()`, and takes
@@ -104,14 +106,21 @@ class PseudoFS:
             return self._resolve(posixpath.join(posixpath.dirname(path), entry.target), depth + 1)
         return entry
 
-    def read(self, path: str) -> str:
+    def read(self, path: str, *, user: bool = False) -> str:
         """The text of a pseudo file, links followed; KmemsimError when it does not exist.
 
         As path walking does (fs/namei.c link_path_walk()), a file followed by
         anything, even a trailing "/" or ".", is ENOTDIR: "Not a directory".
+        `user=True`: the reader has no CAP_SYS_ADMIN (`reader_capable` is False
+        while the file is generated).
         """
         self._check_dirs_on_the_way(path)
-        return self._resolve(path)()
+        show = self._resolve(path)
+        self.reader_capable = not user
+        try:
+            return show()
+        finally:
+            self.reader_capable = True
 
     def _check_dirs_on_the_way(self, path: str) -> None:
         parts = path.split("/")

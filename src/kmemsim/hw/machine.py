@@ -102,11 +102,45 @@ class ReservedMemory:
 
 @dataclass(frozen=True, slots=True)
 class MMIOWindow:
-    """A physical address range decoded by a device or bus, not RAM."""
+    """A physical address (or I/O port) range that firmware, a bus or a boot-time driver holds.
+
+    Not busy: a bus window or firmware range, placed with insert_resource()
+    (it may nest what is already there). Busy: a region a built-in driver
+    claimed while booting (__request_region()), as /proc/iomem shows it."""
 
     name: str
     start: int
     end: int  # inclusive, as /proc/iomem prints it
+    busy: bool = False
+    # Placed by a late_initcall (after the e820 late reservations), as x86's IOAPIC is.
+    late: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class DeviceSpec:
+    """A device of the board, as a device-tree node (or an ACPI/ISA device) describes it.
+
+    `name` is its device name ("44e09000.serial"), `compatible` its
+    compatible strings, `reg` its MMIO ranges as (start, size) with
+    `reg_names`, `interrupts` its interrupt numbers, `ioports` its I/O port
+    ranges (x86). `model` names the simulated hardware behind it (hw/devices.py;
+    "" when none is simulated) with `params` for it. `claims` and `io_claims`
+    are the regions its built-in driver requested at boot, as
+    (start, end, name), and `driver` that driver's name ("" when the device
+    is left for the user's drivers)."""
+
+    name: str
+    compatible: tuple[str, ...] = ()
+    reg: tuple[tuple[int, int], ...] = ()
+    reg_names: tuple[str, ...] = ()
+    interrupts: tuple[int, ...] = ()
+    ioports: tuple[tuple[int, int], ...] = ()
+    model: str = ""
+    params: tuple[tuple[str, Any], ...] = ()
+    claims: tuple[tuple[int, int, str], ...] = ()
+    io_claims: tuple[tuple[int, int, str], ...] = ()
+    driver: str = ""
+    status: str = "okay"
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,6 +161,9 @@ class KernelImage:
     bss: int
     initrd_start: int = 0
     initrd_size: int = 0
+    # Link-time symbols the profile pins (physical addresses: "_etext", "_sdata",
+    # "__bss_start", ...); the others are laid out by arch/sections.py.
+    symbols: tuple[tuple[str, int], ...] = ()
 
 
 @dataclass(eq=False)
@@ -150,6 +187,9 @@ class Machine:
     dt_reserved: list[ReservedMemory] = field(default_factory=list)
     dt_model: str = ""
     mmio: list[MMIOWindow] = field(default_factory=list)
+    # I/O port ranges of buses and boot-time drivers (x86), in the order they appear.
+    ioports: list[MMIOWindow] = field(default_factory=list)
+    devices: list[DeviceSpec] = field(default_factory=list)
     # KEY -> value defaults fed into KernelConfig before the user's --config.
     profile_config: dict[str, Any] = field(default_factory=dict)
     # The kernel's `mem=` limit when the profile's map is fixed (0: none).

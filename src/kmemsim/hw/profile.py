@@ -14,12 +14,19 @@ Schema (see profiles/x86_64.toml for a commented example):
                reserved = [{start, end, type} | {name, base, size, no_map}, ...]
     [kernel]   start, end, code, rwdata, rodata, init, bss, initrd_start, initrd_size
     [arch]     facts of the kernel build it pins (pglist_data_size, vmalloc_end)
+    [kernel.symbols]  link-time symbol = physical address ("_etext", "_sdata", ...)
     [config]   KEY = value defaults for KernelConfig (Kconfig and boot parameters)
     [slab]     unknown_cache_flags = ["SLAB_...", ...], unknown_cache_align: how a
                cache a trace names and the profile does not know is created
                (kmem_cache_create(name, bytes_req, align, flags, NULL)); absent:
                no flags, align 0
-    [[mmio]]   name, start, end
+    [[mmio]]   name, start, end, busy, late: a bus window or firmware range (inserted
+               into /proc/iomem in this order), or with busy = true a boot-time driver's
+               region; late = true places it after the e820 late reservations
+    [[ioport]] name, start, end, busy: the same in the I/O port space (x86)
+    [[device]] name, compatible, reg = [[start, size], ...], reg_names, interrupts,
+               ioports = [[start, size], ...], model, params = {...},
+               claims = [[start, end, name], ...], io_claims, driver, status
 """
 
 from __future__ import annotations
@@ -32,6 +39,7 @@ from typing import Any
 from kmemsim.errors import KmemsimError
 from kmemsim.hw.machine import (
     E820_TYPE_BY_NAME,
+    DeviceSpec,
     E820Entry,
     E820Type,
     KernelImage,
@@ -67,12 +75,30 @@ _SCHEMA: dict[str, set[str]] = {
         "bss",
         "initrd_start",
         "initrd_size",
+        "symbols",
     },
     "arch": {"pglist_data_size", "vmalloc_end"},
     "config": set(),  # checked against init/config.py OPTIONS
     "slab": {"unknown_cache_flags", "unknown_cache_align"},
-    "mmio": {"name", "start", "end"},
+    "mmio": {"name", "start", "end", "busy", "late"},
+    "ioport": {"name", "start", "end", "busy", "late"},
+    "device": {
+        "name",
+        "compatible",
+        "reg",
+        "reg_names",
+        "interrupts",
+        "ioports",
+        "model",
+        "params",
+        "claims",
+        "io_claims",
+        "driver",
+        "status",
+    },
 }
+
+_ARRAY_TABLES = ("mmio", "ioport", "device")
 
 _ARCHES = {"x86_64": 64, "i386": 32, "arm": 32}
 
@@ -116,11 +142,11 @@ def _check_schema(data: dict[str, Any], source: str) -> None:
     for table, value in data.items():
         if table not in _SCHEMA:
             raise KmemsimError(f"{source}: unknown table [{table}]")
-        if table == "mmio":
+        if table in _ARRAY_TABLES:
             if not isinstance(value, list):
-                raise KmemsimError(f"{source}: mmio must be an array of tables ([[mmio]])")
+                raise KmemsimError(f"{source}: {table} must be an array of tables ([[{table}]])")
             for i, entry in enumerate(value):
-                _check_keys(entry, _SCHEMA["mmio"], f"mmio[{i}]", source)
+                _check_keys(entry, _SCHEMA[table], f"{table}[{i}]", source)
             continue
         if not isinstance(value, dict):
             raise KmemsimError(f"{source}: {table} must be a table ([{table}])")
@@ -243,14 +269,25 @@ def build_machine(
         source=source,
         slab=dict(data.get("slab", {})),
     )
-    for i, w in enumerate(data.get("mmio", [])):
-        machine.mmio.append(
-            MMIOWindow(
-                str(w.get("name", f"mmio{i}")),
-                _get_int(w, "start", f"mmio[{i}]", source),
-                _get_int(w, "end", f"mmio[{i}]", source),
+    for table, out in (("mmio", machine.mmio), ("ioport", machine.ioports)):
+        for i, w in enumerate(data.get(table, [])):
+            where = f"{table}[{i}]"
+            start = _get_int(w, "start", where, source)
+            end = _get_int(w, "end", where, source)
+            if end < start:
+                raise KmemsimError(f"{source}: {where}: end below start")
+            out.append(
+                MMIOWindow(
+                    str(w.get("name", f"{table}{i}")),
+                    start,
+                    end,
+                    _get_bool(w, "busy", where, source),
+                    _get_bool(w, "late", where, source),
+                )
             )
-        )
+    machine.devices = [
+        _device(d, f"device[{i}]", source) for i, d in enumerate(data.get("device", []))
+    ]
     if layout == "pc":
         _build_pc(machine, memory, source, mem)
     elif layout == "e820":
@@ -260,6 +297,78 @@ def build_machine(
     else:
         raise KmemsimError(f"{source}: memory.layout must be pc, e820 or dt, got {layout!r}")
     return machine
+
+
+def _get_bool(table: dict[str, Any], key: str, where: str, source: str) -> bool:
+    value = table.get(key, False)
+    if not isinstance(value, bool):
+        raise KmemsimError(f"{source}: {where}.{key} must be true or false")
+    return value
+
+
+def _int_rows(value: Any, width: int, where: str, source: str, what: str) -> list[Any]:
+    """A list of rows of `width` items, integers (sizes allowed) except a last name."""
+    if not isinstance(value, list):
+        raise KmemsimError(f"{source}: {where}: expected a list of {what}")
+    rows: list[Any] = []
+    for j, row in enumerate(value):
+        if not (isinstance(row, list) and len(row) == width):
+            raise KmemsimError(f"{source}: {where}[{j}]: expected {what}")
+        try:
+            if width == 3:
+                if not isinstance(row[2], str):
+                    raise KmemsimError(f"{where}[{j}]: expected {what}")
+                rows.append((check_int(row[0], where), check_int(row[1], where), row[2]))
+            else:
+                rows.append(tuple(check_int(x, where) for x in row))
+        except KmemsimError as e:
+            raise KmemsimError(f"{source}: {e}") from None
+    return rows
+
+
+def _str_list(value: Any, where: str, source: str) -> tuple[str, ...]:
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(x, str) for x in value):
+        raise KmemsimError(f"{source}: {where}: expected a string or a list of strings")
+    return tuple(value)
+
+
+def _device(d: dict[str, Any], where: str, source: str) -> DeviceSpec:
+    """One [[device]] table: a device-tree-like node of the board."""
+    if not isinstance(d.get("name"), str) or not d["name"]:
+        raise KmemsimError(f"{source}: {where}.name: expected the device's name")
+    ints = d.get("interrupts", [])
+    if not isinstance(ints, list) or not all(
+        isinstance(x, int) and not isinstance(x, bool) for x in ints
+    ):
+        raise KmemsimError(f"{source}: {where}.interrupts: expected a list of integers")
+    params = d.get("params", {})
+    if not isinstance(params, dict):
+        raise KmemsimError(f"{source}: {where}.params must be a table")
+    for key in ("model", "driver", "status"):
+        if key in d and not isinstance(d[key], str):
+            raise KmemsimError(f"{source}: {where}.{key}: expected a string")
+    return DeviceSpec(
+        name=d["name"],
+        compatible=_str_list(d.get("compatible", []), f"{where}.compatible", source),
+        reg=tuple(_int_rows(d.get("reg", []), 2, f"{where}.reg", source, "[start, size]")),
+        reg_names=_str_list(d.get("reg_names", []), f"{where}.reg_names", source),
+        interrupts=tuple(ints),
+        ioports=tuple(
+            _int_rows(d.get("ioports", []), 2, f"{where}.ioports", source, "[start, size]")
+        ),
+        model=str(d.get("model", "")),
+        params=tuple(sorted(params.items())),
+        claims=tuple(
+            _int_rows(d.get("claims", []), 3, f"{where}.claims", source, "[start, end, name]")
+        ),
+        io_claims=tuple(
+            _int_rows(d.get("io_claims", []), 3, f"{where}.io_claims", source, "[start, end, name]")
+        ),
+        driver=str(d.get("driver", "")),
+        status=str(d.get("status", "okay")),
+    )
 
 
 def _kernel_image(k: dict[str, Any], source: str) -> KernelImage:
@@ -273,7 +382,14 @@ def _kernel_image(k: dict[str, Any], source: str) -> KernelImage:
         bss=_get_int(k, "bss", "kernel", source),
         initrd_start=_get_int(k, "initrd_start", "kernel", source, 0),
         initrd_size=_get_int(k, "initrd_size", "kernel", source, 0),
+        symbols=_symbols(k.get("symbols", {}), source),
     )
+
+
+def _symbols(table: Any, source: str) -> tuple[tuple[str, int], ...]:
+    if not isinstance(table, dict):
+        raise KmemsimError(f"{source}: kernel.symbols must be a table")
+    return tuple((name, _get_int(table, name, "kernel.symbols", source)) for name in table)
 
 
 def _size_limits(memory: dict[str, Any], source: str, name: str, size: int) -> None:

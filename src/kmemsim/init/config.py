@@ -295,6 +295,22 @@ OPTIONS: dict[str, Option] = dict(
             "mm/Kconfig.debug",
             "scan every 10 minutes from the kmemleak thread",
         ),
+        # --- I/O memory -----------------------------------------------------
+        _opt("DEVMEM", parse_bool, True, "drivers/char/Kconfig", "/dev/mem virtual device"),
+        _opt(
+            "STRICT_DEVMEM",
+            parse_bool,
+            True,
+            "lib/Kconfig.debug",
+            "/dev/mem: RAM beyond the first MiB (x86) and exclusive regions refused",
+        ),
+        _opt(
+            "IO_STRICT_DEVMEM",
+            parse_bool,
+            False,
+            "lib/Kconfig.debug",
+            "/dev/mem: also refuse ranges a driver has claimed (busy in /proc/iomem)",
+        ),
     ]
 )
 

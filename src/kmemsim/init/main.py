@@ -38,9 +38,12 @@ from kmemsim.kernel.time.timekeeping import Timekeeper
 
 if TYPE_CHECKING:
     from kmemsim.arch.memory import DirectMap
+    from kmemsim.arch.x86.kernel.e820 import E820Table
     from kmemsim.hw.machine import Machine
+    from kmemsim.include.linux.ioport import Resource
     from kmemsim.include.linux.mmzone import PglistData
     from kmemsim.kernel.rcu.tree import Rcu
+    from kmemsim.kernel.resource import ResourceTree
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.mm.kasan import Kasan
     from kmemsim.mm.kernel_as import KernelAddressSpace
@@ -73,6 +76,12 @@ class Kernel:
     address_space: KernelAddressSpace
     kmemleak: Kmemleak | None = None
     percpu: PerCpuAreas
+    resource: ResourceTree
+    iomem_resource: Resource
+    ioport_resource: Resource
+    # x86: the kernel's e820 table after setup_arch(), and its iomem resources.
+    e820_table: E820Table
+    e820_res: list[Resource]
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine
@@ -115,9 +124,12 @@ class Kernel:
         """`echo text > path`: write to a /proc, /sys or debugfs file; bytes taken or -errno."""
         return self.fs.write(path, text)
 
-    def cat(self, path: str) -> str:
-        """The text of a /proc or /sys file, generated from the live model."""
-        return self.fs.read(path)
+    def cat(self, path: str, user: bool = False) -> str:
+        """The text of a /proc or /sys file, generated from the live model.
+
+        `user=True` reads it as an unprivileged user (no CAP_SYS_ADMIN): files
+        that hide addresses from such readers (/proc/iomem) show zeros."""
+        return self.fs.read(path, user=user)
 
     # ------------------------------------------------------------------ memory access
     def virt_to_phys(self, vaddr: int) -> int:
@@ -170,6 +182,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
     from kmemsim.init.initramfs import free_initrd_mem
     from kmemsim.kernel.rcu.tree import rcu_init
+    from kmemsim.kernel.resource import ResourceTree, ioresources_late_init
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.kernel.time import sleep_timeout
     from kmemsim.lib.stackdepot import register_kernel_names
@@ -193,6 +206,10 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         k.sched = ExecContext(k)
         export_symbols(k, k.sched)
         export_symbols(k, sleep_timeout)  # msleep(), ssleep(), jiffies conversions
+        k.resource = ResourceTree(k)  # kernel/resource.c: iomem_resource, ioport_resource
+        export_symbols(k, k.resource)
+        k.iomem_resource = k.resource.iomem_resource
+        k.ioport_resource = k.resource.ioport_resource
         # e820 / DT memory, memblock, direct map, free_area_init() -> k.pgdat,
         # "Zone ranges:" ... "Initmem setup", and k.page_alloc over the zones.
         setup_arch(k)
@@ -214,6 +231,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         # kernel_init_freeable(): deferred struct pages, "Memory: ...K/...K available (...)"
         page_alloc_init_late(k)
         init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
+        ioresources_late_init(k)  # initcalls: buses, firmware ranges, drivers' regions
         free_initrd_mem(k)  # rootfs_initcall populate_rootfs(): "Freeing initrd memory: ..."
         free_initmem(k)  # kernel_init(): the __init sections
         mark_rodata_ro(k)  # x86_64: the 2 MiB gaps around rodata

@@ -13,6 +13,9 @@
 4. paging_init() -> bootmem_init(): find_limits() and zone_sizes_init(),
    which calls free_area_init(). ARM32 boards are FLATMEM: the memmap is one
    array for the node, allocated from memblock in free_area_init_node().
+5. request_standard_resources(): a "System RAM" resource per memblock memory
+   range that is not no-map, with "Kernel code" (_text to __init_begin) and
+   "Kernel data" (_sdata to _end) below the one that holds them.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from typing import TYPE_CHECKING
 
 from kmemsim.arch.arm.mm.init import ARM_PAGE_OFFSET, arm_lowmem_limit, zone_sizes_init
 from kmemsim.arch.memory import DirectMap
+from kmemsim.arch.sections import kernel_sections
+from kmemsim.include.linux.ioport import IORESOURCE_BUSY, IORESOURCE_SYSTEM_RAM, Resource
 from kmemsim.mm.memblock import Memblock
 from kmemsim.mm.mm_init import free_area_init
 
@@ -76,3 +81,46 @@ def setup_arch_arm(k: Kernel) -> None:
         max_low_pfn=max_low_pfn,
     )
     free_area_init(k, zone_sizes_init(k, max_low_pfn, max_pfn))
+    request_standard_resources(k)
+
+
+def request_standard_resources(k: Kernel) -> None:
+    """request_standard_resources() of arch/arm/kernel/setup.c."""
+    tree = k.resource
+    sec = kernel_sections(k)
+    kernel_code = Resource(
+        start=sec["_text"],
+        end=sec["__init_begin"] - 1,
+        name="Kernel code",
+        flags=IORESOURCE_SYSTEM_RAM,
+    )
+    kernel_data = Resource(
+        start=sec["_sdata"], end=sec["_end"] - 1, name="Kernel data", flags=IORESOURCE_SYSTEM_RAM
+    )
+    # for_each_mem_range(): memblock.memory without the no-map regions.
+    ranges = list(k.memblock.memory.regions)
+    for r in k.machine.dt_reserved:
+        if not r.no_map:
+            continue
+        cut: list[tuple[int, int]] = []
+        for b, e in ranges:
+            if e <= r.base or b >= r.base + r.size:
+                cut.append((b, e))
+                continue
+            if b < r.base:
+                cut.append((b, r.base))
+            if e > r.base + r.size:
+                cut.append((r.base + r.size, e))
+        ranges = cut
+    for start, end in ranges:
+        res = Resource(
+            start=start,
+            end=end - 1,
+            name="System RAM",
+            flags=IORESOURCE_SYSTEM_RAM | IORESOURCE_BUSY,
+        )
+        tree.request_resource(tree.iomem_resource, res)
+        if kernel_code.start >= res.start and kernel_code.end <= res.end:
+            tree.request_resource(res, kernel_code)
+        if kernel_data.start >= res.start and kernel_data.end <= res.end:
+            tree.request_resource(res, kernel_data)

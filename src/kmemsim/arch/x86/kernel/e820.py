@@ -17,10 +17,21 @@ same type merged.
 from __future__ import annotations
 
 import itertools
+from typing import TYPE_CHECKING
 
 from kmemsim.hw.machine import E820Entry, E820Type
+from kmemsim.include.linux.ioport import (
+    IORES_DESC,
+    IORESOURCE_BUSY,
+    IORESOURCE_MEM,
+    IORESOURCE_SYSTEM_RAM,
+    Resource,
+)
 from kmemsim.kernel.printk import Printk
 from kmemsim.mm.memblock import Memblock
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
 
 ULLONG_MAX = (1 << 64) - 1
 BIOS_BEGIN = 0x000A0000
@@ -150,3 +161,122 @@ def trim_bios_range(table: E820Table, page_size: int) -> None:
     table.range_update(0, page_size, E820Type.RAM, E820Type.RESERVED)
     table.range_remove(BIOS_BEGIN, BIOS_END - BIOS_BEGIN, E820Type.RAM)
     table.update_table()
+
+
+# e820_type_to_string(), e820_type_to_iomem_type(), e820_type_to_iores_desc().
+_IOMEM_NAMES = {
+    E820Type.RAM: "System RAM",
+    E820Type.ACPI: "ACPI Tables",
+    E820Type.NVS: "ACPI Non-volatile Storage",
+    E820Type.UNUSABLE: "Unusable memory",
+    E820Type.PRAM: "Persistent Memory (legacy)",
+    E820Type.PMEM: "Persistent Memory",
+    E820Type.RESERVED: "Reserved",
+    E820Type.SOFT_RESERVED: "Soft Reserved",
+}
+_IORES_DESC = {
+    E820Type.ACPI: IORES_DESC.ACPI_TABLES,
+    E820Type.NVS: IORES_DESC.ACPI_NV_STORAGE,
+    E820Type.PMEM: IORES_DESC.PERSISTENT_MEMORY,
+    E820Type.PRAM: IORES_DESC.PERSISTENT_MEMORY_LEGACY,
+    E820Type.RESERVED: IORES_DESC.RESERVED,
+    E820Type.SOFT_RESERVED: IORES_DESC.SOFT_RESERVED,
+}
+
+
+def _do_mark_busy(e: E820Entry) -> bool:
+    """do_mark_busy(): the legacy first MiB, and RAM/ACPI/NVS/unusable, are busy at once;
+    reserved and persistent memory are left for drivers and inserted late."""
+    if e.addr < (1 << 20):
+        return True
+    return e.type not in (
+        E820Type.RESERVED,
+        E820Type.SOFT_RESERVED,
+        E820Type.PRAM,
+        E820Type.PMEM,
+    )
+
+
+def e820__reserve_resources(k: Kernel, table: E820Table) -> None:
+    """e820__reserve_resources(): one iomem resource per e820 entry (memblock-allocated).
+
+    Busy entries go into the tree now with insert_resource(), so the kernel
+    sections and the ROMs already there end up below them; the others wait
+    for e820__reserve_resources_late(). An entry that does not fit
+    resource_size_t (past 4 GiB on i386 without PAE) is skipped."""
+    tree = k.resource
+    limit = (1 << tree.phys_bits) - 1
+    k.e820_res = []
+    for e in table.entries:
+        end = e.end - 1
+        if end > limit:
+            continue
+        flags = IORESOURCE_SYSTEM_RAM if e.type == E820Type.RAM else IORESOURCE_MEM
+        res = Resource(
+            start=e.addr,
+            end=end,
+            name=_IOMEM_NAMES.get(e.type, "Unknown E820 type"),
+            flags=flags,
+            desc=int(_IORES_DESC.get(e.type, IORES_DESC.NONE)),
+        )
+        k.e820_res.append(res)
+        if _do_mark_busy(e):
+            res.flags |= IORESOURCE_BUSY
+            tree.insert_resource(tree.iomem_resource, res)
+
+
+def _ram_alignment(pos: int) -> int:
+    """ram_alignment(): 64K below 1 MiB, 1 MiB below 16 MiB, 64 MiB above."""
+    mb = pos >> 20
+    if not mb:
+        return 64 << 10
+    if mb < 16:
+        return 1 << 20
+    return 64 << 20
+
+
+def e820__reserve_resources_late(k: Kernel, table: E820Table) -> None:
+    """e820__reserve_resources_late() (pcibios_resource_survey, fs_initcall): the entries not
+    inserted yet go in with insert_resource_expand_to_fit(), then the gaps after each RAM
+    entry up to a "reasonable" boundary become "RAM buffer" (reserve_region_with_split)."""
+    tree = k.resource
+    for res in getattr(k, "e820_res", []):
+        if res.parent is None and res.end:
+            tree.insert_resource_expand_to_fit(tree.iomem_resource, res)
+    max_resource = (1 << tree.phys_bits) - 1
+    for e in table.entries:
+        if e.type != E820Type.RAM:
+            continue
+        start = e.end
+        align = _ram_alignment(start)
+        end = min(-(-start // align) * align - 1, max_resource)
+        if start >= end:
+            continue
+        k.log.pr_debug(f"e820: reserve RAM buffer [mem {start:#010x}-{end:#010x}]")
+        reserve_region_with_split(k, tree.iomem_resource, start, end, "RAM buffer")
+
+
+def reserve_region_with_split(k: Kernel, root: Resource, start: int, end: int, name: str) -> None:
+    """reserve_region_with_split() of kernel/resource.c: a busy "name" in every free gap of
+    [start, end] below `root` (the parts already taken are left as they are)."""
+    tree = k.resource
+    if start < root.start or end > root.end:
+        k.log.pr_err(
+            f"requested range [{start:#010x}-{end:#010x}] not in root "
+            f"[{root.start:#010x}-{root.end:#010x}]"
+        )
+        start, end = max(start, root.start), min(end, root.end)
+        if start > end:
+            return
+    res = Resource(start=start, end=end, name=name, flags=IORESOURCE_BUSY | IORESOURCE_MEM)
+    conflict = tree.request_resource_conflict(root, res)
+    if conflict is None:
+        return
+    # __reserve_region_with_split(): split around the conflict and try the parts again;
+    # a conflict covering the whole range leaves nothing to reserve.
+    if conflict.start <= start and conflict.end >= end:
+        return
+    if conflict.start > start:
+        reserve_region_with_split(k, root, start, conflict.start - 1, name)
+    if conflict.end < end:
+        reserve_region_with_split(k, root, conflict.end + 1, end, name)

@@ -22,6 +22,11 @@ In the kernel's order:
    section (x86_64 is SPARSEMEM_VMEMMAP: 64 bytes of struct page per frame,
    2 MiB per 128 MiB section, in one top-down memblock buffer) and
    zone_sizes_init() calls free_area_init().
+9. The resource tree: probe_roms() ("System ROM"), the kernel image's
+   sections ("Kernel code", "Kernel rodata", "Kernel data", "Kernel bss",
+   inserted into iomem_resource), e820__reserve_resources() (the busy e820
+   entries: System RAM, the first MiB) and reserve_standard_io_resources()
+   (the legacy PC I/O ports).
 """
 
 from __future__ import annotations
@@ -29,8 +34,10 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kmemsim.arch.memory import DirectMap
+from kmemsim.arch.sections import kernel_sections
 from kmemsim.arch.x86.kernel.e820 import (
     e820__memory_setup,
+    e820__reserve_resources,
     parse_memopt,
     trim_bios_range,
 )
@@ -42,6 +49,12 @@ from kmemsim.arch.x86.mm.init import (
     initmem_init_32,
     max_arch_pfn,
     zone_sizes_init,
+)
+from kmemsim.include.linux.ioport import (
+    IORESOURCE_BUSY,
+    IORESOURCE_IO,
+    IORESOURCE_SYSTEM_RAM,
+    Resource,
 )
 from kmemsim.mm.memblock import Memblock
 from kmemsim.mm.mm_init import free_area_init
@@ -111,6 +124,50 @@ def setup_arch_x86(k: Kernel) -> None:
         page_offset=page_offset, phys_offset=0, page_shift=shift, max_low_pfn=max_low_pfn
     )
     free_area_init(k, zone_sizes_init(k, max_low_pfn, max_pfn))
+
+    from kmemsim.arch.x86.kernel.probe_roms import probe_roms
+
+    probe_roms(k)
+    _insert_kernel_resources(k)
+    k.e820_table = table
+    e820__reserve_resources(k, table)
+    reserve_standard_io_resources(k)
+
+
+def _insert_kernel_resources(k: Kernel) -> None:
+    """setup_arch(): code_resource, rodata_resource, data_resource and bss_resource."""
+    sec = kernel_sections(k)
+    flags = IORESOURCE_BUSY | IORESOURCE_SYSTEM_RAM
+    for name, start, end in (
+        ("Kernel code", "_text", "_etext"),
+        ("Kernel rodata", "__start_rodata", "__end_rodata"),
+        ("Kernel data", "_sdata", "_edata"),
+        ("Kernel bss", "__bss_start", "__bss_stop"),
+    ):
+        res = Resource(start=sec[start], end=sec[end] - 1, name=name, flags=flags)
+        k.resource.insert_resource(k.resource.iomem_resource, res)
+
+
+# standard_io_resources[] of arch/x86/kernel/setup.c: the PC's legacy ports.
+STANDARD_IO_RESOURCES = (
+    ("dma1", 0x00, 0x1F),
+    ("pic1", 0x20, 0x21),
+    ("timer0", 0x40, 0x43),
+    ("timer1", 0x50, 0x53),
+    ("keyboard", 0x60, 0x60),
+    ("keyboard", 0x64, 0x64),
+    ("dma page reg", 0x80, 0x8F),
+    ("pic2", 0xA0, 0xA1),
+    ("dma2", 0xC0, 0xDF),
+    ("fpu", 0xF0, 0xFF),
+)
+
+
+def reserve_standard_io_resources(k: Kernel) -> None:
+    """reserve_standard_io_resources(): request the legacy ports (busy) in ioport_resource."""
+    for name, start, end in STANDARD_IO_RESOURCES:
+        res = Resource(start=start, end=end, name=name, flags=IORESOURCE_BUSY | IORESOURCE_IO)
+        k.resource.request_resource(k.resource.ioport_resource, res)
 
 
 def _reserve_bios_regions(k: Kernel, ram: list[tuple[int, int]]) -> None:
