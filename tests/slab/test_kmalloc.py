@@ -196,21 +196,6 @@ def test_ctor_runs_for_every_object_of_a_new_slab(k: kmemsim.Kernel) -> None:
     assert k.cat("/sys/kernel/slab/ctor_cache/ctor").startswith("ctor+0x0/")
 
 
-def test_destroy_with_live_objects_reports_and_keeps_the_cache(k: kmemsim.Kernel) -> None:
-    s = k.kmem_cache_create("leaky", 64, 0, kmemsim.SLAB_NO_MERGE, None)
-    obj = k.kmem_cache_alloc(s, GFP_KERNEL)
-    k.kmem_cache_destroy(s)
-    log = k.dmesg()
-    assert "BUG leaky (Not tainted): Objects remaining on __kmem_cache_shutdown()" in log
-    assert f"Object 0x{obj:016x} @offset=" in log
-    assert "kmem_cache_destroy leaky: Slab cache still has objects" in log
-    assert "leaky " in k.cat("/proc/slabinfo")
-    k.kmem_cache_free(s, obj)
-    k.kmem_cache_destroy(s)
-    assert "leaky " not in k.cat("/proc/slabinfo")
-    assert not k.fs.exists("/sys/kernel/slab/leaky/order")
-
-
 def test_slabinfo_has_the_real_layout_for_the_kmalloc_caches(
     k: kmemsim.Kernel, shared_data: Path
 ) -> None:

@@ -225,6 +225,7 @@ OPTIONS: dict[str, Option] = dict(
             "create the caches the profile's kernel creates while booting",
         ),
         _opt("slab_nomerge", parse_bool, False, "mm/slab_common.c", "never merge caches"),
+        _opt("DEBUG_VM", parse_bool, False, "mm/Kconfig.debug", "VM debugging checks"),
         _opt(
             "slab_merge",
             parse_bool,

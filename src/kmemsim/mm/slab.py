@@ -135,14 +135,15 @@ class KmemCacheNode:
 class KmemCacheCpu:
     """struct kmem_cache_cpu: the CPU's active slab, its lockless freelist, its partial slabs."""
 
-    __slots__ = ("freelist", "partial", "slab", "tid")
+    __slots__ = ("freelist", "partial", "slab")
 
     def __init__(self) -> None:
         self.freelist = 0
         self.slab: Slab | None = None
         # slub_percpu_partial(c): the most recently added slab is the last element.
         self.partial: list[Slab] = []
-        self.tid = 0
+        # No transaction id (tid): nothing runs between a read of the freelist and
+        # its update in the model, so there is no cmpxchg for it to protect.
 
 
 class KmemCache:
@@ -158,8 +159,10 @@ class KmemCache:
         "ctor",
         "debug",
         "flags",
+        "fp_inline",
         "freeptr_offset",
         "inuse",
+        "inuse_objects",
         "is_kmalloc",
         "min_objects",
         "min_order",
@@ -174,9 +177,11 @@ class KmemCache:
         "red_left_pad",
         "refcount",
         "size",
+        "sysfs",
         "unique_id",
         "useroffset",
         "usersize",
+        "zero_orig_size",
     )
 
     def __init__(
@@ -217,8 +222,67 @@ class KmemCache:
         self.is_kmalloc = False
         self.unique_id = ""
         self.aliases: list[str] = []  # names merged into this cache (sysfs links)
+        # Objects allocated and not freed: slab_alloc_node() and slab_free() keep it.
+        self.inuse_objects = 0
+        self.fp_inline = False  # the fast paths access the free pointer in place
+        self.zero_orig_size = False  # __GFP_ZERO clears the request size only
+        self.sysfs = True  # has its /sys/kernel/slab directory (sysfs_slab_add() succeeded)
         self.cpu_slab: list[KmemCacheCpu] = []
         self.node = KmemCacheNode()
 
     def __repr__(self) -> str:
         return f"<kmem_cache {self.name} size={self.size} order={self.oo_order}>"
+
+
+class SlabHooks:
+    """The calls mm/slub.c makes into KASAN, KFENCE, kmemleak, KMSAN and failslab.
+
+    A model of one of those subsystems subclasses this, overrides the calls it
+    needs and is attached with `k.slab.attach_hooks(hooks)`. slab_alloc_node()
+    and slab_free() (mm/slub.py) call the attached hooks where the kernel
+    calls them; with none attached they cost one test of an empty tuple.
+    Alloc hooks run in the order the hooks were attached, free hooks in the
+    reverse order (mm/slub.c: kasan_slab_alloc() before kmemleak_alloc(),
+    kmemleak_free() before kasan_slab_free()).
+
+        slab_pre_alloc_hook():  should_failslab()
+        slab_alloc_node():      kfence_alloc() before the fast path
+        slab_post_alloc_hook(): kasan_slab_alloc(), kmemleak_alloc_recursive(),
+                                kmsan_slab_alloc()             -> slab_post_alloc()
+        __do_kmalloc_node():    kasan_kmalloc()                -> kmalloc()
+        ___kmalloc_large_node(): kasan_kmalloc_large(), kmemleak_alloc(),
+                                kmsan_kmalloc_large()          -> kmalloc_large()
+        slab_free_hook():       kmemleak_free_recursive(), kmsan_slab_free(),
+                                kasan_slab_free(); __slab_free()'s kfence_free()
+                                                               -> slab_free()
+        free_large_kmalloc():   kmemleak_free(), kasan_kfree_large(),
+                                kmsan_kfree_large()            -> kfree_large()
+    """
+
+    def should_failslab(self, s: KmemCache, gfp: int) -> bool:
+        """True fails the allocation (fault injection)."""
+        return False
+
+    def kfence_alloc(self, s: KmemCache, size: int, gfp: int) -> int:
+        """An object from the hook's own pool (KFENCE), or 0 for the slab to serve it."""
+        return 0
+
+    def slab_post_alloc(self, s: KmemCache, obj: int, gfp: int, orig_size: int) -> None:
+        """A new object of `s` (after its zeroing)."""
+
+    def kmalloc(self, s: KmemCache, obj: int, size: int, gfp: int) -> None:
+        """A kmalloc() of `size` bytes served by `s`."""
+
+    def kmalloc_large(self, ptr: int, size: int, gfp: int) -> None:
+        """A large kmalloc() served by whole pages."""
+
+    def slab_free(self, s: KmemCache, slab: Slab, obj: int, after_rcu_delay: bool) -> bool:
+        """An object about to be freed; True keeps it from its slab (a quarantine, KFENCE).
+
+        `after_rcu_delay`: the free of a SLAB_TYPESAFE_BY_RCU object that
+        SLUB_RCU_DEBUG delayed by a grace period (slab_free_after_rcu_debug()).
+        """
+        return False
+
+    def kfree_large(self, ptr: int) -> None:
+        """A large kmalloc's pages about to go back."""

@@ -28,36 +28,33 @@ from kmemsim.include.linux.export import EXPORT_SYMBOL
 from kmemsim.include.linux.gfp_types import GFP
 from kmemsim.include.linux.slab import (
     ARCH_KMALLOC_MINALIGN,
-    KMALLOC_CGROUP,
-    KMALLOC_DMA,
     KMALLOC_MAX_CACHE_SIZE,
     KMALLOC_MAX_SIZE,
     KMALLOC_NORMAL,
-    KMALLOC_RECLAIM,
     KMALLOC_SHIFT_HIGH,
-    KMALLOC_TYPE_PREFIX,
-    NR_KMALLOC_TYPES,
-    SLAB_ACCOUNT,
-    SLAB_CACHE_DMA,
-    SLAB_CONSISTENCY_CHECKS,
-    SLAB_HWCACHE_ALIGN,
-    SLAB_KMALLOC,
-    SLAB_MERGE_SAME,
-    SLAB_NEVER_MERGE,
-    SLAB_NO_MERGE,
-    SLAB_PANIC,
-    SLAB_POISON,
-    SLAB_RECLAIM_ACCOUNT,
-    SLAB_RED_ZONE,
-    SLAB_STORE_USER,
-    SLAB_TRACE,
-    SLAB_TYPESAFE_BY_RCU,
     ZERO_SIZE_PTR,
+    KmallocTypes,
     SlabFlags,
+    hash_64,
 )
-from kmemsim.mm.slab import KmemCache, KmemCacheCpu, Slab
+from kmemsim.mm.debug import warn
+from kmemsim.mm.slab import KmemCache, Slab
 from kmemsim.mm.slub import (
-    SLUB_RED_ACTIVE,
+    _SLAB_ACCOUNT,
+    _SLAB_CACHE_DMA,
+    _SLAB_CONSISTENCY_CHECKS,
+    _SLAB_HWCACHE_ALIGN,
+    _SLAB_KMALLOC,
+    _SLAB_MERGE_SAME,
+    _SLAB_NEVER_MERGE,
+    _SLAB_NO_MERGE,
+    _SLAB_PANIC,
+    _SLAB_POISON,
+    _SLAB_RECLAIM_ACCOUNT,
+    _SLAB_RED_ZONE,
+    _SLAB_STORE_USER,
+    _SLAB_TRACE,
+    _SLAB_TYPESAFE_BY_RCU,
     Slub,
     calculate_alignment,
     get_order,
@@ -69,10 +66,12 @@ from kmemsim.mm.slub import (
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
 
+
 SIZE_MAX = (1 << 64) - 1
 # mm/slab_common.c size_index[]: kmalloc index of sizes 1..192, in steps of 8 bytes.
 SIZE_INDEX = (3, 4, 5, 5, 6, 6, 6, 6, 1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 2, 2, 2, 2)
-_NOT_NORMAL_BITS = int(GFP.RECLAIMABLE | GFP.DMA | GFP.ACCOUNT)
+GFP_DMA = int(GFP.DMA)
+GFP_RECLAIMABLE = int(GFP.RECLAIMABLE)
 
 
 def setup_kmalloc_cache_index_table(kmalloc_min_size: int) -> list[int]:
@@ -126,25 +125,54 @@ class SlabAllocator(Slub):
         self.size_index = setup_kmalloc_cache_index_table(self.kmalloc_min_size)
         self.memcg = bool(k.config["MEMCG"])
         self.zone_dma = bool(k.config["ZONE_DMA"])
+        # RANDOM_KMALLOC_CACHES depends on !SLUB_TINY (mm/Kconfig): no copies there.
+        self.random_kmalloc = bool(k.config["RANDOM_KMALLOC_CACHES"]) and not self.slub_tiny
+        self.kmalloc_types = KmallocTypes(
+            random=self.random_kmalloc,
+            slub_tiny=self.slub_tiny,
+            zone_dma=self.zone_dma,
+            memcg=self.memcg,
+        )
+        # KMALLOC_NOT_NORMAL_BITS
+        self.kmalloc_not_normal = (
+            int(GFP.RECLAIMABLE)
+            | (int(GFP.DMA) if self.zone_dma else 0)
+            | (int(GFP.ACCOUNT) if self.memcg else 0)
+        )
+        self.random_kmalloc_seed = 0
+        # CONFIG_DEBUG_VM: kmem_cache_sanity_check() warns of duplicate names.
+        self.debug_vm = bool(k.config["DEBUG_VM"])
+        # slab_state >= FULL (slab_sysfs_init()): caches get /sys/kernel/slab entries
+        # as they are created; those made before have theirs added in one go.
+        self.slab_state_full = False
         self.kmalloc_caches: list[list[KmemCache | None]] = [
-            [None] * (KMALLOC_SHIFT_HIGH + 1) for _ in range(NR_KMALLOC_TYPES)
+            [None] * (KMALLOC_SHIFT_HIGH + 1) for _ in range(self.kmalloc_types.nr)
         ]
         # kmalloc_slab() answers for every size 0..KMALLOC_MAX_CACHE_SIZE, per type.
         self._by_size: list[list[KmemCache]] = []
-        # Large kmallocs: head pfn -> (struct page, order).
-        self.large_kmalloc: dict[int, tuple[Any, int]] = {}
-        self.large_pages = 0
 
     # ------------------------------------------------------------------ kmalloc caches
-    def kmalloc_type(self, gfp: int) -> int:
-        """include/linux/slab.h kmalloc_type(): which kmalloc cache array serves `gfp`."""
-        if not gfp & _NOT_NORMAL_BITS:
-            return KMALLOC_NORMAL
-        if self.zone_dma and gfp & GFP.DMA:
-            return KMALLOC_DMA
-        if not self.memcg or gfp & GFP.RECLAIMABLE:
-            return KMALLOC_RECLAIM if not self.slub_tiny else KMALLOC_NORMAL
-        return KMALLOC_CGROUP
+    def kmalloc_type(self, gfp: int, caller: int = 0) -> int:
+        """include/linux/slab.h kmalloc_type(): which kmalloc_caches[] row serves `gfp`.
+
+        __GFP_DMA wins over __GFP_RECLAIMABLE, which wins over __GFP_ACCOUNT.
+        With RANDOM_KMALLOC_CACHES a normal request goes to one of 16 rows
+        (kmalloc-* and kmalloc-rnd-01-* .. kmalloc-rnd-15-*) chosen by
+        hash_64(caller ^ random_kmalloc_seed, 4): each call site (_RET_IP_)
+        always gets the same copy, and a boot's seed decides which.
+        """
+        kt = self.kmalloc_types
+        if not gfp & self.kmalloc_not_normal:
+            if self.random_kmalloc:
+                return kt.random_start + hash_64(
+                    caller ^ self.random_kmalloc_seed, (kt.random_nr + 1).bit_length() - 1
+                )
+            return kt.normal
+        if self.zone_dma and gfp & GFP_DMA:
+            return kt.dma
+        if not self.memcg or gfp & GFP_RECLAIMABLE:
+            return kt.reclaim
+        return kt.cgroup
 
     def kmalloc_index(self, size: int) -> int:
         """The kmalloc cache index of `size` (kmalloc_slab(): size_index[] up to 192)."""
@@ -152,24 +180,33 @@ class SlabAllocator(Slub):
             return self.size_index[(size - 1) // 8] if size else 0
         return (size - 1).bit_length()
 
-    def kmalloc_slab(self, size: int, gfp: int) -> KmemCache:
-        """mm/slab_common.c kmalloc_slab(): the cache for a request of `size` bytes."""
-        return self._by_size[self.kmalloc_type(gfp)][size]
+    def kmalloc_slab(
+        self, size: int, gfp: int, caller: int = 0, b: list[KmemCache | None] | None = None
+    ) -> KmemCache:
+        """mm/slab.h kmalloc_slab(): the cache for `size` bytes (from bucket set `b` if given)."""
+        if b is not None:
+            s = b[self.kmalloc_index(size)]
+            if s is not None:
+                return s
+        return self._by_size[self.kmalloc_type(int(gfp), caller)][size]
 
     def new_kmalloc_cache(self, idx: int, ktype: int) -> None:
         """mm/slab_common.c new_kmalloc_cache()."""
+        kt = self.kmalloc_types
         flags = 0
-        if ktype == KMALLOC_RECLAIM:
-            flags |= SLAB_RECLAIM_ACCOUNT
-        elif ktype == KMALLOC_CGROUP:
-            flags |= SLAB_ACCOUNT
-        elif ktype == KMALLOC_DMA:
-            flags |= SLAB_CACHE_DMA
-        if ktype == KMALLOC_NORMAL and self.memcg:
-            flags |= SLAB_NO_MERGE
+        if kt.reclaim != kt.normal and ktype == kt.reclaim:
+            flags |= _SLAB_RECLAIM_ACCOUNT
+        elif self.memcg and ktype == kt.cgroup:
+            flags |= _SLAB_ACCOUNT
+        elif self.zone_dma and ktype == kt.dma:
+            flags |= _SLAB_CACHE_DMA
+        if self.random_kmalloc and kt.random_start <= ktype <= kt.random_end:
+            flags |= _SLAB_NO_MERGE
+        if self.memcg and ktype == kt.normal:
+            flags |= _SLAB_NO_MERGE
         size = kmalloc_index_size(idx)
-        name = KMALLOC_TYPE_PREFIX[ktype] + kmalloc_size_name(idx)
-        s = self.create_boot_cache(name, size, int(flags) | int(SLAB_KMALLOC), 0, size)
+        name = kt.prefix[ktype] + kmalloc_size_name(idx)
+        s = self.create_boot_cache(name, size, int(flags) | int(_SLAB_KMALLOC), 0, size)
         self.kmalloc_caches[ktype][idx] = s
 
     def create_boot_cache(
@@ -177,7 +214,7 @@ class SlabAllocator(Slub):
     ) -> KmemCache:
         """mm/slab_common.c create_boot_cache()/create_kmalloc_cache()."""
         align = self.kmalloc_minalign
-        if flags & SLAB_KMALLOC:
+        if flags & _SLAB_KMALLOC:
             # The largest power of two dividing the size (the size itself for 2**n).
             align = max(align, size & -size)
         align = calculate_alignment(flags, align, size, self.cache_line, self.word)
@@ -191,13 +228,9 @@ class SlabAllocator(Slub):
 
     def create_kmalloc_caches(self) -> None:
         """mm/slab_common.c create_kmalloc_caches(): every type, 8 .. KMALLOC_MAX_CACHE_SIZE."""
-        types: list[int] = [KMALLOC_NORMAL]
-        if not self.slub_tiny:
-            types.append(KMALLOC_RECLAIM)
-        if self.zone_dma:
-            types.append(KMALLOC_DMA)
-        if self.memcg:
-            types.append(KMALLOC_CGROUP)
+        # Every configured type in enum order: kmalloc-*, the kmalloc-rnd-NN-* copies,
+        # kmalloc-rcl-*, dma-kmalloc-*, kmalloc-cg-*.
+        types = sorted(set(self.kmalloc_types.prefix))
         for ktype in types:
             # The sizes that are not powers of two first, where KMALLOC_MIN_SIZE lets
             # them exist; then 8 .. 8k (the order /proc/slabinfo shows, newest first).
@@ -207,14 +240,16 @@ class SlabAllocator(Slub):
                 self.new_kmalloc_cache(2, ktype)
             for i in range(self.kmalloc_shift_low, KMALLOC_SHIFT_HIGH + 1):
                 self.new_kmalloc_cache(i, ktype)
+        if self.random_kmalloc:
+            self.random_kmalloc_seed = self._rng.getrandbits(64)  # get_random_u64()
         if self.k.config["SLAB_BUCKETS"]:
             # kmem_buckets_cache: one kmem_cache pointer per kmalloc index, never merged.
             self.kmem_cache_create(
-                "kmalloc_buckets", (KMALLOC_SHIFT_HIGH + 1) * self.word, 0, int(SLAB_NO_MERGE)
+                "kmalloc_buckets", (KMALLOC_SHIFT_HIGH + 1) * self.word, 0, int(_SLAB_NO_MERGE)
             )
         normal = self.kmalloc_caches[KMALLOC_NORMAL]
         self._by_size = []
-        for kt in range(NR_KMALLOC_TYPES):
+        for kt in range(self.kmalloc_types.nr):
             row = self.kmalloc_caches[kt]
             table: list[KmemCache] = []
             for size in range(KMALLOC_MAX_CACHE_SIZE + 1):
@@ -226,7 +261,28 @@ class SlabAllocator(Slub):
 
     # ------------------------------------------------------------------ cache list
     def add_cache(self, s: KmemCache) -> None:
+        """create_cache()'s list_add() and do_kmem_cache_create()'s sysfs_slab_add().
+
+        An unmergeable cache's /sys/kernel/slab directory carries its name, so a
+        second cache of one name (slab_nomerge, or a cache that never merges)
+        cannot get one: kobject_add() fails with -EEXIST and its reports, and,
+        as 6.18 lets cache creation proceed when sysfs registration fails, the
+        cache works without a directory.
+        """
         s.unique_id = "" if self.slab_unmergeable(s) else self.create_unique_id(s)
+        d = self.sysfs_name(s)
+        if self.slab_state_full and any(c.sysfs and self.sysfs_name(c) == d for c in self.caches):
+            log = self.k.log
+            log.pr_warn(f"sysfs: cannot create duplicate filename '/kernel/slab/{d}'")
+            self.k.sched.dump_stack(
+                ["sysfs_warn_dup", "kernfs_create_dir_ns", "kobject_add_internal"]
+            )
+            log.pr_err(
+                f"kobject: kobject_add_internal failed for {d} with -EEXIST, don't try to "
+                "register things with the same name in the same directory."
+            )
+            log.pr_err(f"SLUB: Unable to add cache {s.name} to sysfs")
+            s.sysfs = False
         self.caches.append(s)
 
     def sysfs_name(self, s: KmemCache) -> str:
@@ -249,7 +305,7 @@ class SlabAllocator(Slub):
         if self.slab_nomerge or ctor is not None:
             return None
         flags = self.kmem_cache_flags(flags, name)
-        if flags & SLAB_NEVER_MERGE:
+        if flags & _SLAB_NEVER_MERGE:
             return None
         size = (size + self.word - 1) & ~(self.word - 1)
         align = calculate_alignment(flags, align, size, self.cache_line, self.word)
@@ -259,7 +315,7 @@ class SlabAllocator(Slub):
                 continue
             if size > s.size:
                 continue
-            if (flags & SLAB_MERGE_SAME) != (s.flags & SLAB_MERGE_SAME):
+            if (flags & _SLAB_MERGE_SAME) != (s.flags & _SLAB_MERGE_SAME):
                 continue
             if s.size & ~(align - 1) != s.size:
                 continue
@@ -305,7 +361,7 @@ class SlabAllocator(Slub):
                 if usersize is None:
                     usersize = int(known["usersize"])
                     useroffset = int(known["useroffset"]) if useroffset is None else useroffset
-                if freeptr_offset is None and flags & SLAB_TYPESAFE_BY_RCU:
+                if freeptr_offset is None and flags & _SLAB_TYPESAFE_BY_RCU:
                     freeptr_offset = known["freeptr_offset"]
         useroffset = useroffset or 0
         usersize = usersize or 0
@@ -316,12 +372,24 @@ class SlabAllocator(Slub):
         elif flags & ~self._permitted_flags() or (
             freeptr_offset is not None
             and (
-                not flags & SLAB_TYPESAFE_BY_RCU
+                not flags & _SLAB_TYPESAFE_BY_RCU
                 or freeptr_offset % self.word
                 or freeptr_offset > size - self.word
             )
         ):
             err = -22
+        if not err and self.debug_vm:
+            # kmem_cache_sanity_check(): duplicate names confuse slabtop and the like.
+            if any(c.name == name for c in self.caches):
+                warn(
+                    self.k,
+                    "mm/slab_common.c",
+                    "kmem_cache_sanity_check",
+                    f"kmem_cache of name '{name}' already exists",
+                    once=False,
+                )
+            if " " in name:  # it confuses parsers
+                warn(self.k, "mm/slab_common.c", "kmem_cache_sanity_check", once=False)
         if not err and (
             usersize > size or useroffset > size - usersize or (not usersize and useroffset)
         ):
@@ -351,7 +419,7 @@ class SlabAllocator(Slub):
     def _create_failed(self, name: str, flags: int, err: int) -> None:
         """The end of a failed __kmem_cache_create_args(): a panic or a warning and NULL."""
         log = self.k.log
-        if flags & SLAB_PANIC:
+        if flags & _SLAB_PANIC:
             msg = f"__kmem_cache_create_args: Failed to create slab '{name}'. Error {err}"
             log.pr_emerg(f"Kernel panic - not syncing: {msg}")
             raise Oops(msg)
@@ -371,22 +439,55 @@ class SlabAllocator(Slub):
 
     @EXPORT_SYMBOL
     def kmem_cache_destroy(self, s: KmemCache | None) -> None:
-        """kmem_cache_destroy(): drop a reference; the last one shuts the cache down.
+        """mm/slab_common.c kmem_cache_destroy() of 6.18: drop a reference; the last shuts down.
 
-        __kmem_cache_shutdown() flushes the CPU slabs, frees the empty partial
-        slabs and reports each partial slab still in use (list_slab_objects());
-        a cache that still has slabs stays, with the kernel's WARN.
+        NULL is ignored. The reference count drops and anything but 0 ends
+        it: a merged cache lives on for its other creators, and a second
+        destroy of a cache already gone (its descriptor freed: a use-after-free
+        the kernel without KASAN does not notice) takes the count below 0 and
+        does nothing else. At 0, __kmem_cache_shutdown() flushes the CPU
+        slabs, frees the empty slabs and reports each partial slab still
+        holding objects (list_slab_objects()); if any slab remains, the WARN
+        "kmem_cache_destroy <name>: Slab cache still has objects when called
+        from <caller>". Either way the cache leaves the cache list, so
+        /proc/slabinfo and /sys/kernel/slab no longer show it; a cache with
+        objects is leaked (its descriptor and slabs stay, still counted as
+        slab memory, and its objects may still be freed), otherwise released.
         """
         if s is None:
             return
+        # kasan_check_byte(s) would report a freed descriptor here (the descriptor is not
+        # in simulated memory, so KASAN cannot see it).
         rcu = getattr(self.k, "rcu", None)
         if rcu is not None and rcu.cblist:
             rcu.rcu_barrier()  # kvfree_rcu_barrier(), and SLUB_RCU_DEBUG's delayed frees
         s.refcount -= 1
-        if s.refcount > 0:
+        if s.refcount:
             return
         if self.kasan is not None:
             self.kasan.quarantine_remove_cache(s)  # kasan_cache_shutdown()
+        err = self.kmem_cache_shutdown(s)
+        if err:
+            # WARN(), not WARN_ONCE(): every such destroy is reported.
+            warn(
+                self.k,
+                "mm/slab_common.c",
+                "kmem_cache_destroy",
+                f"kmem_cache_destroy {s.name}: Slab cache still has objects "
+                f"when called from {self.symbol(self.caller_address())}",
+                once=False,
+            )
+        if s in self.caches:
+            self.caches.remove(s)  # list_del(&s->list)
+        s.sysfs = False  # sysfs_slab_unlink()
+        if err:
+            self.leaked_caches.append(s)
+            return
+        if s.flags & _SLAB_TYPESAFE_BY_RCU and rcu is not None and rcu.cblist:
+            rcu.rcu_barrier()  # the slabs' pages go back after their grace period
+
+    def kmem_cache_shutdown(self, s: KmemCache) -> int:
+        """mm/slub.c __kmem_cache_shutdown(): flush, free_partial(); 1 if slabs remain."""
         self.flush_all(s)
         for slab in list(s.node.partial):  # free_partial()
             if slab.inuse == 0:
@@ -394,23 +495,7 @@ class SlabAllocator(Slub):
                 self.discard_slab(s, slab)
             else:
                 self.list_slab_objects(s, slab)
-        if s.node.nr_partial or s.node.nr_slabs:
-            s.refcount = 1
-            from kmemsim.mm.debug import warn
-
-            # WARN(), not WARN_ONCE(): every such destroy is reported.
-            warn(
-                self.k,
-                "mm/slab_common.c",
-                "kmem_cache_destroy",
-                f"kmem_cache_destroy {s.name}: Slab cache still has objects "
-                "when called from kmem_cache_destroy",
-                once=False,
-            )
-            return
-        self.caches.remove(s)
-        if s.flags & SLAB_TYPESAFE_BY_RCU and rcu is not None and rcu.cblist:
-            rcu.rcu_barrier()  # the slabs' pages go back after their grace period
+        return 1 if s.node.nr_partial or s.node.nr_slabs else 0
 
     def list_slab_objects(self, s: KmemCache, slab: Slab) -> None:
         """mm/slub.c list_slab_objects(): the objects of a slab still in use at shutdown."""
@@ -439,88 +524,6 @@ class SlabAllocator(Slub):
                 n += 1
         return out
 
-    # ------------------------------------------------------------------ object API
-    @EXPORT_SYMBOL
-    def kmem_cache_alloc(self, s: KmemCache, gfp: int) -> int:
-        """kmem_cache_alloc(): an object of cache `s`, or 0.
-
-        The per-CPU fast path of slab_alloc_node() is inlined here (and in
-        kmalloc, kfree, kmem_cache_free): pop the CPU freelist, reading the next
-        free pointer from inside the object in simulated memory.
-        """
-        sched = self._sched
-        if gfp & 0x400 and (  # __GFP_DIRECT_RECLAIM: might_alloc()
-            sched.preempt_count or sched.irqs_disabled or sched.rcu_read_lock_nesting
-        ):
-            sched.might_alloc(gfp, "slab_pre_alloc_hook")
-        c: KmemCacheCpu = s.cpu_slab[sched.current_cpu]
-        obj = c.freelist
-        if obj and self._fast and not s.random:
-            p = obj + s.offset + self._v2p
-            frame = self._frames.get(p >> 12)
-            if frame is None:
-                self.check_deref(p - self._v2p)
-                c.freelist = 0
-            else:
-                o = p & 4095
-                c.freelist = int.from_bytes(frame[o : o + 8], "little")
-            if gfp & 0x100:  # __GFP_ZERO
-                self.fill(obj, 0, s.object_size)
-            return obj
-        return self.slab_alloc(s, gfp, s.object_size)
-
-    @EXPORT_SYMBOL
-    def kmem_cache_alloc_node(self, s: KmemCache, gfp: int, node: int = -1) -> int:
-        """kmem_cache_alloc_node(): one node here."""
-        return self.slab_alloc(s, int(gfp), s.object_size)
-
-    @EXPORT_SYMBOL
-    def kmem_cache_zalloc(self, s: KmemCache, gfp: int) -> int:
-        """kmem_cache_zalloc()."""
-        return self.slab_alloc(s, int(gfp) | int(GFP.ZERO), s.object_size)
-
-    @EXPORT_SYMBOL
-    def kmem_cache_free(self, s: KmemCache, addr: int) -> None:
-        """kmem_cache_free(): `addr` must be an object of `s` (cache_from_obj() checks it)."""
-        if not addr:
-            return
-        slab = self.slab_of_pfn.get((addr + self._v2p) >> self.page_shift)
-        if slab is None or slab.cache is not s:
-            # cache_from_obj() / virt_to_cache(): free to the object's own cache, or not at all.
-            from kmemsim.mm.debug import warn
-
-            # WARN_ONCE() in both: the report comes once per site.
-            if slab is None:
-                warn(
-                    self.k,
-                    "mm/slab.h",
-                    "virt_to_cache",
-                    "virt_to_cache: Object is not a Slab page!",
-                )
-            else:
-                warn(
-                    self.k,
-                    "mm/slub.c",
-                    "cache_from_obj",
-                    f"cache_from_obj: Wrong slab cache. {s.name} but object is from "
-                    f"{slab.cache.name}",
-                )
-            if slab is None:
-                return
-            print_tracking(self, slab.cache, addr)
-            s = slab.cache
-        c: KmemCacheCpu = s.cpu_slab[self._sched.current_cpu]
-        if slab is c.slab and self._fast and not s.random:
-            p = addr + s.offset + self._v2p
-            frame = self._frames.get(p >> 12)
-            if frame is None:
-                frame = self._frames[p >> 12] = bytearray(4096)
-            o = p & 4095
-            frame[o : o + 8] = c.freelist.to_bytes(8, "little")
-            c.freelist = addr
-            return
-        self.slab_free(s, slab, addr)
-
     @EXPORT_SYMBOL
     def kmem_cache_shrink(self, s: KmemCache) -> int:
         """kmem_cache_shrink(): 0 when every slab went back, 1 when some are in use."""
@@ -530,105 +533,18 @@ class SlabAllocator(Slub):
 
     # ------------------------------------------------------------------ kmalloc family
     @EXPORT_SYMBOL
-    def kmalloc(self, size: int, gfp: int) -> int:
-        """kmalloc(): a kmalloc cache object of the size class, a large kmalloc, or 0."""
-        if size > KMALLOC_MAX_CACHE_SIZE:
-            return self.kmalloc_large(size, gfp)
-        if size <= 0:
-            return ZERO_SIZE_PTR if size == 0 else self.kmalloc_large(size & SIZE_MAX, gfp)
-        if gfp & _NOT_NORMAL_BITS:
-            s = self._by_size[self.kmalloc_type(gfp)][size]
-        else:
-            s = self._by_size[0][size]
-        sched = self._sched
-        if gfp & 0x400 and (  # __GFP_DIRECT_RECLAIM: might_alloc()
-            sched.preempt_count or sched.irqs_disabled or sched.rcu_read_lock_nesting
-        ):
-            sched.might_alloc(gfp, "slab_pre_alloc_hook")
-        c: KmemCacheCpu = s.cpu_slab[sched.current_cpu]
-        obj = c.freelist
-        if obj and self._fast and not s.random:
-            p = obj + s.offset + self._v2p
-            frame = self._frames.get(p >> 12)
-            if frame is None:
-                self.check_deref(p - self._v2p)
-                c.freelist = 0
-            else:
-                o = p & 4095
-                c.freelist = int.from_bytes(frame[o : o + 8], "little")
-            if gfp & 0x100:  # __GFP_ZERO
-                self.fill(obj, 0, s.object_size)
-            return obj
-        obj = self.slab_alloc(s, gfp, size)
-        if obj and self.kasan is not None:
-            self.kasan.kmalloc(s, obj, size)  # kasan_kmalloc(): the redzone past `size`
-        return obj
-
-    @EXPORT_SYMBOL
-    def kmalloc_node(self, size: int, gfp: int, node: int = -1) -> int:
-        """kmalloc_node(): one node here."""
-        return self.kmalloc(size, gfp)
-
-    @EXPORT_SYMBOL
-    def kmalloc_track_caller(self, size: int, gfp: int) -> int:
-        """kmalloc_track_caller(): kmalloc() recording the caller's caller (_RET_IP_)."""
-        return self.kmalloc(size, gfp)
-
-    @EXPORT_SYMBOL
-    def kmalloc_node_track_caller(self, size: int, gfp: int, node: int = -1) -> int:
-        """kmalloc_node_track_caller(): one node here."""
-        return self.kmalloc(size, gfp)
-
-    def kmalloc_large(self, size: int, gfp: int) -> int:
-        """___kmalloc_large_node(): whole pages with __GFP_COMP, counted as slab memory."""
-        from kmemsim.mm.slub import GFP_SLAB_BUG_MASK
-
-        gfp = int(gfp)
-        if gfp & GFP_SLAB_BUG_MASK:
-            gfp = self.kmalloc_fix_flags(gfp)
-        order = get_order(size, self.page_shift)
-        page = self.k.page_alloc.alloc_pages(gfp | int(GFP.COMP), order)
-        if page is None:
-            return 0
-        page.owner = "large_kmalloc"
-        self.large_kmalloc[page.pfn] = (page, order)
-        self.large_pages += 1 << order
-        addr = int(self.k.page_alloc.page_address(page))
-        if self.kasan is not None:
-            self.kasan.kmalloc_large(addr, size)
-        if self.kmemleak is not None:
-            self.kmemleak.kmemleak_alloc(addr, size, 1, gfp)
-        return addr
-
-    @EXPORT_SYMBOL
-    def kmalloc_array(self, n: int, size: int, gfp: int) -> int:
-        """kmalloc_array(): NULL when n * size overflows size_t."""
-        if n < 0 or size < 0 or n * size > SIZE_MAX:
-            return 0
-        return self.kmalloc(n * size, gfp)
-
-    @EXPORT_SYMBOL
-    def kcalloc(self, n: int, size: int, gfp: int) -> int:
-        return self.kmalloc_array(n, size, int(gfp) | int(GFP.ZERO))
-
-    @EXPORT_SYMBOL
-    def kzalloc(self, size: int, gfp: int) -> int:
-        return self.kmalloc(size, int(gfp) | int(GFP.ZERO))
-
-    @EXPORT_SYMBOL
     def ksize(self, p: int) -> int:
         """ksize(): the usable size of the object at `p` (0 for NULL and ZERO_SIZE_PTR)."""
         if p <= ZERO_SIZE_PTR:
             return 0
         if self.kasan is not None and not self.kasan.kasan_check_byte(p):
             return 0
-        pfn = (p + self._v2p) >> self.page_shift
-        slab = self.slab_of_pfn.get(pfn)
+        slab = self.virt_to_slab(p)
         if slab is not None:
             if self.kasan is not None:
                 return slab.cache.object_size  # SLAB_KASAN
             return self.slab_ksize(slab.cache)
-        large = self.large_kmalloc.get(pfn)
+        large = self.large_kmalloc.get((p + self._pa_offset) >> self.page_shift)
         if large is not None:
             return self.page_size << large[1]
         self.warn("mm/slab_common.c", "__ksize")
@@ -637,60 +553,11 @@ class SlabAllocator(Slub):
     @staticmethod
     def slab_ksize(s: KmemCache) -> int:
         """mm/slab.h slab_ksize(): what a user of the object may touch."""
-        if s.flags & (SLAB_RED_ZONE | SLAB_POISON):
+        if s.flags & (_SLAB_RED_ZONE | _SLAB_POISON):
             return s.object_size
-        if s.flags & (SLAB_TYPESAFE_BY_RCU | SLAB_STORE_USER):
+        if s.flags & (_SLAB_TYPESAFE_BY_RCU | _SLAB_STORE_USER):
             return s.inuse
         return s.size
-
-    @EXPORT_SYMBOL
-    def kfree(self, p: int) -> None:
-        """kfree(): a slab object or a large kmalloc; NULL and ZERO_SIZE_PTR are no-ops."""
-        if p <= 16:
-            return
-        pfn = (p + self._v2p) >> self.page_shift
-        slab = self.slab_of_pfn.get(pfn)
-        if slab is None:
-            self.free_large_kmalloc(pfn, p)
-            return
-        s = slab.cache
-        c: KmemCacheCpu = s.cpu_slab[self._sched.current_cpu]
-        if slab is c.slab and self._fast and not s.random:
-            q = p + s.offset + self._v2p
-            frame = self._frames.get(q >> 12)
-            if frame is None:
-                frame = self._frames[q >> 12] = bytearray(4096)
-            o = q & 4095
-            frame[o : o + 8] = c.freelist.to_bytes(8, "little")
-            c.freelist = p
-            return
-        self.slab_free(s, slab, p)
-
-    def free_large_kmalloc(self, pfn: int, p: int) -> None:
-        """mm/slub.c free_large_kmalloc(): the pages of a large kmalloc back to the buddy."""
-        large = self.large_kmalloc.pop(pfn, None)
-        if large is None:
-            self.warn("mm/slub.c", "free_large_kmalloc")
-            self.dump_page(pfn, "Not a kmalloc allocation")
-            return
-        page, order = large
-        if self.kmemleak is not None:
-            self.kmemleak.kmemleak_free(p)
-        if self.kasan is not None:
-            self.kasan.kfree_large(p)  # reports an invalid or double free, frees anyway
-        self.large_pages -= 1 << order
-        page.owner = ""
-        if self.kasan is not None:
-            self.kasan.poison_pages(int(self.k.page_alloc.page_address(page)), order)
-        self.mem.zero_frames(page.pfn, 1 << order)  # host memory follows what is in use
-        self.k.page_alloc.free_pages_struct(page, order)
-
-    def dump_page(self, pfn: int, reason: str) -> None:
-        """mm/debug.c dump_page() of the frame at `pfn` (a bare struct page if it is free)."""
-        from kmemsim.mm.debug import dump_page
-
-        page = self.k.page_alloc.pfn_to_page(pfn)
-        dump_page(self.k, page, reason)
 
     def slab_pages(self) -> tuple[int, int]:
         """(reclaimable, unreclaimable) pages: slab pages by cache, large kmallocs unreclaimable.
@@ -708,46 +575,6 @@ class SlabAllocator(Slub):
         if ks:
             self.fill(p, 0, ks)
         self.kfree(p)
-
-    @EXPORT_SYMBOL
-    def krealloc(self, p: int, new_size: int, gfp: int) -> int:
-        """krealloc(): in place while it fits the object, else a copy and kfree of the old."""
-        gfp = int(gfp)
-        if not new_size:
-            self.kfree(p)
-            return ZERO_SIZE_PTR
-        s: KmemCache | None = None
-        if p > ZERO_SIZE_PTR:
-            if self.kasan is not None and not self.kasan.kasan_check_byte(p):
-                return 0  # a double free in the making: KASAN reported it
-            pfn = (p + self._v2p) >> self.page_shift
-            slab = self.slab_of_pfn.get(pfn)
-            if slab is not None:
-                s = slab.cache
-                orig_size = self.get_orig_size(s, p)
-                ks = s.object_size
-            else:
-                large = self.large_kmalloc.get(pfn)
-                ks = orig_size = (self.page_size << large[1]) if large else 0
-            if new_size <= ks:
-                if gfp & GFP.ZERO:
-                    if orig_size and orig_size < new_size:
-                        self.fill(p + orig_size, 0, new_size - orig_size)
-                    else:
-                        self.fill(p + new_size, 0, ks - new_size)
-                if s is not None and s.flags & SLAB_STORE_USER and s.flags & SLAB_KMALLOC:
-                    self.set_orig_size(s, p, new_size)
-                    if s.flags & SLAB_RED_ZONE and new_size < ks:
-                        self.fill(p + new_size, SLUB_RED_ACTIVE, ks - new_size)
-                if self.kasan is not None:
-                    self.kasan.krealloc(p, new_size)
-                return p
-            ret = self.kmalloc(new_size, gfp)
-            if ret:
-                self.write(ret, self.read(p, orig_size or ks))
-                self.kfree(p)
-            return ret
-        return self.kmalloc(new_size, gfp)
 
     @EXPORT_SYMBOL
     def kmemdup(self, src: int, size: int, gfp: int) -> int:
@@ -791,32 +618,6 @@ class SlabAllocator(Slub):
         return (self.page_size << get_order(size, self.page_shift)) if size else 0
 
     @EXPORT_SYMBOL
-    def kmem_cache_alloc_bulk(self, s: KmemCache, gfp: int, nr: int) -> list[int]:
-        """kmem_cache_alloc_bulk(): `nr` objects, or none at all (the kernel returns 0)."""
-        objs: list[int] = []
-        for _ in range(nr):
-            obj = self.kmem_cache_alloc(s, gfp)
-            if not obj:
-                self.kmem_cache_free_bulk(s, objs)
-                return []
-            objs.append(obj)
-        return objs
-
-    @EXPORT_SYMBOL
-    def kmem_cache_free_bulk(self, s: KmemCache | None, objs: list[int]) -> None:
-        """kmem_cache_free_bulk(); with s = NULL it is kfree_bulk() of kmalloc objects."""
-        for obj in objs:
-            if s is None:
-                self.kfree(obj)
-            else:
-                self.kmem_cache_free(s, obj)
-
-    @EXPORT_SYMBOL
-    def kfree_bulk(self, objs: list[int]) -> None:
-        """kfree_bulk(): kmem_cache_free_bulk(NULL, ...)."""
-        self.kmem_cache_free_bulk(None, objs)
-
-    @EXPORT_SYMBOL
     def kmem_buckets_create(
         self,
         name: str,
@@ -832,7 +633,7 @@ class SlabAllocator(Slub):
         the bucket array indexed like kmalloc_caches[], for kmem_buckets_alloc().
         """
         buckets: list[KmemCache | None] = [None] * (KMALLOC_SHIFT_HIGH + 1)
-        flags = int(flags) | int(SLAB_NO_MERGE)
+        flags = int(flags) | int(_SLAB_NO_MERGE)
         for idx, base in enumerate(self.kmalloc_caches[KMALLOC_NORMAL]):
             if base is None:
                 continue
@@ -851,12 +652,7 @@ class SlabAllocator(Slub):
     @EXPORT_SYMBOL
     def kmem_buckets_alloc(self, b: list[KmemCache | None], size: int, gfp: int) -> int:
         """kmem_buckets_alloc(): kmalloc() from a bucket set (large sizes still from pages)."""
-        if size > KMALLOC_MAX_CACHE_SIZE or size <= 0:
-            return self.kmalloc(size, gfp)
-        s = b[self.kmalloc_index(size)]
-        if s is None:
-            return self.kmalloc(size, gfp)
-        return self.slab_alloc(s, int(gfp), size)
+        return self.kmalloc(size, gfp, -1, 0, b)
 
     # ------------------------------------------------------------------ /proc and /sys
     def count_free(self, s: KmemCache) -> int:
@@ -864,18 +660,14 @@ class SlabAllocator(Slub):
         return sum(slab.objects - slab.inuse for slab in s.node.partial)
 
     def objects_inuse(self, s: KmemCache) -> int:
-        """Objects of `s` really allocated: what only a model can count exactly.
+        """Objects of `s` really allocated: what only a model can count exactly, in O(1).
 
-        /sys/kernel/slab/<cache>/objects counts a CPU's slabs as fully used; here
-        the free objects of the CPU freelists, of the CPU slabs' remote frees and
-        of the CPU partial slabs are subtracted too.
+        /sys/kernel/slab/<cache>/objects counts a CPU's slabs as fully used;
+        this counter, kept by slab_alloc_node() and slab_free(), leaves out the
+        free objects of the CPU freelists and CPU partial slabs too (it equals
+        total_objects minus every free object on every freelist).
         """
-        free = self.count_free(s)
-        for c in s.cpu_slab:
-            if c.slab is not None:
-                free += len(self.slab_free_objects(s, c.slab))
-            free += sum(slab.objects - slab.inuse for slab in c.partial)
-        return s.node.total_objects - free
+        return s.inuse_objects
 
     def slabinfo(self) -> str:
         """/proc/slabinfo (mm/slab_common.c slab_show, version 2.1), newest cache first."""
@@ -949,16 +741,16 @@ class SlabAllocator(Slub):
             "ctor": ctor,
             "aliases": num(lambda: max(s.refcount - 1, 0)),
             "align": num(lambda: s.align),
-            "hwcache_align": num(lambda: int(bool(f & SLAB_HWCACHE_ALIGN))),
-            "reclaim_account": num(lambda: int(bool(s.flags & SLAB_RECLAIM_ACCOUNT))),
-            "cache_dma": num(lambda: int(bool(s.flags & SLAB_CACHE_DMA))),
+            "hwcache_align": num(lambda: int(bool(f & _SLAB_HWCACHE_ALIGN))),
+            "reclaim_account": num(lambda: int(bool(s.flags & _SLAB_RECLAIM_ACCOUNT))),
+            "cache_dma": num(lambda: int(bool(s.flags & _SLAB_CACHE_DMA))),
             "usersize": num(lambda: s.usersize),
-            "destroy_by_rcu": num(lambda: int(bool(s.flags & SLAB_TYPESAFE_BY_RCU))),
-            "sanity_checks": num(lambda: int(bool(s.flags & SLAB_CONSISTENCY_CHECKS))),
-            "trace": num(lambda: int(bool(s.flags & SLAB_TRACE))),
-            "red_zone": num(lambda: int(bool(s.flags & SLAB_RED_ZONE))),
-            "poison": num(lambda: int(bool(s.flags & SLAB_POISON))),
-            "store_user": num(lambda: int(bool(s.flags & SLAB_STORE_USER))),
+            "destroy_by_rcu": num(lambda: int(bool(s.flags & _SLAB_TYPESAFE_BY_RCU))),
+            "sanity_checks": num(lambda: int(bool(s.flags & _SLAB_CONSISTENCY_CHECKS))),
+            "trace": num(lambda: int(bool(s.flags & _SLAB_TRACE))),
+            "red_zone": num(lambda: int(bool(s.flags & _SLAB_RED_ZONE))),
+            "poison": num(lambda: int(bool(s.flags & _SLAB_POISON))),
+            "store_user": num(lambda: int(bool(s.flags & _SLAB_STORE_USER))),
             "sheaf_capacity": num(lambda: 0),
             "remote_node_defrag_ratio": num(lambda: 100),
             "validate": lambda: "",
@@ -975,6 +767,8 @@ class SlabAllocator(Slub):
         def entries() -> dict[str, KmemCache | str]:
             out: dict[str, KmemCache | str] = {}
             for s in self.caches:
+                if not s.sysfs:
+                    continue
                 d = self.sysfs_name(s)
                 out[d] = s
                 if s.unique_id:

@@ -43,12 +43,15 @@ from __future__ import annotations
 import itertools
 import random as _random
 import struct as _struct
+import sys
 from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from kmemsim.include.linux.export import EXPORT_SYMBOL
 from kmemsim.include.linux.gfp_types import GFP, show_gfp_flags
 from kmemsim.include.linux.slab import (
+    KMALLOC_MAX_CACHE_SIZE,
     SLAB_ACCOUNT,
     SLAB_CACHE_DMA,
     SLAB_CACHE_DMA32,
@@ -56,25 +59,51 @@ from kmemsim.include.linux.slab import (
     SLAB_DEBUG_FLAGS,
     SLAB_HWCACHE_ALIGN,
     SLAB_KMALLOC,
+    SLAB_MERGE_SAME,
     SLAB_NEVER_MERGE,
+    SLAB_NO_MERGE,
     SLAB_NO_USER_FLAGS,
     SLAB_NOLEAKTRACE,
+    SLAB_PANIC,
     SLAB_POISON,
     SLAB_RECLAIM_ACCOUNT,
     SLAB_RED_ZONE,
     SLAB_STORE_USER,
     SLAB_TRACE,
     SLAB_TYPESAFE_BY_RCU,
+    ZERO_SIZE_PTR,
     SlabFlags,
 )
-from kmemsim.mm.slab import KmemCache, KmemCacheCpu, Slab
+from kmemsim.mm.debug import warn
+from kmemsim.mm.slab import KmemCache, KmemCacheCpu, Slab, SlabHooks
 
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
     from kmemsim.mm.slab_common import SlabAllocator
 
+# The SLAB_* flags as plain ints: the allocator's paths do no IntFlag arithmetic.
+_SLAB_ACCOUNT = int(SLAB_ACCOUNT)
+_SLAB_CACHE_DMA = int(SLAB_CACHE_DMA)
+_SLAB_CACHE_DMA32 = int(SLAB_CACHE_DMA32)
+_SLAB_CONSISTENCY_CHECKS = int(SLAB_CONSISTENCY_CHECKS)
+_SLAB_DEBUG_FLAGS = int(SLAB_DEBUG_FLAGS)
+_SLAB_HWCACHE_ALIGN = int(SLAB_HWCACHE_ALIGN)
+_SLAB_KMALLOC = int(SLAB_KMALLOC)
+_SLAB_NEVER_MERGE = int(SLAB_NEVER_MERGE)
+_SLAB_NO_USER_FLAGS = int(SLAB_NO_USER_FLAGS)
+_SLAB_NOLEAKTRACE = int(SLAB_NOLEAKTRACE)
+_SLAB_POISON = int(SLAB_POISON)
+_SLAB_RECLAIM_ACCOUNT = int(SLAB_RECLAIM_ACCOUNT)
+_SLAB_RED_ZONE = int(SLAB_RED_ZONE)
+_SLAB_STORE_USER = int(SLAB_STORE_USER)
+_SLAB_TRACE = int(SLAB_TRACE)
+_SLAB_TYPESAFE_BY_RCU = int(SLAB_TYPESAFE_BY_RCU)
+_SLAB_PANIC = int(SLAB_PANIC)
+_SLAB_NO_MERGE = int(SLAB_NO_MERGE)
+_SLAB_MERGE_SAME = int(SLAB_MERGE_SAME)
+
 # mm/slub.c constants.
-_OBJECT_POISON = SlabFlags.OBJECT_POISON  # __OBJECT_POISON
+_OBJECT_POISON = int(SlabFlags.OBJECT_POISON)  # __OBJECT_POISON
 MIN_PARTIAL = 5
 MAX_PARTIAL = 10
 MAX_OBJS_PER_PAGE = 32767
@@ -86,13 +115,13 @@ POISON_END = 0xA5
 SLUB_RED_INACTIVE = 0xBB
 SLUB_RED_ACTIVE = 0xCC
 # slub_debug letters (mm/slub.c parse_slub_debug_flags).
-DEBUG_DEFAULT_FLAGS = SLAB_CONSISTENCY_CHECKS | SLAB_RED_ZONE | SLAB_POISON | SLAB_STORE_USER
+DEBUG_DEFAULT_FLAGS = _SLAB_CONSISTENCY_CHECKS | _SLAB_RED_ZONE | _SLAB_POISON | _SLAB_STORE_USER
 _DEBUG_LETTERS = {
-    "f": SLAB_CONSISTENCY_CHECKS,
-    "z": SLAB_RED_ZONE,
-    "p": SLAB_POISON,
-    "u": SLAB_STORE_USER,
-    "t": SLAB_TRACE,
+    "f": _SLAB_CONSISTENCY_CHECKS,
+    "z": _SLAB_RED_ZONE,
+    "p": _SLAB_POISON,
+    "u": _SLAB_STORE_USER,
+    "t": _SLAB_TRACE,
 }
 # include/linux/gfp.h masks new_slab() keeps from the caller's GFP.
 GFP_RECLAIM_MASK = int(
@@ -111,6 +140,11 @@ GFP_RECLAIM_MASK = int(
 GFP_CONSTRAINT_MASK = int(GFP.HARDWALL | GFP.THISNODE)
 GFP_SLAB_BUG_MASK = int(GFP.DMA32 | GFP.HIGHMEM) | ~((1 << 26) - 1)
 _GFP_RECLAIM = int(GFP.DIRECT_RECLAIM | GFP.KSWAPD_RECLAIM)
+GFP_NOWARN = int(GFP.NOWARN)
+GFP_COMP = int(GFP.COMP)
+SIZE_MAX = (1 << 64) - 1
+# The text symbol each scenario function that calls the slab layer gets (caller_address()).
+_SYMBOL_SIZE = 0x1000
 
 
 def _align(x: int, a: int) -> int:
@@ -136,7 +170,7 @@ def calculate_alignment(
     fits twice in it; never below ARCH_SLAB_MINALIGN (__alignof__(unsigned long
     long), 8 on every architecture here), always a multiple of the word.
     """
-    if flags & SLAB_HWCACHE_ALIGN:
+    if flags & _SLAB_HWCACHE_ALIGN:
         ralign = cache_line
         while size <= ralign // 2:
             ralign //= 2
@@ -246,6 +280,18 @@ class Slub:
     """The SLUB engine of one kernel; SlabAllocator (mm/slab_common.py) builds on it."""
 
     caches: list[KmemCache]
+    # mm/slab_common.c state that SlabAllocator sets up: kmalloc_caches[] by type and
+    # index, and per type the cache of every request size (kmalloc_slab()).
+    kmalloc_caches: list[list[KmemCache | None]]
+    _by_size: list[list[KmemCache]]
+    kmalloc_not_normal: int  # KMALLOC_NOT_NORMAL_BITS
+    random_kmalloc: bool  # CONFIG_RANDOM_KMALLOC_CACHES
+
+    if TYPE_CHECKING:
+
+        def kmalloc_slab(
+            self, size: int, gfp: int, caller: int = 0, b: list[KmemCache | None] | None = None
+        ) -> KmemCache: ...
 
     def __init__(self, k: Kernel) -> None:
         self.k = k
@@ -287,45 +333,53 @@ class Slub:
                 self.slub_max_order = max(1, self.slub_min_order)
             self.slub_debug, self.debug_lists = 0, []
         self._rng = _random.Random(0x51AB)
-        # Simulated memory, accessed directly on the hot paths.
-        self.mem = k.mem
-        self._frames: dict[int, bytearray] = k.mem._frames
-        self._v2p = dm.phys_offset - dm.page_offset
-        self.page_offset = dm.page_offset
+        # Simulated memory: every load and store through the kernel address space.
+        self.aspace = k.address_space
+        self._read_ulong = self.aspace.read_ulong
+        self._write_ulong = self.aspace.write_ulong
+        # __pa() of the direct map (arch/memory.py): virt_to_page() is this arithmetic.
+        self._pa_offset = dm.phys_offset - dm.page_offset
         # pfn -> Slab for every page of every slab (virt_to_slab()).
         self.slab_of_pfn: dict[int, Slab] = {}
         self.caches = []
         self._sched: Any = k.sched
         # The inlined fast paths assume 4 KiB pages and 8-byte little-endian pointers.
-        self._fast = self.page_shift == 12 and self.word == 8 and self.byteorder == "little"
-        # KASAN (mm/kasan/): its hooks sit on slab_alloc()/slab_free(), so the inlined
-        # fast paths of kmalloc/kfree/kmem_cache_* are not taken while it is on.
-        self.kasan: Any = getattr(k, "kasan", None)
-        self.kmemleak: Any = getattr(k, "kmemleak", None)
-        if self.kasan is not None or self.kmemleak is not None:
-            self._fast = False
-        else:
-            self.slab_free = self.do_slab_free  # type: ignore[method-assign,assignment]
+        # KASAN (mm/kasan/): its slab hooks are attached below; its cache layout,
+        # slab poisoning and page poisoning are called where the kernel calls them.
+        self.kasan: Any = k.kasan
+        self.kmemleak: Any = k.kmemleak
         self._taint_warned = False
         # struct track (mm/slub.c) and the text addresses of recorded callers.
         order = "<" if self.byteorder == "little" else ">"
         self._track_struct = _struct.Struct(order + ("QIIiIQ" if self.word == 8 else "IIIiI"))
         self._text_base = 0xFFFFFFFF81000000 if self.word == 8 else 0xC1000000
-        self._sym_addr: dict[str, int] = {}
+        self._sym_addr: dict[tuple[str, str, int], int] = {}
         self._sym_name: dict[int, str] = {}
         self._pkg_dir = str(Path(__file__).resolve().parent.parent)
+        # Attached SlabHooks (KASAN, KFENCE, kmemleak, KMSAN, failslab models).
+        self.hooks: tuple[SlabHooks, ...] = ()
+        self._bind_free()
+        if self.kasan is not None:
+            self.attach_hooks(KasanSlabHooks(self, self.kasan))
+        if self.kmemleak is not None:
+            self.attach_hooks(KmemleakSlabHooks(self.kmemleak))
+        # Large kmallocs: head pfn -> (struct page, order), and their pages.
+        self.large_kmalloc: dict[int, tuple[Any, int]] = {}
+        self.large_pages = 0
+        # Caches kmem_cache_destroy() took off the list with objects left: leaked.
+        self.leaked_caches: list[KmemCache] = []
 
     # ------------------------------------------------------------------ geometry
     def kmem_cache_flags(self, flags: int, name: str) -> int:
         """mm/slub.c kmem_cache_flags(): add the slub_debug flags that apply to `name`."""
-        if flags & SLAB_NO_USER_FLAGS:
+        if flags & _SLAB_NO_USER_FLAGS:
             return flags
         for dflags, names in self.debug_lists:
             if any(_name_matches(p, name) for p in names):
                 return flags | dflags
         local = self.slub_debug
-        if flags & SLAB_NOLEAKTRACE:
-            local &= ~int(SLAB_STORE_USER)
+        if flags & _SLAB_NOLEAKTRACE:
+            local &= ~int(_SLAB_STORE_USER)
         return flags | local
 
     def calculate_sizes(self, s: KmemCache, forced_order: int = -1) -> bool:
@@ -333,39 +387,39 @@ class Slub:
         word = self.word
         flags = s.flags
         size = _align(s.object_size, word)
-        if (flags & SLAB_POISON) and not (flags & SLAB_TYPESAFE_BY_RCU) and s.ctor is None:
+        if (flags & _SLAB_POISON) and not (flags & _SLAB_TYPESAFE_BY_RCU) and s.ctor is None:
             s.flags |= _OBJECT_POISON
         else:
             s.flags &= ~_OBJECT_POISON
-        if (flags & SLAB_RED_ZONE) and size == s.object_size:
+        if (flags & _SLAB_RED_ZONE) and size == s.object_size:
             size += word  # room for a right red zone
         s.inuse = size
-        orig_size_kept = bool(flags & SLAB_STORE_USER) and bool(flags & SLAB_KMALLOC)
+        orig_size_kept = bool(flags & _SLAB_STORE_USER) and bool(flags & _SLAB_KMALLOC)
         use_freeptr_offset = s.freeptr_offset is not None
         if (
-            ((flags & SLAB_TYPESAFE_BY_RCU) and not use_freeptr_offset)
-            or (flags & SLAB_POISON)
+            ((flags & _SLAB_TYPESAFE_BY_RCU) and not use_freeptr_offset)
+            or (flags & _SLAB_POISON)
             or s.ctor is not None
-            or ((flags & SLAB_RED_ZONE) and (s.object_size < word or orig_size_kept))
+            or ((flags & _SLAB_RED_ZONE) and (s.object_size < word or orig_size_kept))
         ):
             # The object's bytes must survive while it is free: pointer after it.
             s.offset = size
             size += word
-        elif (flags & SLAB_TYPESAFE_BY_RCU) and s.freeptr_offset is not None:
+        elif (flags & _SLAB_TYPESAFE_BY_RCU) and s.freeptr_offset is not None:
             # The creator reserved a word of the object that RCU readers never look at.
             s.offset = s.freeptr_offset
         else:
             # Mid-object, away from the edges an overflow would hit first.
             s.offset = (s.object_size // 2) & ~(word - 1)
-        if flags & SLAB_STORE_USER:
+        if flags & _SLAB_STORE_USER:
             size += 2 * self.track_size
-            if flags & SLAB_KMALLOC:
+            if flags & _SLAB_KMALLOC:
                 size += 4  # the kmalloc request's original size
         if self.kasan is not None:
             # kasan_cache_create(): alloc/free metadata and the optimal redzone.
             size = self.kasan.cache_create(s, size, bool(self.slub_debug or self.debug_lists))
         s.red_left_pad = 0
-        if flags & SLAB_RED_ZONE:
+        if flags & _SLAB_RED_ZONE:
             size += word
             s.red_left_pad = _align(word, s.align)
             size += s.red_left_pad
@@ -386,11 +440,11 @@ class Slub:
         if order < 0:
             return False
         allocflags = int(GFP.COMP)
-        if s.flags & SLAB_CACHE_DMA:
+        if s.flags & _SLAB_CACHE_DMA:
             allocflags |= int(GFP.DMA)
-        if s.flags & SLAB_CACHE_DMA32:
+        if s.flags & _SLAB_CACHE_DMA32:
             allocflags |= int(GFP.DMA32)
-        if s.flags & SLAB_RECLAIM_ACCOUNT:
+        if s.flags & _SLAB_RECLAIM_ACCOUNT:
             allocflags |= int(GFP.RECLAIMABLE)
         s.allocflags = allocflags
         s.oo_order = order
@@ -423,21 +477,28 @@ class Slub:
         """mm/slub.c do_kmem_cache_create(): debug flags, geometry, tuning, per-CPU state."""
         s.flags = self.kmem_cache_flags(s.flags, s.name)
         if self.slub_tiny:
-            # _SLAB_RECLAIM_ACCOUNT has no bit in SLUB_TINY kernels, nor debug flags effect.
-            s.flags &= ~int(SLAB_RECLAIM_ACCOUNT | SLAB_DEBUG_FLAGS)
+            # SLAB_RECLAIM_ACCOUNT has no bit in SLUB_TINY kernels, nor debug flags effect.
+            s.flags &= ~int(_SLAB_RECLAIM_ACCOUNT | _SLAB_DEBUG_FLAGS)
         if not self.calculate_sizes(s):
             return False
-        s.debug = bool(s.flags & SLAB_DEBUG_FLAGS)
+        s.flags = int(s.flags)
+        s.debug = bool(s.flags & _SLAB_DEBUG_FLAGS)
+        # slab_post_alloc_hook(): a debugged kmalloc cache zeroes the request size only.
+        s.zero_orig_size = bool(s.flags & (_SLAB_STORE_USER | _SLAB_RED_ZONE)) and bool(
+            s.flags & _SLAB_KMALLOC
+        )
         self.set_min_partial(s)
         self.set_cpu_partial(s)
         s.cpu_slab = [KmemCacheCpu() for _ in range(self.nr_cpu_ids)]
         if self.hardened:
             s.random = self._rng.getrandbits(8 * self.word) | 1
+        # The fast paths read and write a plain (not obfuscated) free pointer.
+        s.fp_inline = not s.random
         return True
 
     def slab_unmergeable(self, s: KmemCache) -> bool:
         """mm/slab_common.c slab_unmergeable()."""
-        if self.slab_nomerge or (s.flags & SLAB_NEVER_MERGE):
+        if self.slab_nomerge or (s.flags & _SLAB_NEVER_MERGE):
             return True
         if self.kasan is not None:
             return True  # SLAB_KASAN, which every cache has under generic KASAN, never merges
@@ -450,30 +511,31 @@ class Slub:
     def create_unique_id(self, s: KmemCache) -> str:
         """mm/slub.c create_unique_id(): ":" flag letters "-" and the size in 7 digits."""
         letters = ""
-        if s.flags & SLAB_CACHE_DMA:
+        if s.flags & _SLAB_CACHE_DMA:
             letters += "d"
-        if s.flags & SLAB_CACHE_DMA32:
+        if s.flags & _SLAB_CACHE_DMA32:
             letters += "D"
-        if s.flags & SLAB_RECLAIM_ACCOUNT:
+        if s.flags & _SLAB_RECLAIM_ACCOUNT:
             letters += "a"
-        if s.flags & SLAB_CONSISTENCY_CHECKS:
+        if s.flags & _SLAB_CONSISTENCY_CHECKS:
             letters += "F"
-        if s.flags & SLAB_ACCOUNT:
+        if s.flags & _SLAB_ACCOUNT:
             letters += "A"
         return ":" + (letters + "-" if letters else "") + f"{s.size:07d}"
 
     # ------------------------------------------------------------------ simulated memory
+    # Every load and store goes through the kernel address space (mm/kernel_as.py):
+    # the direct map there is a range check and a frame lookup; a wild pointer faults
+    # with the architecture's Oops. mm/slub.c is built without KASAN instrumentation,
+    # so these are the uninstrumented accesses.
     def get_freepointer(self, s: KmemCache, obj: int) -> int:
-        """get_freepointer(): the next free object, read from inside `obj`."""
+        """get_freepointer(): the next free object, read from inside `obj`.
+
+        With CONFIG_SLAB_FREELIST_HARDENED the stored value is
+        freelist_ptr_decode()d: ptr ^ s->random ^ swab(address it is stored at).
+        """
         ptr_addr = obj + s.offset
-        p = ptr_addr + self._v2p
-        frame = self._frames.get(p >> self.page_shift)
-        if frame is None:
-            self.check_deref(ptr_addr)
-            val = 0
-        else:
-            o = p & (self.page_size - 1)
-            val = int.from_bytes(frame[o : o + self.word], self.byteorder)
+        val = self._read_ulong(ptr_addr)
         if s.random:
             val ^= s.random ^ self._swab(ptr_addr)
         return val
@@ -489,49 +551,7 @@ class Slub:
             if obj == fp:
                 self.bug("mm/slub.c", "set_freepointer")
             fp ^= s.random ^ self._swab(ptr_addr)
-        p = ptr_addr + self._v2p
-        pfn = p >> self.page_shift
-        frame = self._frames.get(pfn)
-        if frame is None:
-            if not fp:
-                return
-            frame = self._frames[pfn] = bytearray(self.page_size)
-        o = p & (self.page_size - 1)
-        frame[o : o + self.word] = fp.to_bytes(self.word, self.byteorder)
-
-    def check_deref(self, addr: int) -> None:
-        """A load from `addr`: outside the direct map of RAM it faults, as the kernel's would.
-
-        A corrupted free pointer (a write after free) sends the allocator to
-        such an address; the kernel then dies with a general protection fault
-        (non-canonical address), a NULL pointer dereference or a page fault.
-        """
-        if self.k.direct_map.virt_addr_valid(addr):
-            return
-        from kmemsim.errors import Oops
-        from kmemsim.kernel.printk import LogLevel
-
-        log = self.k.log
-
-        def alert(text: str) -> None:
-            log.printk(text, LogLevel.ALERT)
-
-        if self.word == 8 and (addr >> 47) not in (0, (1 << 17) - 1):
-            log.pr_emerg(
-                "Oops: general protection fault, probably for non-canonical address "
-                f"{addr:#018x}: 0000 [#1] SMP NOPTI"
-            )
-        else:
-            if addr < self.page_size:
-                alert(f"BUG: kernel NULL pointer dereference, address: {addr:016x}")
-            else:
-                alert(f"BUG: unable to handle page fault for address: {addr:016x}")
-            alert("#PF: supervisor read access in kernel mode")
-            alert("#PF: error_code(0x0000) - not-present page")
-            log.pr_emerg("Oops: 0000 [#1] SMP NOPTI")
-        self.k.sched.taint("D")
-        self.k.sched.dump_stack(["get_freepointer", "slab_alloc_node"])
-        raise Oops(f"bad free pointer dereference at {addr:#x}")
+        self._write_ulong(ptr_addr, fp)
 
     def bug(self, file: str, func: str) -> None:
         """BUG(): "kernel BUG at ...!", the oops report, and the kernel dies (Oops)."""
@@ -550,14 +570,14 @@ class Slub:
         return int.from_bytes(x.to_bytes(self.word, "little"), "big")
 
     def read(self, vaddr: int, n: int) -> bytes:
-        return self.mem.read(vaddr + self._v2p, n)
+        return self.aspace.read(vaddr, n)
 
     def write(self, vaddr: int, data: bytes) -> None:
-        self.mem.write(vaddr + self._v2p, data)
+        self.aspace.write(vaddr, data)
 
     def fill(self, vaddr: int, byte: int, n: int) -> None:
         if n > 0:
-            self.mem.fill(vaddr + self._v2p, byte, n)
+            self.aspace.fill(vaddr, byte, n)
 
     # ------------------------------------------------------------------ context
     def current_cpu(self) -> int:
@@ -598,7 +618,7 @@ class Slub:
         n.total_objects += objects
         n.nr_pages += 1 << order
         if self.kasan is not None:
-            self.kasan.poison_slab(slab)
+            self.kasan.poison_slab(slab)  # kasan_poison_slab()
         self.init_slab_objects(s, slab)
         return slab
 
@@ -609,15 +629,15 @@ class Slub:
         objs = [first + i * size for i in range(slab.objects)]
         if self.freelist_random and len(objs) > 1:
             self._rng.shuffle(objs)
-        if s.debug and s.flags & SLAB_POISON:
+        if s.debug and s.flags & _SLAB_POISON:
             # setup_slab_debug(): the whole slab POISON_INUSE first (padding stays so).
             self.fill(slab.base, POISON_INUSE, self.page_size << slab.order)
-        if s.debug and s.flags & (SLAB_STORE_USER | SLAB_RED_ZONE | _OBJECT_POISON):
+        if s.debug and s.flags & (_SLAB_STORE_USER | _SLAB_RED_ZONE | _OBJECT_POISON):
             # setup_object_debug(): inactive red zones and poison, no owner yet.
             info = self.get_info_end(s)
             for obj in objs:
                 self.init_object(s, obj, SLUB_RED_INACTIVE)
-                if s.flags & SLAB_STORE_USER:
+                if s.flags & _SLAB_STORE_USER:
                     self.fill(obj + info, 0, 2 * self.track_size)
         if s.ctor is not None:
             ctor = s.ctor
@@ -639,15 +659,16 @@ class Slub:
         sop = self.slab_of_pfn
         for i in range(1 << slab.order):
             sop.pop(slab.pfn + i, None)
-        if s.flags & SLAB_TYPESAFE_BY_RCU and getattr(self.k, "rcu", None) is not None:
+        rcu = getattr(self.k, "rcu", None)  # rcu_init() comes after kmem_cache_init()
+        if s.flags & _SLAB_TYPESAFE_BY_RCU and rcu is not None:
             # rcu_free_slab(): readers may still look at the objects until a grace period
             # ends; the pages stay the cache's (and out of the allocator) until then.
-            self.k.rcu.queue(slab.base, lambda _base: self._free_slab_pages(slab))
+            rcu.queue(slab.base, lambda _base: self.free_slab(slab))
             return
-        self._free_slab_pages(slab)
+        self.free_slab(slab)
 
-    def _free_slab_pages(self, slab: Slab) -> None:
-        """free_slab() / __free_slab(): the pages back to the page allocator."""
+    def free_slab(self, slab: Slab) -> None:
+        """mm/slub.c __free_slab(): the slab's pages back to the page allocator."""
         page = slab.page
         page.slab = None
         page.owner = ""
@@ -655,7 +676,7 @@ class Slub:
             self.kasan.poison_pages(slab.base, slab.order)
         # The model's one liberty: the host memory of a discarded slab goes back at once
         # (its bytes read as zero from now on), so host memory follows the slabs in use.
-        self.mem.zero_frames(slab.pfn, 1 << slab.order)
+        self.aspace.clear_pages(slab.pfn, 1 << slab.order)
         self.k.page_alloc.free_pages_struct(page, slab.order)
 
     def kmalloc_fix_flags(self, flags: int) -> int:
@@ -750,7 +771,6 @@ class Slub:
             slab, freelist = c.slab, c.freelist
             c.slab = None
             c.freelist = 0
-            c.tid += 1
             self.deactivate_slab(s, slab, freelist)
         if c.partial:
             partial = c.partial[::-1]
@@ -762,38 +782,113 @@ class Slub:
         for c in s.cpu_slab:
             self.flush_cpu_slab(s, c)
 
-    # ------------------------------------------------------------------ allocation
-    def slab_alloc(self, s: KmemCache, gfp: int, orig_size: int) -> int:
-        """slab_alloc_node(): the per-CPU fast path, else ___slab_alloc()."""
-        if gfp & 0x400:  # __GFP_DIRECT_RECLAIM: might_alloc()
-            self.might_alloc(gfp)
-        c = s.cpu_slab[self.current_cpu()]
-        obj = c.freelist
-        if obj:
-            p = obj + s.offset + self._v2p
-            frame = self._frames.get(p >> 12) if self.page_shift == 12 else None
-            if frame is not None and not s.random:
-                o = p & 4095
-                c.freelist = int.from_bytes(frame[o : o + self.word], self.byteorder)
-            else:
-                c.freelist = self.get_freepointer(s, obj)
-            c.tid += 1
+    # ------------------------------------------------------------------ hooks
+    def attach_hooks(self, hooks: SlabHooks) -> None:
+        """Attach a set of slab hooks (a KASAN, KFENCE, kmemleak, KMSAN or failslab model).
+
+        slab_alloc_node() and slab_free() call attached hooks where mm/slub.c
+        calls those subsystems. With none attached the allocation path tests
+        an empty tuple once, and slab_free is do_slab_free itself (rebound).
+        """
+        if hooks not in self.hooks:
+            self.hooks = (*self.hooks, hooks)
+        self._bind_free()
+
+    def detach_hooks(self, hooks: SlabHooks) -> None:
+        self.hooks = tuple(h for h in self.hooks if h is not hooks)
+        self._bind_free()
+
+    def _bind_free(self) -> None:
+        if self.hooks:
+            self.__dict__.pop("slab_free", None)
         else:
-            obj = self.slab_alloc_slow(s, gfp, orig_size, c)
-            if not obj:
-                return 0
-        if gfp & 0x100:  # __GFP_ZERO: the request size of a debugged kmalloc, else the object
-            self.fill(obj, 0, orig_size if self.orig_size_kept(s) else s.object_size)
-        if self.kasan is not None:  # slab_post_alloc_hook()
-            self.kasan.slab_alloc(s, obj, gfp)
-        if self.kmemleak is not None and not s.flags & SLAB_NOLEAKTRACE:
-            self.kmemleak.kmemleak_alloc(obj, s.object_size, 1, gfp)
+            self.slab_free = self.do_slab_free  # type: ignore[method-assign]
+
+    def slab_pre_alloc_hook(self, s: KmemCache, gfp: int, orig_size: int) -> int:
+        """slab_pre_alloc_hook()'s should_failslab() and slab_alloc_node()'s kfence_alloc().
+
+        -1: an attached hook failed the allocation (failslab); an address: a
+        hook served it from its own pool (KFENCE); 0: the slab serves it.
+        """
+        for h in self.hooks:
+            if h.should_failslab(s, gfp):
+                return -1
+        for h in self.hooks:
+            obj = h.kfence_alloc(s, orig_size, gfp)
+            if obj:
+                return obj
+        return 0
+
+    def slab_post_alloc_hook(self, s: KmemCache, obj: int, gfp: int, orig_size: int) -> int:
+        """slab_post_alloc_hook(): kasan_slab_alloc(), kmemleak_alloc_recursive(),
+        kmsan_slab_alloc() of the attached hooks (the zeroing is slab_alloc_node()'s)."""
+        for h in self.hooks:
+            h.slab_post_alloc(s, obj, gfp, orig_size)
         return obj
 
-    def slab_alloc_slow(self, s: KmemCache, gfp: int, orig_size: int, c: KmemCacheCpu) -> int:
-        """mm/slub.c ___slab_alloc()."""
+    def slab_free_hook(
+        self, s: KmemCache, slab: Slab, obj: int, after_rcu_delay: bool = False
+    ) -> bool:
+        """slab_free_hook(): kmemleak_free_recursive(), kmsan_slab_free(), kasan_slab_free()
+        and __slab_free()'s kfence_free(); False when a hook keeps the object (quarantine)."""
+        keep = False
+        for h in reversed(self.hooks):  # free hooks unwind the alloc hooks' order
+            keep = h.slab_free(s, slab, obj, after_rcu_delay) or keep
+        return not keep
+
+    # ------------------------------------------------------------------ allocation
+    def slab_alloc_node(self, s: KmemCache, gfp: int, node: int, addr: int, orig_size: int) -> int:
+        """mm/slub.c slab_alloc_node(): the one way an object leaves a cache.
+
+        kmalloc(), kmem_cache_alloc() and their _node, _bulk, zalloc and
+        track_caller forms, krealloc() and the replay all come here, with
+        `gfp` as a plain int, `addr` the caller (_RET_IP_, 0 to find it when
+        a track is recorded) and `orig_size` the bytes asked for. In the
+        kernel's order: slab_pre_alloc_hook() (might_alloc(): an allocation
+        that may sleep, in atomic context, is reported; should_failslab()),
+        kfence_alloc(), the per-CPU fast path (pop the CPU freelist: the next
+        free pointer is read from inside the object), else
+        __slab_alloc_node() (___slab_alloc(), the slow path), then
+        slab_post_alloc_hook(): the object zeroed for __GFP_ZERO (its request
+        size only in a debugged kmalloc cache, which red-zones the rest), and
+        the attached hooks. The counter of objects in use moves here and in
+        slab_free(), so /proc and the replay's sampling read it in O(1).
+        """
+        sched = self._sched
+        if gfp & 0x400 and (  # __GFP_DIRECT_RECLAIM: might_alloc()
+            sched.preempt_count or sched.irqs_disabled or sched.rcu_read_lock_nesting
+        ):
+            sched.might_alloc(gfp, "slab_pre_alloc_hook")
+        hooks = self.hooks
+        if hooks:
+            obj = self.slab_pre_alloc_hook(s, gfp, orig_size)
+            if obj:
+                return self.slab_post_alloc_hook(s, obj, gfp, orig_size) if obj > 0 else 0
+        c = s.cpu_slab[sched.current_cpu]
+        obj = c.freelist
+        if obj:
+            # get_freepointer_safe(): the next free object, from inside this one.
+            if s.fp_inline:
+                c.freelist = self._read_ulong(obj + s.offset)
+            else:
+                c.freelist = self.get_freepointer(s, obj)
+        else:
+            obj = self.slab_alloc_slow(s, gfp, addr, orig_size, c)
+            if not obj:
+                return 0
+        s.inuse_objects += 1
+        if gfp & 0x100:  # __GFP_ZERO: slab_want_init_on_alloc()
+            self.fill(obj, 0, orig_size if s.zero_orig_size else s.object_size)
+        if hooks:
+            self.slab_post_alloc_hook(s, obj, gfp, orig_size)
+        return obj
+
+    def slab_alloc_slow(
+        self, s: KmemCache, gfp: int, addr: int, orig_size: int, c: KmemCacheCpu
+    ) -> int:
+        """mm/slub.c __slab_alloc_node() / ___slab_alloc(): the CPU slab is out of objects."""
         if s.debug or self.slub_tiny:
-            return self.alloc_single(s, gfp, orig_size)
+            return self.alloc_single(s, gfp, addr, orig_size)
         slab = c.slab
         if slab is not None:
             freelist = slab.freelist
@@ -804,7 +899,6 @@ class Slub:
             # The CPU slab is full: it leaves the CPU, on no list.
             slab.frozen = False
             c.slab = None
-            c.tid += 1
         while c.partial:
             slab = c.partial.pop()
             freelist = slab.freelist
@@ -831,12 +925,11 @@ class Slub:
 
     def _load_freelist(self, s: KmemCache, c: KmemCacheCpu, freelist: int) -> int:
         c.freelist = self.get_freepointer(s, freelist)
-        c.tid += 1
         return freelist
 
     def slab_out_of_memory(self, s: KmemCache, gfp: int) -> None:
         """mm/slub.c slab_out_of_memory(): the rate-limited warning unless __GFP_NOWARN."""
-        if gfp & GFP.NOWARN:
+        if gfp & GFP_NOWARN:
             return
         log = self.k.log
         n = s.node
@@ -852,51 +945,42 @@ class Slub:
         log.pr_warn(f"  node 0: slabs: {n.nr_slabs}, objs: {n.total_objects}, free: {free}")
 
     # ------------------------------------------------------------------ free
-    def slab_free(self, s: KmemCache, slab: Slab, obj: int, after_rcu_delay: bool = False) -> None:
-        """slab_free(): slab_free_hook() (kmemleak, KASAN), then do_slab_free()."""
-        if self.kmemleak is not None and not after_rcu_delay:
-            self.kmemleak.kmemleak_free(obj)
-        kasan = self.kasan
-        if kasan is not None:
-            if s.flags & SLAB_TYPESAFE_BY_RCU and kasan.rcu_debug and not after_rcu_delay:
-                # CONFIG_SLUB_RCU_DEBUG: KASAN sees the free after a grace period
-                # (slab_free_after_rcu_debug()); the object stays usable by readers.
-                if not kasan.check_slab_allocation(s, slab, obj):
-                    self.k.rcu.call_rcu(obj, lambda o: self._free_after_rcu(s, o))
-                return
-            if kasan.slab_free(s, slab, obj, after_rcu_delay):
-                return
-        self.do_slab_free(s, slab, obj)
+    def slab_free(self, s: KmemCache, slab: Slab, obj: int, addr: int = 0) -> None:
+        """mm/slub.c slab_free(): the one way an object goes back to its cache.
 
-    def _free_after_rcu(self, s: KmemCache, obj: int) -> None:
-        slab = self.slab_of_pfn.get((obj + self._v2p) >> self.page_shift)
-        if slab is not None:
-            self.slab_free(s, slab, obj, after_rcu_delay=True)
+        kfree(), kmem_cache_free(), the bulk frees, krealloc() and the replay
+        all come here. slab_free_hook() runs the attached hooks (a KASAN
+        quarantine may keep the object), then do_slab_free(). With no hook
+        attached this name is bound to do_slab_free itself.
+        """
+        if self.slab_free_hook(s, slab, obj):
+            self.do_slab_free(s, slab, obj, addr)
 
-    def do_slab_free(self, s: KmemCache, slab: Slab, obj: int) -> None:
-        """do_slab_free(): push on the CPU freelist when the object is of the CPU slab."""
-        c = s.cpu_slab[self.current_cpu()]
+    def slab_free_after_rcu_debug(self, s: KmemCache, obj: int) -> None:
+        """mm/slub.c slab_free_after_rcu_debug(): a SLUB_RCU_DEBUG free, a grace period later."""
+        slab = self.virt_to_slab(obj)
+        if slab is not None and self.slab_free_hook(s, slab, obj, True):
+            self.do_slab_free(s, slab, obj, 0)
+
+    def do_slab_free(self, s: KmemCache, slab: Slab, obj: int, addr: int = 0) -> None:
+        """mm/slub.c do_slab_free(): an object of the CPU's active slab, freed on that CPU,
+        is pushed on the lockless CPU freelist (its free pointer written inside it); any
+        other goes through __slab_free()."""
+        s.inuse_objects -= 1
+        c = s.cpu_slab[self._sched.current_cpu]
         if slab is c.slab:
-            fp = c.freelist
-            if s.random:
-                self.set_freepointer(s, obj, fp)
+            if s.fp_inline:
+                self._write_ulong(obj + s.offset, c.freelist)
             else:
-                p = obj + s.offset + self._v2p
-                pfn = p >> self.page_shift
-                frame = self._frames.get(pfn)
-                if frame is None:
-                    frame = self._frames[pfn] = bytearray(self.page_size)
-                o = p & (self.page_size - 1)
-                frame[o : o + self.word] = fp.to_bytes(self.word, self.byteorder)
+                self.set_freepointer(s, obj, c.freelist)
             c.freelist = obj
-            c.tid += 1
             return
-        self.slab_free_slow(s, slab, obj)
+        self.slab_free_slow(s, slab, obj, addr)
 
-    def slab_free_slow(self, s: KmemCache, slab: Slab, obj: int) -> None:
+    def slab_free_slow(self, s: KmemCache, slab: Slab, obj: int, addr: int) -> None:
         """mm/slub.c __slab_free(): onto the slab's own freelist, and list moves."""
         if s.debug or self.slub_tiny:
-            self.free_to_partial_list(s, slab, obj)
+            self.free_to_partial_list(s, slab, obj, addr)
             return
         prior = slab.freelist
         self.set_freepointer(s, obj, prior)
@@ -920,8 +1004,260 @@ class Slub:
             self.remove_partial(s, slab)
             self.discard_slab(s, slab)
 
+    # ------------------------------------------------------------------ object API
+    def virt_to_slab(self, addr: int) -> Slab | None:
+        """mm/slab.h virt_to_slab(): the slab of the page `addr` lies in, None if not a slab.
+
+        The kernel goes from the address to its struct page, to the folio
+        (compound_head()) and its slab. The model's slab_of_pfn holds, for
+        every frame of a slab, what that walk finds: one lookup by pfn.
+        """
+        return self.slab_of_pfn.get((addr + self._pa_offset) >> self.page_shift)
+
+    def cache_from_obj(self, s: KmemCache, x: int) -> KmemCache | None:
+        """mm/slub.c cache_from_obj() / virt_to_cache(): the cache `x` really belongs to."""
+        slab = self.virt_to_slab(x)
+        if slab is None:
+            warn(self.k, "mm/slab.h", "virt_to_cache", "virt_to_cache: Object is not a Slab page!")
+            return None
+        cachep = slab.cache
+        if cachep is not s:
+            # WARN(), not WARN_ONCE(): every wrong free is reported.
+            warn(
+                self.k,
+                "mm/slub.c",
+                "cache_from_obj",
+                f"cache_from_obj: Wrong slab cache. {s.name} but object is from {cachep.name}",
+                once=False,
+            )
+            print_tracking(self, cachep, x)
+        return cachep
+
+    @EXPORT_SYMBOL
+    def kmem_cache_alloc(self, s: KmemCache, gfp: int) -> int:
+        """kmem_cache_alloc(): an object of cache `s`, or 0.
+
+        On a cache kmem_cache_destroy() has released this is a use-after-free
+        of the descriptor, which 6.18 without KASAN does not notice: it
+        allocates from the freed descriptor's stale state (its CPU slabs were
+        flushed, so a new slab comes from the page allocator), and neither
+        the object nor its slab appear in /proc/slabinfo any more. The model
+        does the same; with a KASAN model attached, kasan_check_byte() is
+        where the kernel would report it.
+        """
+        if gfp.__class__ is not int:
+            gfp = int(gfp)
+        return self.slab_alloc_node(s, gfp, -1, 0, s.object_size)
+
+    @EXPORT_SYMBOL
+    def kmem_cache_alloc_node(self, s: KmemCache, gfp: int, node: int = -1) -> int:
+        """kmem_cache_alloc_node(): one node in the model."""
+        return self.slab_alloc_node(s, int(gfp), node, 0, s.object_size)
+
+    @EXPORT_SYMBOL
+    def kmem_cache_free(self, s: KmemCache, x: int) -> None:
+        """kmem_cache_free(): `x` goes back to its cache (cache_from_obj() checks it is `s`'s)."""
+        if not x:
+            return
+        slab = self.slab_of_pfn.get((x + self._pa_offset) >> self.page_shift)
+        if slab is None or slab.cache is not s:
+            cachep = self.cache_from_obj(s, x)
+            if cachep is None or slab is None:
+                return
+            s = cachep
+        self.slab_free(s, slab, x, 0)
+
+    @EXPORT_SYMBOL
+    def kmem_cache_alloc_bulk(self, s: KmemCache, gfp: int, nr: int) -> list[int]:
+        """kmem_cache_alloc_bulk(): `nr` objects, or none at all (the kernel returns 0)."""
+        gfp = int(gfp)
+        objs: list[int] = []
+        for _ in range(nr):
+            obj = self.slab_alloc_node(s, gfp, -1, 0, s.object_size)
+            if not obj:
+                self.kmem_cache_free_bulk(s, objs)
+                return []
+            objs.append(obj)
+        return objs
+
+    @EXPORT_SYMBOL
+    def kmem_cache_free_bulk(self, s: KmemCache | None, objs: list[int]) -> None:
+        """kmem_cache_free_bulk(); with s = NULL the objects are kmalloc()ed (kfree_bulk())."""
+        for obj in objs:
+            if s is None:
+                self.kfree(obj)
+            else:
+                self.kmem_cache_free(s, obj)
+
+    # ------------------------------------------------------------------ kmalloc
+    @EXPORT_SYMBOL("kmalloc", "__kmalloc")
+    def kmalloc(
+        self,
+        size: int,
+        gfp: int,
+        node: int = -1,
+        caller: int = 0,
+        b: list[KmemCache | None] | None = None,
+    ) -> int:
+        """kmalloc(): an object of the kmalloc size class, a large kmalloc, or 0.
+
+        This is mm/slub.c __do_kmalloc_node(), which every kmalloc form
+        reaches: above KMALLOC_MAX_CACHE_SIZE a large kmalloc (pages); 0
+        bytes give ZERO_SIZE_PTR; a negative size is a huge size_t; else the
+        size class (from bucket set `b` when kmem_buckets_alloc() passes one)
+        and slab_alloc_node(). A scenario calls kmalloc(size, gfp); `node`
+        and `caller` are what kmalloc_node() and kmalloc_track_caller() pass.
+        """
+        if gfp.__class__ is not int:
+            gfp = int(gfp)
+        if size > KMALLOC_MAX_CACHE_SIZE or size <= 0:
+            if size == 0:
+                return ZERO_SIZE_PTR
+            return self.kmalloc_large_node(size & SIZE_MAX, gfp, node)
+        if b is None and not gfp & self.kmalloc_not_normal and not self.random_kmalloc:
+            s = self._by_size[0][size]
+        else:
+            if self.random_kmalloc and not caller:
+                caller = self.caller_address()
+            s = self.kmalloc_slab(size, gfp, caller, b)
+        obj = self.slab_alloc_node(s, gfp, node, caller, size)
+        if obj and self.hooks:
+            for h in self.hooks:
+                h.kmalloc(s, obj, size, gfp)  # kasan_kmalloc()
+        return obj
+
+    @EXPORT_SYMBOL("kmalloc_node", "__kmalloc_node")
+    def kmalloc_node(self, size: int, gfp: int, node: int = -1) -> int:
+        """kmalloc_node(): one node in the model."""
+        return self.kmalloc(size, gfp, node)
+
+    @EXPORT_SYMBOL("kmalloc_track_caller", "__kmalloc_track_caller")
+    def kmalloc_track_caller(self, size: int, gfp: int, caller: int | None = None) -> int:
+        """kmalloc_track_caller(): kmalloc() charged to the caller's caller (_RET_IP_).
+
+        The kernel macro passes the return address of the function calling
+        it, so allocation helpers (kstrdup, kmemdup) name their own callers
+        in SLAB_STORE_USER tracks and pick the random kmalloc cache by them.
+        Here `caller` is that address; without it, the scenario function that
+        called the function calling kmalloc_track_caller().
+        """
+        if caller is None:
+            caller = self.caller_address(1)
+        return self.kmalloc(size, gfp, -1, caller)
+
+    @EXPORT_SYMBOL("kmalloc_node_track_caller", "__kmalloc_node_track_caller")
+    def kmalloc_node_track_caller(
+        self, size: int, gfp: int, node: int = -1, caller: int | None = None
+    ) -> int:
+        """kmalloc_node_track_caller(): kmalloc_track_caller() on a node."""
+        if caller is None:
+            caller = self.caller_address(1)
+        return self.kmalloc(size, gfp, node, caller)
+
+    def kmalloc_large(self, size: int, gfp: int) -> int:
+        """kmalloc_large(): whole pages for a request above KMALLOC_MAX_CACHE_SIZE."""
+        return self.kmalloc_large_node(size, int(gfp), -1)
+
+    def kmalloc_large_node(self, size: int, gfp: int, node: int) -> int:
+        """mm/slub.c ___kmalloc_large_node(): a __GFP_COMP block, counted as slab memory."""
+        if gfp & GFP_SLAB_BUG_MASK:
+            gfp = self.kmalloc_fix_flags(gfp)
+        order = get_order(size, self.page_shift)
+        pa = self.k.page_alloc
+        page = pa.alloc_pages(gfp | GFP_COMP, order)
+        if page is None:
+            return 0
+        page.owner = "large_kmalloc"
+        self.large_kmalloc[page.pfn] = (page, order)
+        self.large_pages += 1 << order
+        ptr = int(pa.page_address(page))
+        for h in self.hooks:
+            h.kmalloc_large(ptr, size, gfp)  # kasan_kmalloc_large(), kmemleak_alloc(), kmsan
+        return ptr
+
+    @EXPORT_SYMBOL
+    def kfree(self, p: int) -> None:
+        """kfree(): a slab object or a large kmalloc; NULL and ZERO_SIZE_PTR are no-ops."""
+        if p <= ZERO_SIZE_PTR:
+            return
+        pfn = (p + self._pa_offset) >> self.page_shift
+        slab = self.slab_of_pfn.get(pfn)
+        if slab is None:
+            self.free_large_kmalloc(pfn, p)
+            return
+        self.slab_free(slab.cache, slab, p, 0)
+
+    def free_large_kmalloc(self, pfn: int, p: int) -> None:
+        """mm/slub.c free_large_kmalloc(): the pages of a large kmalloc back to the buddy."""
+        large = self.large_kmalloc.pop(pfn, None)
+        if large is None:
+            self.warn("mm/slub.c", "free_large_kmalloc")
+            self.dump_page(pfn, "Not a kmalloc allocation")
+            return
+        page, order = large
+        for h in reversed(self.hooks):
+            h.kfree_large(p)  # kmemleak_free(), kasan_kfree_large(), kmsan_kfree_large()
+        self.large_pages -= 1 << order
+        page.owner = ""
+        if self.kasan is not None:
+            self.kasan.poison_pages(int(self.k.page_alloc.page_address(page)), order)
+        self.aspace.clear_pages(page.pfn, 1 << order)  # host memory follows what is in use
+        self.k.page_alloc.free_pages_struct(page, order)
+
+    def dump_page(self, pfn: int, reason: str) -> None:
+        """mm/debug.c dump_page() of the frame at `pfn` (a bare struct page if it is free)."""
+        from kmemsim.mm.debug import dump_page
+
+        dump_page(self.k, self.k.page_alloc.pfn_to_page(pfn), reason)
+
+    @EXPORT_SYMBOL
+    def krealloc(self, p: int, new_size: int, gfp: int) -> int:
+        """mm/slub.c krealloc(): in place while it fits the object, else a copy and kfree().
+
+        __do_krealloc(): a debugged kmalloc cache records the new request size
+        and red-zones the bytes after it; with __GFP_ZERO the bytes between the
+        old and the new request are cleared. A new object comes from
+        kmalloc_node_track_caller(), and the old one is freed when it moved.
+        """
+        gfp = int(gfp)
+        if not new_size:
+            self.kfree(p)
+            return ZERO_SIZE_PTR
+        if p <= ZERO_SIZE_PTR:
+            return self.kmalloc(new_size, gfp)
+        if self.kasan is not None and not self.kasan.kasan_check_byte(p):
+            return 0  # a double free in the making: KASAN reported it
+        s: KmemCache | None = None
+        orig_size = 0
+        slab = self.virt_to_slab(p)
+        if slab is not None:
+            s = slab.cache
+            orig_size = self.get_orig_size(s, p)
+            ks = s.object_size
+        else:
+            large = self.large_kmalloc.get((p + self._pa_offset) >> self.page_shift)
+            ks = (self.page_size << large[1]) if large else 0
+        if new_size <= ks:
+            if gfp & 0x100:  # want_init_on_alloc()
+                if orig_size and orig_size < new_size:
+                    self.fill(p + orig_size, 0, new_size - orig_size)
+                else:
+                    self.fill(p + new_size, 0, ks - new_size)
+            if s is not None and self.orig_size_kept(s):
+                self.set_orig_size(s, p, new_size)
+                if s.flags & _SLAB_RED_ZONE and new_size < ks:
+                    self.fill(p + new_size, SLUB_RED_ACTIVE, ks - new_size)
+            if self.kasan is not None:
+                self.kasan.krealloc(p, new_size)  # kasan_krealloc()
+            return p
+        ret = self.kmalloc(new_size, gfp)
+        if ret:
+            self.write(ret, self.read(p, orig_size or ks))
+            self.kfree(p)
+        return ret
+
     # ------------------------------------------------------------------ debug / tiny paths
-    def alloc_single(self, s: KmemCache, gfp: int, orig_size: int) -> int:
+    def alloc_single(self, s: KmemCache, gfp: int, addr: int, orig_size: int) -> int:
         """Debug and SLUB_TINY caches: one object straight from a node slab, no CPU slab.
 
         get_partial_node() with alloc_single_from_partial() over the node's
@@ -938,9 +1274,9 @@ class Slub:
                 continue
             if slab.inuse == slab.objects:
                 self.remove_partial(s, slab)
-                if s.flags & SLAB_STORE_USER:
+                if s.flags & _SLAB_STORE_USER:
                     n.full.add(slab)
-            self.alloc_single_done(s, obj, gfp)
+            self.alloc_single_done(s, obj, addr)
             return obj
         new = self.allocate_slab(s, gfp)
         if new is None:
@@ -953,21 +1289,22 @@ class Slub:
         if s.debug and not self.alloc_debug_processing(s, slab, obj, orig_size):
             return 0
         if slab.inuse == slab.objects:
-            if s.flags & SLAB_STORE_USER:
+            if s.flags & _SLAB_STORE_USER:
                 n.full.add(slab)
         else:
             self.add_partial(s, slab, tail=False)
-        self.alloc_single_done(s, obj, gfp)
+        self.alloc_single_done(s, obj, addr)
         return obj
 
-    def alloc_single_done(self, s: KmemCache, obj: int, gfp: int) -> None:
-        if s.flags & SLAB_STORE_USER:
-            self.set_track(s, obj, alloc=True)
+    def alloc_single_done(self, s: KmemCache, obj: int, addr: int) -> None:
+        if s.flags & _SLAB_STORE_USER:
+            self.set_track(s, obj, True, addr)
 
-    def free_to_partial_list(self, s: KmemCache, slab: Slab, obj: int) -> None:
+    def free_to_partial_list(self, s: KmemCache, slab: Slab, obj: int, addr: int) -> None:
         """mm/slub.c free_to_partial_list(): the free path of debug and SLUB_TINY caches."""
         n = s.node
-        if s.debug and not self.free_debug_processing(s, slab, obj):
+        if s.debug and not self.free_debug_processing(s, slab, obj, addr):
+            s.inuse_objects += 1  # "Object ... not freed": it stays in use
             return
         prior = slab.freelist
         slab.inuse -= 1
@@ -990,20 +1327,20 @@ class Slub:
         that size only, and red-zoned from there (the "kmalloc Redzone").
         """
         poison_size = s.object_size
-        if s.flags & SLAB_RED_ZONE:
+        if s.flags & _SLAB_RED_ZONE:
             self.fill(obj - s.red_left_pad, val, s.red_left_pad)
             if self.orig_size_kept(s) and val == SLUB_RED_ACTIVE:
                 poison_size = self.get_orig_size(s, obj)
         if s.flags & _OBJECT_POISON:
             self.fill(obj, POISON_FREE, poison_size - 1)
             self.fill(obj + poison_size - 1, POISON_END, 1)
-        if s.flags & SLAB_RED_ZONE:
+        if s.flags & _SLAB_RED_ZONE:
             self.fill(obj + poison_size, val, s.inuse - poison_size)
 
     @staticmethod
     def orig_size_kept(s: KmemCache) -> bool:
         """slub_debug_orig_size(): a kmalloc cache with SLAB_STORE_USER records request sizes."""
-        return bool(s.flags & SLAB_STORE_USER) and bool(s.flags & SLAB_KMALLOC)
+        return bool(s.flags & _SLAB_STORE_USER) and bool(s.flags & _SLAB_KMALLOC)
 
     def warn(self, file: str, func: str) -> None:
         """WARN_ON_ONCE(): the cut-here report at `file` in `func` (mm/debug.py), once per site."""
@@ -1011,27 +1348,29 @@ class Slub:
 
         warn(self.k, file, func)
 
-    def set_track(self, s: KmemCache, obj: int, alloc: bool) -> None:
+    def set_track(self, s: KmemCache, obj: int, alloc: bool, addr: int = 0) -> None:
         """set_track(): record who allocated / freed the object (caller, cpu, pid, jiffies).
 
-        struct track sits after the free pointer: the caller's address, the
-        stack depot handle (none here), cpu, pid and when. The caller is the
-        scenario function that called into the model, given a text address of
-        its own so that print_track() can name it as %pS does.
+        struct track sits after the free pointer: the caller's address
+        (`addr`, the _RET_IP_ the API was given, or the scenario's call site),
+        the stack depot handle (none here), cpu, pid and when (jiffies).
         """
-        if not s.flags & SLAB_STORE_USER:
+        if not s.flags & _SLAB_STORE_USER:
             return
         base = obj + self.get_info_end(s) + (0 if alloc else self.track_size)
-        sched = self.k.sched
         rec = self._track_struct.pack(
-            self.caller_address(),
+            addr or self.caller_address(),
             0,
-            self.current_cpu(),
-            int(getattr(sched, "pid", 0)),
+            self._sched.current_cpu,
+            self._sched.pid,
             *((0,) if self.word == 8 else ()),
-            int(getattr(self.k, "jiffies", 0)),
+            self.jiffies(),
         )
         self.write(base, rec)
+
+    def jiffies(self) -> int:
+        """jiffies of the simulated clock (kernel/time/), as set_track() stores it."""
+        return self.k.clock.jiffies & ((1 << (8 * self.word)) - 1)
 
     def read_track(self, s: KmemCache, obj: int, alloc: bool) -> tuple[int, int, int, int]:
         """get_track(): (caller address, cpu, pid, when) of an object's alloc or free track."""
@@ -1039,26 +1378,39 @@ class Slub:
         fields = self._track_struct.unpack(self.read(base, self.track_size))
         return fields[0], fields[2], fields[3], fields[-1]
 
-    def caller_address(self) -> int:
-        """_RET_IP_ of the allocation: a text address standing for the scenario's caller."""
-        import sys
+    def caller_address(self, up: int = 0) -> int:
+        """_RET_IP_ of a call into the slab layer: a text address for the scenario's call site.
 
-        frame = sys._getframe(2)
-        while frame.f_back is not None and frame.f_code.co_filename.startswith(self._pkg_dir):
+        The first frame outside kmemsim is the caller (`up` more frames out for
+        kmalloc_track_caller()). Each calling function gets a text symbol of
+        its own, and each line of it its own address inside the symbol, so
+        that %pS prints "function+0xoff/0x1000" and two call sites differ
+        (the random kmalloc caches hash them).
+        """
+        frame = sys._getframe(1)
+        pkg = self._pkg_dir
+        while frame.f_back is not None and frame.f_code.co_filename.startswith(pkg):
             frame = frame.f_back
-        name = frame.f_code.co_name
-        if name == "<module>":
-            name = "kmemsim_scenario"
-        addr = self._sym_addr.get(name)
-        if addr is None:
-            addr = self._text_base + 0x40 * len(self._sym_addr)
-            self._sym_addr[name] = addr
-            self._sym_name[addr] = name
-        return addr
+        while up and frame.f_back is not None:
+            frame = frame.f_back
+            up -= 1
+        code = frame.f_code
+        key = (code.co_filename, code.co_name, code.co_firstlineno)
+        base = self._sym_addr.get(key)
+        if base is None:
+            base = self._text_base + _SYMBOL_SIZE * len(self._sym_addr)
+            self._sym_addr[key] = base
+            name = code.co_name
+            self._sym_name[base] = "kmemsim_scenario" if name == "<module>" else name
+        return base + min(4 * max(frame.f_lineno - code.co_firstlineno, 0), _SYMBOL_SIZE - 4)
 
     def symbol(self, addr: int) -> str:
-        """%pS of a recorded caller address."""
-        return f"{self._sym_name.get(addr, hex(addr))}+0x0/0x40"
+        """%pS of a recorded caller address: "function+0xoff/0xsize"."""
+        base = addr - (addr - self._text_base) % _SYMBOL_SIZE
+        name = self._sym_name.get(base)
+        if name is None:
+            return hex(addr)
+        return f"{name}+{addr - base:#x}/{_SYMBOL_SIZE:#x}"
 
     def get_info_end(self, s: KmemCache) -> int:
         """get_info_end(): where the tracking data starts."""
@@ -1082,7 +1434,7 @@ class Slub:
 
     def alloc_debug_processing(self, s: KmemCache, slab: Slab, obj: int, orig_size: int) -> bool:
         """mm/slub.c alloc_debug_processing(): checks, then the object made active."""
-        if s.flags & SLAB_CONSISTENCY_CHECKS and not alloc_consistency_checks(self, s, slab, obj):
+        if s.flags & _SLAB_CONSISTENCY_CHECKS and not alloc_consistency_checks(self, s, slab, obj):
             slab_fix(self, s, "Marking all objects used")
             slab.inuse = slab.objects
             slab.freelist = 0
@@ -1093,21 +1445,21 @@ class Slub:
         self.init_object(s, obj, SLUB_RED_ACTIVE)
         return True
 
-    def free_debug_processing(self, s: KmemCache, slab: Slab, obj: int) -> bool:
+    def free_debug_processing(self, s: KmemCache, slab: Slab, obj: int, addr: int) -> bool:
         """mm/slub.c free_debug_processing(): checks, tracking, the object made inactive."""
         ok = True
-        if s.flags & SLAB_CONSISTENCY_CHECKS and not check_slab(self, s, slab):
+        if s.flags & _SLAB_CONSISTENCY_CHECKS and not check_slab(self, s, slab):
             ok = False
         elif slab.inuse < 1:
             slab_err(self, s, slab, "Slab has 0 allocated objects but 1 are to be freed")
             ok = False
-        elif s.flags & SLAB_CONSISTENCY_CHECKS and not free_consistency_checks(self, s, slab, obj):
+        elif s.flags & _SLAB_CONSISTENCY_CHECKS and not free_consistency_checks(self, s, slab, obj):
             ok = False
         if not ok:
             slab_fix(self, s, f"Object at 0x{obj:016x} not freed")
             return False
-        if s.flags & SLAB_STORE_USER:
-            self.set_track(s, obj, alloc=False)
+        if s.flags & _SLAB_STORE_USER:
+            self.set_track(s, obj, False, addr)
         trace(self, s, slab, obj, alloc=False)
         self.init_object(s, obj, SLUB_RED_INACTIVE)
         return True
@@ -1143,8 +1495,8 @@ class Slub:
     def slab_pages(self) -> tuple[int, int]:
         """(reclaimable, unreclaimable) slab pages: NR_SLAB_(UN)RECLAIMABLE_B in pages."""
         rec = unrec = 0
-        for s in self.caches:
-            if s.flags & SLAB_RECLAIM_ACCOUNT:
+        for s in itertools.chain(self.caches, self.leaked_caches):
+            if s.flags & _SLAB_RECLAIM_ACCOUNT:
                 rec += s.node.nr_pages
             else:
                 unrec += s.node.nr_pages
@@ -1158,8 +1510,62 @@ class Slub:
         return before - sum(s.node.nr_pages for s in self.caches)
 
 
+class KasanSlabHooks(SlabHooks):
+    """The kasan_* calls of mm/slub.c, made to the generic KASAN model (mm/kasan/)."""
+
+    def __init__(self, sa: Slub, kasan: Any) -> None:
+        self.sa = sa
+        self.kasan = kasan
+
+    def slab_post_alloc(self, s: KmemCache, obj: int, gfp: int, orig_size: int) -> None:
+        self.kasan.slab_alloc(s, obj, gfp)  # kasan_slab_alloc()
+
+    def kmalloc(self, s: KmemCache, obj: int, size: int, gfp: int) -> None:
+        self.kasan.kmalloc(s, obj, size)  # kasan_kmalloc(): the redzone past `size`
+
+    def kmalloc_large(self, ptr: int, size: int, gfp: int) -> None:
+        self.kasan.kmalloc_large(ptr, size)
+
+    def kfree_large(self, ptr: int) -> None:
+        self.kasan.kfree_large(ptr)  # reports an invalid or double free, frees anyway
+
+    def slab_free(self, s: KmemCache, slab: Slab, obj: int, after_rcu_delay: bool) -> bool:
+        kasan = self.kasan
+        if s.flags & _SLAB_TYPESAFE_BY_RCU and kasan.rcu_debug and not after_rcu_delay:
+            # CONFIG_SLUB_RCU_DEBUG: KASAN sees the free after a grace period
+            # (slab_free_after_rcu_debug()); the object stays usable by readers.
+            if not kasan.check_slab_allocation(s, slab, obj):
+                sa = self.sa
+                sa.k.rcu.call_rcu(obj, lambda o: sa.slab_free_after_rcu_debug(s, o))
+            return True
+        return bool(kasan.slab_free(s, slab, obj, after_rcu_delay))
+
+
+class KmemleakSlabHooks(SlabHooks):
+    """The kmemleak_* calls of mm/slub.c, made to the kmemleak model (mm/kmemleak.py)."""
+
+    def __init__(self, kmemleak: Any) -> None:
+        self.kmemleak = kmemleak
+
+    def slab_post_alloc(self, s: KmemCache, obj: int, gfp: int, orig_size: int) -> None:
+        if not s.flags & _SLAB_NOLEAKTRACE:  # kmemleak_alloc_recursive()
+            self.kmemleak.kmemleak_alloc(obj, s.object_size, 1, gfp)
+
+    def kmalloc_large(self, ptr: int, size: int, gfp: int) -> None:
+        self.kmemleak.kmemleak_alloc(ptr, size, 1, gfp)
+
+    def kfree_large(self, ptr: int) -> None:
+        self.kmemleak.kmemleak_free(ptr)
+
+    def slab_free(self, s: KmemCache, slab: Slab, obj: int, after_rcu_delay: bool) -> bool:
+        if not after_rcu_delay:  # kmemleak_free_recursive(), once
+            self.kmemleak.kmemleak_free(obj)
+        return False
+
+
 def kmem_cache_init(k: Kernel) -> SlabAllocator:
     """mm/slub.c kmem_cache_init(): SLUB's own two caches, the kmalloc caches, the "SLUB:" line."""
+    from kmemsim.include.linux import slab as slab_h
     from kmemsim.include.linux.export import export_symbols
     from kmemsim.mm.slab_boot import create_boot_caches
     from kmemsim.mm.slab_common import SlabAllocator
@@ -1167,6 +1573,7 @@ def kmem_cache_init(k: Kernel) -> SlabAllocator:
     sa = SlabAllocator(k)
     k.slab = sa
     export_symbols(k, sa)
+    export_symbols(k, slab_h)  # the inline helpers of include/linux/slab.h
     create_boot_caches(sa)  # kmem_cache_node, kmem_cache
     sa.create_kmalloc_caches()
     k.log.pr_info(
@@ -1174,6 +1581,7 @@ def kmem_cache_init(k: Kernel) -> SlabAllocator:
         f"MinObjects={sa.slub_min_objects}, CPUs={sa.nr_cpu_ids}, Nodes=1"
     )
     sa.register_fs()
+    sa.slab_state_full = True  # slab_sysfs_init() (an initcall; caches after it get checked)
     return sa
 
 
@@ -1243,14 +1651,15 @@ def print_slab_info(sa: Slub, slab: Slab) -> None:
 
 def print_tracking(sa: Slub, s: KmemCache, obj: int) -> None:
     """print_tracking(): "Allocated in" / "Freed in" of SLAB_STORE_USER caches."""
-    if not s.flags & SLAB_STORE_USER:
+    if not s.flags & _SLAB_STORE_USER:
         return
-    now = int(getattr(sa.k, "jiffies", 0))
+    now = sa.jiffies()
     for alloc, what in ((True, "Allocated"), (False, "Freed")):
         addr, cpu, pid, when = sa.read_track(s, obj, alloc)
         if not addr:
             continue
-        sa.k.log.pr_err(f"{what} in {sa.symbol(addr)} age={now - when} cpu={cpu} pid={pid}")
+        age = (now - when) & ((1 << (8 * sa.word)) - 1)
+        sa.k.log.pr_err(f"{what} in {sa.symbol(addr)} age={age} cpu={cpu} pid={pid}")
         # No stack depot handle is recorded.
         sa.k.log.pr_err("object allocation/free stack trace missing")
 
@@ -1262,12 +1671,12 @@ def print_trailer(sa: Slub, s: KmemCache, slab: Slab, p: int) -> None:
     fp = sa.get_freepointer(s, p)
     sa.k.log.pr_err(f"Object 0x{p:016x} @offset={p - slab.base} fp=0x{fp:016x}")
     sa.k.log.pr_err("")
-    if s.flags & SLAB_RED_ZONE:
+    if s.flags & _SLAB_RED_ZONE:
         print_section(sa, "Redzone  ", p - s.red_left_pad, s.red_left_pad)
     elif p > slab.base + 16:
         print_section(sa, "Bytes b4 ", p - 16, 16)
     print_section(sa, "Object   ", p, min(s.object_size, sa.page_size))
-    if s.flags & SLAB_RED_ZONE:
+    if s.flags & _SLAB_RED_ZONE:
         print_section(sa, "Redzone  ", p + s.object_size, s.inuse - s.object_size)
     off = _metadata_end(sa, s)
     size_from_object = s.size - s.red_left_pad
@@ -1278,9 +1687,9 @@ def print_trailer(sa: Slub, s: KmemCache, slab: Slab, p: int) -> None:
 def _metadata_end(sa: Slub, s: KmemCache) -> int:
     """Offset past the free pointer, the tracks and the original size: padding starts here."""
     off = sa.get_info_end(s)
-    if s.flags & SLAB_STORE_USER:
+    if s.flags & _SLAB_STORE_USER:
         off += 2 * sa.track_size
-        if s.flags & SLAB_KMALLOC:
+        if s.flags & _SLAB_KMALLOC:
             off += 4
     return off
 
@@ -1355,7 +1764,7 @@ def check_object(sa: Slub, s: KmemCache, slab: Slab, obj: int, val: int) -> bool
     """check_object(): red zones, poison, padding and the free pointer of one object."""
     ok = True
     end_obj = obj + s.object_size
-    if s.flags & SLAB_RED_ZONE:
+    if s.flags & _SLAB_RED_ZONE:
         ok &= check_bytes_and_report(
             sa, s, slab, obj, "Left Redzone", obj - s.red_left_pad, val, s.red_left_pad, ok
         )
@@ -1368,7 +1777,7 @@ def check_object(sa: Slub, s: KmemCache, slab: Slab, obj: int, val: int) -> bool
                 ok &= check_bytes_and_report(
                     sa, s, slab, obj, "kmalloc Redzone", obj + orig, val, s.object_size - orig, ok
                 )
-    elif s.flags & SLAB_POISON and s.object_size < s.inuse:
+    elif s.flags & _SLAB_POISON and s.object_size < s.inuse:
         ok &= check_bytes_and_report(
             sa,
             s,
@@ -1380,7 +1789,7 @@ def check_object(sa: Slub, s: KmemCache, slab: Slab, obj: int, val: int) -> bool
             s.inuse - s.object_size,
             ok,
         )
-    if s.flags & SLAB_POISON:
+    if s.flags & _SLAB_POISON:
         if val != SLUB_RED_ACTIVE and s.flags & _OBJECT_POISON:
             ok &= check_bytes_and_report(
                 sa, s, slab, obj, "Poison", obj, POISON_FREE, s.object_size - 1, ok
@@ -1406,7 +1815,7 @@ def check_object(sa: Slub, s: KmemCache, slab: Slab, obj: int, val: int) -> bool
 
 def slab_pad_check(sa: Slub, s: KmemCache, slab: Slab) -> None:
     """slab_pad_check(): the bytes after the last object must still be POISON_INUSE."""
-    if not s.flags & SLAB_POISON:
+    if not s.flags & _SLAB_POISON:
         return
     length = sa.page_size << slab.order
     remainder = length % s.size
@@ -1495,7 +1904,7 @@ def on_freelist(sa: Slub, s: KmemCache, slab: Slab, search: int) -> bool:
 
 def trace(sa: Slub, s: KmemCache, slab: Slab, obj: int, alloc: bool) -> None:
     """SLAB_TRACE (slub_debug=T): every alloc and free of the cache in the log."""
-    if not s.flags & SLAB_TRACE:
+    if not s.flags & _SLAB_TRACE:
         return
     sa.k.log.pr_info(
         f"TRACE {s.name} {'alloc' if alloc else 'free'} 0x{obj:016x} "

@@ -16,6 +16,9 @@ allocator up to 4 MiB (KMALLOC_SHIFT_MAX = MAX_PAGE_ORDER + PAGE_SHIFT).
 from __future__ import annotations
 
 import enum
+from typing import Any
+
+from kmemsim.include.linux.export import EXPORT_SYMBOL
 
 
 class SlabFlags(enum.IntFlag):
@@ -131,3 +134,107 @@ KMALLOC_TYPE_PREFIX: dict[int, str] = {
     KMALLOC_DMA: "dma-kmalloc-",
     KMALLOC_CGROUP: "kmalloc-cg-",
 }
+
+# CONFIG_RANDOM_KMALLOC_CACHES: copies of the normal kmalloc caches besides kmalloc-*.
+RANDOM_KMALLOC_CACHES_NR = 15
+# include/linux/hash.h
+GOLDEN_RATIO_64 = 0x61C8864680B583EB
+_U64 = (1 << 64) - 1
+
+
+def hash_64(val: int, bits: int) -> int:
+    """include/linux/hash.h hash_64(): the top `bits` bits of val * GOLDEN_RATIO_64."""
+    return ((val * GOLDEN_RATIO_64) & _U64) >> (64 - bits)
+
+
+class KmallocTypes:
+    """enum kmalloc_cache_type as a configuration numbers it (include/linux/slab.h).
+
+    KMALLOC_NORMAL is 0; with RANDOM_KMALLOC_CACHES the 15 random copies
+    follow it (KMALLOC_RANDOM_START + 1 .. KMALLOC_RANDOM_END); then
+    KMALLOC_RECLAIM (KMALLOC_NORMAL under SLUB_TINY), KMALLOC_DMA with
+    ZONE_DMA and KMALLOC_CGROUP with MEMCG; a type that is not configured is
+    KMALLOC_NORMAL. `prefix[type]` is the kmalloc_info[] name prefix.
+    """
+
+    def __init__(self, *, random: bool, slub_tiny: bool, zone_dma: bool, memcg: bool) -> None:
+        self.random_nr = RANDOM_KMALLOC_CACHES_NR if random else 0
+        self.normal = 0
+        self.random_start = 0
+        self.random_end = self.random_start + self.random_nr
+        nxt = self.random_end + 1
+        self.reclaim = self.normal if slub_tiny else nxt
+        nxt += 0 if slub_tiny else 1
+        self.dma = nxt if zone_dma else self.normal
+        nxt += 1 if zone_dma else 0
+        self.cgroup = nxt if memcg else self.normal
+        nxt += 1 if memcg else 0
+        self.nr = nxt
+        self.prefix: dict[int, str] = {self.normal: "kmalloc-"}
+        for i in range(1, self.random_nr + 1):
+            self.prefix[self.random_start + i] = f"kmalloc-rnd-{i:02d}-"
+        if not slub_tiny:
+            self.prefix[self.reclaim] = "kmalloc-rcl-"
+        if zone_dma:
+            self.prefix[self.dma] = "dma-kmalloc-"
+        if memcg:
+            self.prefix[self.cgroup] = "kmalloc-cg-"
+
+
+# ---------------------------------------------------------------------- slab.h inlines
+# The static inline helpers of include/linux/slab.h, bound onto the booted kernel by
+# kmem_cache_init(): each calls the kernel's exported allocator, as the inline does.
+SIZE_MAX = (1 << 64) - 1
+_GFP_ZERO = 0x100  # __GFP_ZERO
+
+
+@EXPORT_SYMBOL
+def kzalloc(k: Any, size: int, flags: int) -> int:
+    """kzalloc(): kmalloc() with __GFP_ZERO."""
+    return int(k.kmalloc(size, int(flags) | _GFP_ZERO))
+
+
+@EXPORT_SYMBOL
+def kzalloc_node(k: Any, size: int, flags: int, node: int = -1) -> int:
+    """kzalloc_node(): kmalloc_node() with __GFP_ZERO."""
+    return int(k.kmalloc_node(size, int(flags) | _GFP_ZERO, node))
+
+
+@EXPORT_SYMBOL
+def kmalloc_array(k: Any, n: int, size: int, flags: int) -> int:
+    """kmalloc_array(): NULL when n * size overflows size_t (check_mul_overflow())."""
+    if n < 0 or size < 0 or n * size > SIZE_MAX:
+        return 0
+    return int(k.kmalloc(n * size, flags))
+
+
+@EXPORT_SYMBOL
+def kmalloc_array_node(k: Any, n: int, size: int, flags: int, node: int = -1) -> int:
+    """kmalloc_array_node(): kmalloc_array() on a node."""
+    if n < 0 or size < 0 or n * size > SIZE_MAX:
+        return 0
+    return int(k.kmalloc_node(n * size, flags, node))
+
+
+@EXPORT_SYMBOL
+def kcalloc(k: Any, n: int, size: int, flags: int) -> int:
+    """kcalloc(): kmalloc_array() with __GFP_ZERO."""
+    return kmalloc_array(k, n, size, int(flags) | _GFP_ZERO)
+
+
+@EXPORT_SYMBOL
+def kcalloc_node(k: Any, n: int, size: int, flags: int, node: int = -1) -> int:
+    """kcalloc_node(): kmalloc_array_node() with __GFP_ZERO."""
+    return kmalloc_array_node(k, n, size, int(flags) | _GFP_ZERO, node)
+
+
+@EXPORT_SYMBOL
+def kmem_cache_zalloc(k: Any, s: Any, flags: int) -> int:
+    """kmem_cache_zalloc(): kmem_cache_alloc() with __GFP_ZERO."""
+    return int(k.kmem_cache_alloc(s, int(flags) | _GFP_ZERO))
+
+
+@EXPORT_SYMBOL
+def kfree_bulk(k: Any, objs: list[int]) -> None:
+    """kfree_bulk(): kmem_cache_free_bulk(NULL, ...) of kmalloc()ed objects."""
+    k.kmem_cache_free_bulk(None, objs)
