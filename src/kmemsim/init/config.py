@@ -142,6 +142,20 @@ OPTIONS: dict[str, Option] = dict(
             "initialise most struct pages after boot",
         ),
         _opt(
+            "init_on_alloc",
+            parse_bool,
+            False,
+            "mm/mm_init.c",
+            "zero every page and slab object when allocated (CONFIG_INIT_ON_ALLOC_DEFAULT_ON)",
+        ),
+        _opt(
+            "init_on_free",
+            parse_bool,
+            False,
+            "mm/mm_init.c",
+            "zero every page and slab object when freed (CONFIG_INIT_ON_FREE_DEFAULT_ON)",
+        ),
+        _opt(
             "min_free_kbytes",
             parse_int,
             None,

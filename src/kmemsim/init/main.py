@@ -194,6 +194,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.mm.page_alloc import (
         build_all_zonelists,
         init_per_zone_wmark_min,
+        kasan_page_hooks,
         setup_per_cpu_pageset,
     )
     from kmemsim.mm.percpu import percpu_init
@@ -214,6 +215,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         # "Zone ranges:" ... "Initmem setup", and k.page_alloc over the zones.
         setup_arch(k)
         kasan_init(k)  # x86 setup_arch() ends with kasan_init(): the shadow, before any cache
+        kasan_page_hooks(k.page_alloc)  # kasan_(un)poison_pages() at the page hook points
         kmemleak_init(k)  # objects are tracked from the first slab allocation on
         vfs_caches_init_early(k)  # dentry and inode hash tables, from memblock
         build_all_zonelists(k)  # "Built 1 zonelists, mobility grouping on.  Total pages: N"

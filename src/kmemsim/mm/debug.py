@@ -44,15 +44,12 @@ LAST_CPUPID_MASK = 0x1FFFFF
 
 def ulong(k: Kernel, value: int) -> int:
     """`value` as the kernel's unsigned long holds it (two's complement, BITS_PER_LONG bits)."""
-    bits = int(getattr(k.machine, "bits", 64))
-    return value & ((1 << bits) - 1)
+    return value & ((1 << k.arch.bits) - 1)
 
 
 def pfn_ulong(k: Kernel, pfn: int) -> int:
     """The pfn of a wrapped physical address: (phys mod 2**BITS_PER_LONG) >> PAGE_SHIFT."""
-    bits = int(getattr(k.machine, "bits", 64))
-    shift = int(getattr(k.machine, "page_shift", 12))
-    return pfn & ((1 << (bits - shift)) - 1)
+    return pfn & ((1 << (k.arch.bits - k.machine.page_shift)) - 1)
 
 
 def _zone_index(k: Kernel, pfn: int) -> int:
@@ -139,22 +136,18 @@ def bad_page(k: Kernel, page: Page, reason: str, caller: str = "free") -> None:
     `caller` picks the stack: "free" (free_pages_prepare()) or
     "check_new_pages" (an allocation finding a frame that is not clean).
     """
-    sched = getattr(k, "sched", None)
-    comm = sched.comm if sched is not None else "swapper/0"
+    sched = k.sched
     pfn = pfn_ulong(k, page.pfn)
-    k.log.printk(f"BUG: Bad page state in process {comm}  pfn:{pfn:05x}", LogLevel.ALERT)
+    k.log.printk(f"BUG: Bad page state in process {sched.comm}  pfn:{pfn:05x}", LogLevel.ALERT)
     dump_page(k, page, reason)
     k.log.pr_warn("Modules linked in:")
-    if sched is not None:
-        sched.dump_stack(_BAD_PAGE_STACKS[caller])
+    sched.dump_stack(_BAD_PAGE_STACKS[caller])
     taint(k, "B")
 
 
 def taint(k: Kernel, flag: str) -> None:
     """add_taint(): remember a taint letter (shown by later reports)."""
-    sched = getattr(k, "sched", None)
-    if sched is not None:
-        sched.taint(flag)
+    k.sched.taint(flag)
 
 
 CUT_HERE = "------------[ cut here ]------------"
@@ -163,9 +156,7 @@ END_TRACE = "---[ end trace 0000000000000000 ]---"
 
 def _warn_once_fired(k: Kernel, file: str, function: str) -> bool:
     """Test and set the site's once-flag (BUGFLAG_DONE / the __already_done of DO_ONCE_LITE)."""
-    sched = getattr(k, "sched", None)
-    if sched is None:
-        return False
+    sched = k.sched
     site = f"{file}:{function}"
     if site in sched.warned_once:
         return True
@@ -175,13 +166,10 @@ def _warn_once_fired(k: Kernel, file: str, function: str) -> bool:
 
 def _warn_body(k: Kernel, file: str, function: str) -> None:
     """__warn(): the WARNING line, the modules, the stack; then taint 'W'."""
-    sched = getattr(k, "sched", None)
-    cpu = sched.current_cpu if sched is not None else 0
-    pid = sched.pid if sched is not None else 0
-    k.log.pr_warn(f"WARNING: CPU: {cpu} PID: {pid} at {file} {function}")
+    sched = k.sched
+    k.log.pr_warn(f"WARNING: CPU: {sched.current_cpu} PID: {sched.pid} at {file} {function}")
     k.log.pr_warn("Modules linked in:")
-    if sched is not None:
-        sched.dump_stack([function])
+    sched.dump_stack([function])
 
 
 def warn(k: Kernel, file: str, function: str, message: str = "", *, once: bool = True) -> bool:
@@ -220,3 +208,62 @@ def warn_on(k: Kernel, file: str, function: str) -> bool:
     _warn_body(k, file, function)
     taint(k, "W")
     return True
+
+
+def kernel_page_fault(k: Kernel, addr: int, *, write: bool, frames: list[str]) -> None:
+    """A kernel-mode load or store at an address that maps nothing: the oops, then Oops.
+
+    x86 (page_fault_oops() of arch/x86/mm/fault.c, die() of dumpstack.c): "BUG:
+    kernel NULL pointer dereference" below PAGE_SIZE, else "BUG: unable to
+    handle page fault for address", the #PF access and error-code lines, the
+    empty page-table walk, "Oops: Oops: 000N [#1] PREEMPT SMP NOPTI"; a
+    non-canonical x86_64 address is a general protection fault instead. ARM
+    (__do_kernel_fault() of arch/arm/mm/fault.c): "Unable to handle kernel
+    NULL pointer dereference" / "paging request at virtual address", then
+    "Internal error: Oops: 805 [#1] SMP ARM". The kernel taints D, the stack
+    is dumped and the task dies: kmemsim.errors.Oops is raised. The address
+    space of the model (arch/*/mm) reports its own faults; this is for the
+    loads the allocators make through a pointer they were handed.
+    """
+    from kmemsim.errors import Oops
+
+    log = k.log
+    arch = k.arch
+    page = 1 << k.machine.page_shift
+    width = arch.bits // 4
+    null = addr < page
+
+    def alert(text: str) -> None:
+        log.printk(text, LogLevel.ALERT)
+
+    if arch.name == "arm":
+        what = "NULL pointer dereference" if null else "paging request"
+        alert("8<--- cut here ---")
+        alert(
+            f"Unable to handle kernel {what} at virtual address {addr:08x} when "
+            f"{'write' if write else 'read'}"
+        )
+        alert(f"[{addr:08x}] *pgd=00000000")
+        fsr = 0x805 if write else 0x5
+        log.pr_emerg(f"Internal error: Oops: {fsr:x} [#1] SMP ARM")
+    elif arch.bits == 64 and (addr >> 47) not in (0, (1 << 17) - 1):
+        log.pr_emerg(
+            "Oops: general protection fault, probably for non-canonical address "
+            f"{addr:#018x}: 0000 [#1] PREEMPT SMP NOPTI"
+        )
+    else:
+        if null:
+            alert(f"BUG: kernel NULL pointer dereference, address: {addr:0{width}x}")
+        else:
+            alert(f"BUG: unable to handle page fault for address: {addr:0{width}x}")
+        access = "write access" if write else "read access"
+        alert(f"#PF: supervisor {access} in kernel mode")
+        error_code = 0x0002 if write else 0x0000
+        alert(f"#PF: error_code({error_code:#06x}) - not-present page")
+        log.pr_info("PGD 0 P4D 0 " if arch.bits == 64 else "*pde = 00000000 ")
+        log.pr_emerg(
+            f"Oops: Oops: {error_code:04x} [#1] PREEMPT SMP{' NOPTI' if arch.bits == 64 else ''}"
+        )
+    k.sched.dump_stack(frames)
+    taint(k, "D")  # oops_end(), after the report
+    raise Oops(f"kernel page fault at {addr:#0{width + 2}x} in {frames[0]}")

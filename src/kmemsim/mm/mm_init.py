@@ -544,9 +544,14 @@ def report_meminit(k: Kernel) -> None:
     """report_meminit(): "mem auto-init: stack:off, heap alloc:off, heap free:off".
 
     The stack choice is CONFIG_INIT_STACK_ALL_{PATTERN,ZERO} ("all(pattern)",
-    "all(zero)") or off; heap alloc/free are init_on_alloc / init_on_free,
-    off in every modelled configuration."""
-    k.log.pr_info("mem auto-init: stack:off, heap alloc:off, heap free:off")
+    "all(zero)") or off (off in the modelled builds); heap alloc/free are the
+    init_on_alloc= / init_on_free= boot parameters, with the warning that
+    init_on_free costs time."""
+    alloc = "on" if k.config["init_on_alloc"] else "off"
+    free = "on" if k.config["init_on_free"] else "off"
+    k.log.pr_info(f"mem auto-init: stack:off, heap alloc:{alloc}, heap free:{free}")
+    if k.config["init_on_free"]:
+        k.log.pr_info("mem auto-init: clearing system memory may take some time...")
 
 
 def totalram_pages(k: Kernel) -> int:

@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 from bisect import bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from operator import attrgetter
 from typing import TYPE_CHECKING
 
@@ -532,12 +532,23 @@ class PageAllocator:
         # _refcount of frames that head no allocated block, where it is not 0
         # (a put_page() on a free frame drives it to -1).
         self.frame_refcount: dict[int, int] = {}
+        # want_init_on_alloc() / want_init_on_free(): the init_on_alloc= and
+        # init_on_free= boot parameters (CONFIG_INIT_ON_*_DEFAULT_ON are off on the
+        # modelled kernels: "mem auto-init: ..., heap alloc:off, heap free:off").
+        self.init_on_alloc = bool(cfg["init_on_alloc"])
+        self.init_on_free = bool(cfg["init_on_free"])
         # The check_pages_enabled static key (mm/page_alloc.c): struct page sanity
         # checks at free (free_pages_prepare) and allocation (check_new_pages).
-        # Only CONFIG_DEBUG_VM, init_on_alloc, init_on_free or debug_pagealloc turn
-        # it on; every modelled configuration has them off ("mem auto-init: ...,
-        # heap alloc:off, heap free:off"), so it is off unless a scenario sets it.
-        self.check_pages_enabled = False
+        # init_mem_debugging_and_hardening() turns it on with CONFIG_DEBUG_VM,
+        # init_on_alloc, init_on_free or debug_pagealloc; a scenario may set it.
+        self.check_pages_enabled = self.init_on_alloc or self.init_on_free
+        # What sits at post_alloc_hook() and free_pages_prepare() (kasan_*, kmsan,
+        # page_owner, debug_pagealloc), and whether either has work beyond the
+        # refcount: one flag each, so that nothing attached costs one test.
+        self.post_alloc_hooks: list[Callable[[Page, int, int], None]] = []
+        self.free_pages_prepare_hooks: list[Callable[[int, int], None]] = []
+        self._post_alloc_slow = self.init_on_alloc
+        self._free_prepare_slow = self.init_on_free
         # The deferred_pages static key: zones may still grow on demand
         # (deferred_grow_zone) until page_alloc_init_late() has run.
         self.deferred_pages = bool(k.config["DEFERRED_STRUCT_PAGE_INIT"])
@@ -1589,15 +1600,57 @@ class PageAllocator:
         return False
 
     def _prep_new_page(self, pfn: int, order: int, gfp: int, mt: int) -> Page:
-        """prep_new_page() and set_page_refcounted(): the head's _refcount becomes 1."""
+        """prep_new_page(): post_alloc_hook(), then prep_compound_page() for __GFP_COMP.
+
+        Every allocation of the model ends here (alloc_pages and the replay's
+        take of a given block alike). post_alloc_hook() sets the refcount to 1
+        (set_page_refcounted) and then, only when wanted, the work of
+        _post_alloc_hook(): nothing else is paid on the fast path.
+        """
         self.frame_refcount.pop(pfn, None)
         page = Page(pfn, order, mt)
         if gfp & _GFP_COMP and order:
             page.flags = _PG_HEAD
         self.pages[pfn] = page
-        if gfp & _GFP_ZERO:
-            self.k.address_space.clear_pages(pfn, 1 << order)
+        if gfp & _GFP_ZERO or self._post_alloc_slow:
+            self._post_alloc_hook(page, pfn, order, gfp)
         return page
+
+    def _post_alloc_hook(self, page: Page, pfn: int, order: int, gfp: int) -> None:
+        """post_alloc_hook() past the refcount, in the kernel's order.
+
+        kasan_unpoison_pages() and the other attached hooks (kmsan_alloc_page,
+        set_page_owner, debug_pagealloc_map_pages: register_post_alloc_hook()),
+        then kernel_init_pages() when want_init_on_alloc(gfp): __GFP_ZERO or
+        the init_on_alloc= boot parameter.
+        """
+        for hook in self.post_alloc_hooks:
+            hook(page, order, gfp)
+        if gfp & _GFP_ZERO or self.init_on_alloc:
+            self.k.address_space.clear_pages(pfn, 1 << order)
+
+    def _free_pages_prepare_hooks(self, pfn: int, order: int) -> None:
+        """free_pages_prepare() past its checks, in the kernel's order.
+
+        The attached hooks (kmsan_free_page, reset_page_owner,
+        debug_pagealloc_unmap_pages, kasan_poison_pages:
+        register_free_pages_prepare_hook()) and kernel_init_pages() when
+        want_init_on_free() (the init_on_free= boot parameter).
+        """
+        if self.init_on_free:
+            self.k.address_space.clear_pages(pfn, 1 << order)
+        for hook in self.free_pages_prepare_hooks:
+            hook(pfn, order)
+
+    def register_post_alloc_hook(self, hook: Callable[[Page, int, int], None]) -> None:
+        """Attach `hook(page, order, gfp)` at post_alloc_hook() (KASAN, page_owner, ...)."""
+        self.post_alloc_hooks.append(hook)
+        self._post_alloc_slow = True
+
+    def register_free_pages_prepare_hook(self, hook: Callable[[int, int], None]) -> None:
+        """Attach `hook(pfn, order)` at free_pages_prepare() (KASAN, page_owner, ...)."""
+        self.free_pages_prepare_hooks.append(hook)
+        self._free_prepare_slow = True
 
     def _alloc_pages_slowpath(
         self, gfp: int, order: int, highest: int, mt: int
@@ -1774,8 +1827,15 @@ class PageAllocator:
         the next allocation of the frame reports it (check_new_page: "nonzero
         _refcount", refcount:-1). A non-compound block freed with a smaller
         order frees that many frames and leaks the rest, silently.
+
+        Anything but a Page is a pointer that does not point at a struct page:
+        see _bogus_struct_page().
         """
-        pfn = page.pfn
+        try:
+            pfn = page.pfn
+        except AttributeError:
+            self._bogus_struct_page(page, "__free_pages")
+            return
         block = self.pages.get(pfn)
         if block is not None:
             is_head = bool(block.flags & _PG_HEAD)
@@ -1900,10 +1960,15 @@ class PageAllocator:
         return ""
 
     def free_frozen_pages(self, pfn: int, order: int) -> None:
-        """__free_frozen_pages(): to the per-CPU lists where allowed, else the buddy lists."""
+        """__free_frozen_pages(): to the per-CPU lists where allowed, else the buddy lists.
+
+        Every free of the model ends here: free_pages_prepare()'s hooks run first,
+        when any is wanted (its struct page checks ran in _free_frozen_range())."""
         zb = self.page_zone(pfn)
         if zb is None:
             return
+        if self._free_prepare_slow:
+            self._free_pages_prepare_hooks(pfn, order)
         self.count_event("pgfree", 1 << order)
         if not self.pcp_allowed_order(order):
             self._free_one_page(zb, pfn, order, FPI_NONE)
@@ -1949,6 +2014,46 @@ class PageAllocator:
             self._warn("free_pages")
             return
         self.free_pages_struct(self.pfn_to_page(dm.virt_to_pfn(addr)), order)
+
+    def _bogus_struct_page(self, ptr: object, caller: str) -> None:
+        """A struct page pointer that is not one, as the kernel meets it: through its first load.
+
+        ___free_pages() first reads page->flags (PageHead()), then decrements
+        page->_refcount (put_page_testzero(), offset 0x34 on 64-bit, 0x1c on
+        32-bit). Only a pointer can be passed in C: an int is taken as one,
+        None as NULL; another Python value is the caller's mistake (KmemsimError).
+        An address that maps nothing makes the load fault: the architecture's
+        page fault report ("BUG: kernel NULL pointer dereference" below
+        PAGE_SIZE, "BUG: unable to handle page fault for address" above, a
+        general protection fault for a non-canonical x86_64 address), the
+        kernel taints D and the task dies: kmemsim.Oops. (The model's struct
+        pages have no addresses of their own, so every int faults but RAM.)
+        A mapped address (the usual mix-up: a __get_free_pages() address
+        given to __free_pages()) is memory the kernel takes for a struct page:
+        the word at _refcount is decremented in it, silently; were it to reach
+        zero, the kernel would free the frames that fake struct page names,
+        which the model cannot follow: it stops after the decrement.
+        """
+        from kmemsim.errors import KmemsimError
+
+        if ptr is None:
+            ptr = 0
+        if not isinstance(ptr, int):
+            raise KmemsimError(
+                f"{caller}: expected a struct page (a Page) or a pointer value, "
+                f"got {type(ptr).__name__}"
+            )
+        bits = self.arch.bits
+        addr = ptr & ((1 << bits) - 1)
+        dm = self.k.direct_map
+        if dm.virt_addr_valid(addr):
+            refcount = addr + (0x34 if bits == 64 else 0x1C)
+            old = int.from_bytes(self.k.read(refcount, 4), "little")
+            self.k.write(refcount, ((old - 1) & 0xFFFF_FFFF).to_bytes(4, "little"))
+            return
+        from kmemsim.mm.debug import kernel_page_fault
+
+        kernel_page_fault(self.k, addr, write=False, frames=[caller])
 
     def _bad_free(self, page: Page, order: int, reason: str, caller: str = "free") -> None:
         from kmemsim.mm.debug import bad_page
@@ -2070,6 +2175,29 @@ class PageAllocator:
         from kmemsim.mm.show_mem import show_mem
 
         show_mem(self.k, gfp)
+
+
+def kasan_page_hooks(pa: PageAllocator) -> None:
+    """Attach KASAN at the page allocator's hook points, where 6.18 calls it.
+
+    post_alloc_hook() -> kasan_unpoison_pages(), free_pages_prepare() ->
+    kasan_poison_pages(), for pages with a direct-map address (generic KASAN
+    shadows lowmem only)."""
+    kasan = pa.k.kasan
+    if kasan is None:
+        return
+    dm = pa.k.direct_map
+
+    def unpoison(page: Page, order: int, gfp: int) -> None:
+        if page.pfn < dm.max_low_pfn:
+            kasan.unpoison_pages(dm.pfn_to_virt(page.pfn), order)
+
+    def poison(pfn: int, order: int) -> None:
+        if pfn < dm.max_low_pfn:
+            kasan.poison_pages(dm.pfn_to_virt(pfn), order)
+
+    pa.register_post_alloc_hook(unpoison)
+    pa.register_free_pages_prepare_hook(poison)
 
 
 # ---------------------------------------------------------------------- boot-time setup
