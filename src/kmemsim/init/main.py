@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.mm.kasan import Kasan
     from kmemsim.mm.kernel_as import KernelAddressSpace
+    from kmemsim.mm.kfence import Kfence
     from kmemsim.mm.kmemleak import Kmemleak
     from kmemsim.mm.memblock import Memblock
     from kmemsim.mm.page_alloc import PageAllocator
@@ -75,6 +76,7 @@ class Kernel:
     # exports k.read, k.write, k.memset, k.memcpy and the lib/string.c functions.
     address_space: KernelAddressSpace
     kmemleak: Kmemleak | None = None
+    kfence: Kfence | None = None
     percpu: PerCpuAreas
     resource: ResourceTree
     iomem_resource: Resource
@@ -187,6 +189,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.kernel.time import sleep_timeout
     from kmemsim.lib.stackdepot import register_kernel_names
     from kmemsim.mm.kasan import kasan_init, kasan_late_init
+    from kmemsim.mm.kfence import kfence_init
     from kmemsim.mm.kmemleak import kmemleak_init, kmemleak_late_init
     from kmemsim.mm.memblock import memblock_free_all
     from kmemsim.mm.mempool import mempool_init_api
@@ -227,6 +230,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         rcu_init(k)  # call_rcu(), synchronize_rcu(), kfree_rcu()
         mempool_init_api(k)  # mempool_create_*(), mempool_alloc(), mempool_free()
         percpu_init(k)  # DEFINE_PER_CPU (k.per_cpu_var), alloc_percpu()
+        kfence_init(k)  # the KFENCE pool; the slab allocator samples from now on
         export_symbols(k, sections)  # k.global_var(): variables in the image's .bss
         setup_per_cpu_pageset(k)  # the zones' real per-CPU lists
         boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches

@@ -339,6 +339,9 @@ class KernelAddressSpace:
     # as the compiler's __asan_load/__asan_store calls and the memset/memcpy/
     # memmove interceptors of mm/kasan/shadow.c check them.
     def _kasan_ok(self, addr: int, size: int, write: bool) -> bool:
+        kfence = self.k.kfence
+        if kfence is not None and addr < kfence.end and addr + size > kfence.start:
+            kfence.check_access(addr, size, write)  # a fault on a KFENCE guard page
         kasan = self.k.kasan
         return kasan is None or bool(kasan.kasan_check_range(addr, size, write))
 
@@ -348,6 +351,9 @@ class KernelAddressSpace:
         kasan = self.k.kasan
         if kasan is not None:
             kasan.kasan_check_range(vaddr, size & self.ulong_mask, False)
+        kfence = self.k.kfence
+        if kfence is not None and vaddr < kfence.end and vaddr + size > kfence.start:
+            kfence.check_access(vaddr, size, False)  # a fault on a KFENCE guard page
         return self.read(vaddr, size)
 
     @EXPORT_SYMBOL("write")
@@ -356,6 +362,9 @@ class KernelAddressSpace:
         kasan = self.k.kasan
         if kasan is not None:
             kasan.kasan_check_range(vaddr, len(data), True)
+        kfence = self.k.kfence
+        if kfence is not None and vaddr < kfence.end and vaddr + len(data) > kfence.start:
+            kfence.check_access(vaddr, len(data), True)  # a fault on a KFENCE guard page
         self.write(vaddr, data)
 
     def clear_pages(self, pfn: int, count: int) -> None:
@@ -431,6 +440,9 @@ class KernelAddressSpace:
     def _kasan_loads(self, addr: int, n: int) -> None:
         """KASAN on the byte loads of a lib/string.c loop over [addr, addr + n): the first
         inaccessible byte is reported as a 1-byte read, as its instrumented load would be."""
+        kfence = self.k.kfence
+        if kfence is not None and addr < kfence.end and addr + n > kfence.start:
+            kfence.check_access(addr, n, False)
         kasan = self.k.kasan
         if kasan is None or n <= 0 or not kasan.shadow.is_poisoned(addr, n):
             return

@@ -540,6 +540,9 @@ class SlabAllocator(Slub):
         if self.kasan is not None and not self.kasan.kasan_check_byte(p):
             return 0
         slab = self.virt_to_slab(p)
+        kfence = self.k.kfence
+        if kfence is not None and kfence.is_kfence_address(p):
+            return kfence.ksize(p)  # kfence_ksize(): the exact size
         if slab is not None:
             if self.kasan is not None:
                 return slab.cache.object_size  # SLAB_KASAN

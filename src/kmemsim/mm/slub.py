@@ -1230,7 +1230,10 @@ class Slub:
         s: KmemCache | None = None
         orig_size = 0
         slab = self.virt_to_slab(p)
-        if slab is not None:
+        kfence = self.k.kfence
+        if kfence is not None and kfence.is_kfence_address(p):
+            ks = orig_size = kfence.ksize(p)  # kfence_ksize(): the exact size
+        elif slab is not None:
             s = slab.cache
             orig_size = self.get_orig_size(s, p)
             ks = s.object_size

@@ -288,10 +288,17 @@ class Kasan:
         """kasan_poison_slab(): a new slab is redzone all over."""
         self.shadow.poison(slab.base, 4096 << slab.order, KASAN_SLAB_REDZONE)
 
+    def _kfence(self, addr: int) -> bool:
+        """is_kfence_address(): KASAN leaves KFENCE's objects to KFENCE."""
+        kfence = self.k.kfence
+        return kfence is not None and bool(kfence.start <= addr < kfence.end)
+
     def slab_alloc(self, s: KmemCache, obj: int, gfp: int) -> None:
         """__kasan_slab_alloc(): reduce the quarantine, unpoison, save the alloc track."""
         if gfp & 0x400 and self.quarantine is not None:  # gfpflags_allow_blocking()
             self.quarantine.reduce()
+        if self._kfence(obj):
+            return
         self.shadow.unpoison(obj, s.object_size)
         if not s.flags & SLAB_KMALLOC:
             self.save_alloc_info(s, obj)
@@ -308,7 +315,8 @@ class Kasan:
 
     def kmalloc(self, s: KmemCache, obj: int, size: int) -> None:
         """__kasan_kmalloc()."""
-        self.poison_kmalloc_redzone(s, obj, size)
+        if not self._kfence(obj):
+            self.poison_kmalloc_redzone(s, obj, size)
 
     def check_slab_allocation(self, s: KmemCache, slab: Slab, obj: int) -> bool:
         """check_slab_allocation(): True (after the report) for an invalid or double free."""
@@ -327,6 +335,8 @@ class Kasan:
 
     def slab_free(self, s: KmemCache, slab: Slab, obj: int, after_rcu_delay: bool = False) -> bool:
         """__kasan_slab_free(): True when the object must not reach the freelist now."""
+        if self._kfence(obj):
+            return False
         if self.check_slab_allocation(s, slab, obj):
             return True
         if s.flags & SLAB_TYPESAFE_BY_RCU and not after_rcu_delay:
@@ -353,6 +363,8 @@ class Kasan:
 
     def krealloc(self, obj: int, size: int) -> None:
         """__kasan_krealloc(): the new size accessible, the rest of the object poisoned."""
+        if self._kfence(obj):
+            return
         self.shadow.unpoison(obj, size)
         slab = self.addr_to_slab(obj)
         if slab is None:
