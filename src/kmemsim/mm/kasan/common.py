@@ -320,6 +320,8 @@ class Kasan:
 
     def check_slab_allocation(self, s: KmemCache, slab: Slab, obj: int) -> bool:
         """check_slab_allocation(): True (after the report) for an invalid or double free."""
+        if self._kfence(obj):
+            return False
         if self.nearest_obj(s, slab, obj) != obj:
             self._invalid_free(obj, REPORT_INVALID_FREE)
             return True

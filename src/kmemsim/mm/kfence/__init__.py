@@ -503,7 +503,8 @@ class KfenceSlabHooks(SlabHooks):
     def slab_free(self, s: Any, slab: Any, obj: int, after_rcu_delay: bool) -> bool:
         kf = self.kfence
         if kf.start <= obj < kf.end:
-            kf.kfence_free(obj)  # __slab_free(): KFENCE takes its objects back
+            if not after_rcu_delay:  # (KASAN's SLUB_RCU_DEBUG delay: KFENCE has its own)
+                kf.kfence_free(obj)  # __slab_free(): KFENCE takes its objects back
             return True
         return False
 
