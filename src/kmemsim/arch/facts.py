@@ -54,6 +54,8 @@ class ArchFacts:
     highmem: bool  # CONFIG_HIGHMEM (32-bit)
     vmsplit: bool  # the VMSPLIT_* choice (32-bit)
     deferred_struct_page_init: bool  # mm/Kconfig: depends on SPARSEMEM && 64BIT
+    # arch/x86/Kconfig: 5-level paging and RANDOMIZE_MEMORY / RANDOMIZE_BASE (x86_64 layout).
+    x86_64_paging: bool
     # The alignment the kernel image's text/rodata/data are laid out at (large
     # pages of the direct map: PMD_SIZE on x86_64, PAGE_SIZE elsewhere).
     image_section_align: int
@@ -101,6 +103,7 @@ ARCHES: dict[str, ArchFacts] = {
         highmem=False,
         vmsplit=False,
         deferred_struct_page_init=True,
+        x86_64_paging=True,
         image_section_align=2 << 20,
         kmalloc_minalign=8,
     ),
@@ -117,6 +120,7 @@ ARCHES: dict[str, ArchFacts] = {
         highmem=True,
         vmsplit=True,
         deferred_struct_page_init=False,
+        x86_64_paging=False,
         image_section_align=4096,
         kmalloc_minalign=8,
     ),
@@ -133,6 +137,7 @@ ARCHES: dict[str, ArchFacts] = {
         highmem=True,
         vmsplit=True,
         deferred_struct_page_init=False,
+        x86_64_paging=False,
         image_section_align=4096,
         kmalloc_minalign=0,
     ),

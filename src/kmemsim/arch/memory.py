@@ -42,3 +42,64 @@ class DirectMap:
             return False
         pfn = self.virt_to_pfn(vaddr)
         return (self.phys_offset >> self.page_shift) <= pfn < self.max_low_pfn
+
+
+@dataclass(frozen=True, slots=True)
+class Region:
+    """One range of the kernel's virtual address space: [start, end) and what it holds."""
+
+    start: int
+    end: int
+    what: str
+
+    @property
+    def size(self) -> int:
+        return self.end - self.start
+
+
+@dataclass(frozen=True, slots=True)
+class KernelLayout:
+    """The virtual address space of one booted kernel, as its architecture lays it out.
+
+    Bounds are [start, end): where the kernel's own macro is inclusive (x86_64
+    VMALLOC_END), `vmalloc_end` here is that value plus one. `regions` covers
+    the whole address space in order, holes included."""
+
+    bits: int
+    page_offset: int
+    task_size: int
+    vmalloc_start: int
+    vmalloc_end: int
+    modules_vaddr: int
+    modules_end: int
+    pkmap_base: int  # 0: no PKMAP area (no HIGHMEM)
+    last_pkmap: int
+    fixaddr_start: int
+    fixaddr_top: int
+    regions: tuple[Region, ...]
+    # x86_64: __VIRTUAL_MASK_SHIFT and the paging levels; 32-bit: 32 and 2.
+    virtual_mask_shift: int = 32
+    pgtable_levels: int = 2
+
+    def region_of(self, addr: int) -> Region | None:
+        """The region holding `addr`."""
+        for r in self.regions:
+            if r.start <= addr < r.end:
+                return r
+        return None
+
+
+def fill_holes(
+    regions: list[Region], top: int, hole: str = "... unused hole"
+) -> tuple[Region, ...]:
+    """`regions` sorted, with the gaps between them (and up to `top`) as holes."""
+    out: list[Region] = []
+    pos = 0
+    for r in sorted(regions, key=lambda r: (r.start, r.end)):
+        if r.start > pos:
+            out.append(Region(pos, r.start, hole))
+        out.append(r)
+        pos = max(pos, r.end)
+    if pos < top:
+        out.append(Region(pos, top, hole))
+    return tuple(out)

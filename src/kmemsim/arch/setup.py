@@ -100,6 +100,8 @@ def init_address_space(k: Kernel) -> None:
         direct_pfn_ranges=direct_map_pfn_ranges(k),
         arch_fault=fault,
     )
+    aspace.virtual_mask_shift = k.vm_layout.virtual_mask_shift
+    aspace.pgtable_levels = k.vm_layout.pgtable_levels
     sec = kernel_sections(k)
     img = k.machine.kernel_image
     if k.machine.arch == "x86_64":

@@ -222,3 +222,30 @@ def main() -> None:
     """Console-script entry point."""
     _register_tools()
     cli.main(prog_name="kmemsim")
+
+
+def _size_text(size: int) -> str:
+    """A region size as mm.rst writes it: the largest unit that keeps it >= 1 (kB .. PB)."""
+    for unit, shift in (("PB", 50), ("TB", 40), ("GB", 30), ("MB", 20), ("kB", 10)):
+        if size >= 1 << shift:
+            value = size / (1 << shift)
+            text = f"{value:.2f}".rstrip("0").rstrip(".")
+            return f"{text} {unit}"
+    return f"{size} B"
+
+
+@cli.command()
+@machine_options
+@user_errors
+def layout(profile: str, mem: str | None, cpus: int | None, config: tuple[str, ...]) -> None:
+    """Print the kernel's virtual address space: start, end, size and what each region holds."""
+    k = boot_from_options(profile, mem, cpus, config)
+    lay = k.vm_layout
+    width = 16 if lay.bits == 64 else 8
+    paging = f", {lay.pgtable_levels}-level paging" if lay.bits == 64 else ""
+    click.echo(f"# {k.machine.name} ({k.machine.arch}{paging}), PAGE_OFFSET {lay.page_offset:#x}")
+    click.echo(f"{'start':>{width}} | {'end':>{width}} | {'size':>9} | what")
+    for r in k.layout():
+        click.echo(
+            f"{r.start:0{width}x} | {r.end - 1:0{width}x} | {_size_text(r.size):>9} | {r.what}"
+        )

@@ -119,6 +119,41 @@ OPTIONS: dict[str, Option] = dict(
             "timer ticks per second (jiffies)",
         ),
         _opt("ZONE_DMA", parse_bool, True, "mm/Kconfig", "have ZONE_DMA"),
+        _opt(
+            "X86_5LEVEL",
+            parse_bool,
+            False,
+            "arch/x86/Kconfig",
+            "5-level paging (LA57): the 56-bit x86_64 layout",
+        ),
+        _opt(
+            "RANDOMIZE_MEMORY",
+            parse_bool,
+            False,
+            "arch/x86/Kconfig",
+            "randomize the direct map, vmalloc and vmemmap bases (kaslr_seed)",
+        ),
+        _opt(
+            "RANDOMIZE_BASE",
+            parse_bool,
+            False,
+            "arch/x86/Kconfig",
+            "KASLR build: KERNEL_IMAGE_SIZE 1 GiB (modules from 0xffffffffc0000000)",
+        ),
+        _opt(
+            "kaslr_seed",
+            parse_int,
+            0,
+            "arch/x86/mm/kaslr.c",
+            'what kaslr_get_random_long("Memory") returns (RANDOMIZE_MEMORY)',
+        ),
+        _opt(
+            "vmalloc",
+            parse_size,
+            0,
+            "arch/x86/mm/pgtable_32.c, arch/arm/mm/mmu.c",
+            "vmalloc= boot parameter: size of the 32-bit vmalloc area (0: default)",
+        ),
         _opt("ZONE_DMA32", parse_bool, True, "mm/Kconfig", "have ZONE_DMA32"),
         _opt(
             "ARCH_FORCE_MAX_ORDER",
@@ -335,6 +370,8 @@ INT_MAX = (1 << 31) - 1
 # boot parameters); a value outside is refused as the sysctl write would be.
 _RANGES: dict[str, tuple[int, int | None]] = {
     "NR_CPUS": (1, 8192),
+    "kaslr_seed": (0, (1 << 64) - 1),  # an unsigned long
+    "vmalloc": (0, None),
     "HZ": (100, 1000),  # kernel/Kconfig.hz: one of HZ_CHOICES  # arch/x86/Kconfig NR_CPUS_RANGE_END
     # MAX_PAGE_ORDER + PAGE_SHIFT may not exceed SECTION_SIZE_BITS (27 on x86_64).
     "ARCH_FORCE_MAX_ORDER": (1, 15),
@@ -443,6 +480,9 @@ _ARCH_ONLY: dict[str, tuple[str, str]] = {
     "HIGHMEM": ("highmem", "arch/x86/Kconfig: HIGHMEM depends on X86_32"),
     "VMSPLIT": ("vmsplit", "the VMSPLIT_* choice exists on X86_32 and ARM only"),
     "ZONE_DMA32": ("zone_dma32", "arch/x86/Kconfig: ZONE_DMA32 is def_bool y if X86_64"),
+    "X86_5LEVEL": ("x86_64_paging", "5-level paging exists on X86_64 only"),
+    "RANDOMIZE_MEMORY": ("x86_64_paging", "arch/x86/Kconfig: depends on X86_64"),
+    "RANDOMIZE_BASE": ("x86_64_paging", "kmemsim models the x86_64 KERNEL_IMAGE_SIZE only"),
     "DEFERRED_STRUCT_PAGE_INIT": (
         "deferred_struct_page_init",
         "mm/Kconfig: depends on SPARSEMEM && 64BIT",

@@ -37,7 +37,7 @@ from kmemsim.kernel.printk import Printk
 from kmemsim.kernel.time.timekeeping import Timekeeper
 
 if TYPE_CHECKING:
-    from kmemsim.arch.memory import DirectMap
+    from kmemsim.arch.memory import DirectMap, KernelLayout
     from kmemsim.arch.x86.kernel.e820 import E820Table
     from kmemsim.hw.machine import Machine
     from kmemsim.include.linux.ioport import Resource
@@ -84,6 +84,8 @@ class Kernel:
     # x86: the kernel's e820 table after setup_arch(), and its iomem resources.
     e820_table: E820Table
     e820_res: list[Resource]
+    # The virtual address space layout the architecture set up (arch/*/mm/layout.py).
+    vm_layout: KernelLayout
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine

@@ -44,6 +44,7 @@ from typing import TYPE_CHECKING, NoReturn
 from kmemsim.include.linux.export import EXPORT_SYMBOL
 
 if TYPE_CHECKING:
+    from kmemsim.arch.memory import Region
     from kmemsim.hw.physmem import PhysicalMemory
     from kmemsim.init.main import Kernel
 
@@ -370,6 +371,11 @@ class KernelAddressSpace:
     def clear_pages(self, pfn: int, count: int) -> None:
         """clear_page() of `count` whole frames from `pfn` on, giving their host memory back."""
         self.mem.zero_frames(pfn, count)
+
+    @EXPORT_SYMBOL
+    def layout(self) -> list[Region]:
+        """The kernel's virtual address space, region by region (what `kmemsim layout` prints)."""
+        return list(self.k.vm_layout.regions)
 
     # ------------------------------------------------------------------ string literals
     def _addr(self, s: StrArg) -> int:

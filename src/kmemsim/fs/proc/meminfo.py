@@ -31,23 +31,11 @@ def _kb_line(key: str, kb: int) -> str:
 
 
 def vmalloc_total(k: Kernel) -> int:
-    """VMALLOC_TOTAL in bytes: VMALLOC_END - VMALLOC_START of the architecture."""
-    arch = k.machine.arch
-    if arch == "x86_64":
-        # 4-level paging: a 32 TiB area (VMALLOC_SIZE_TB), VMALLOC_END inclusive.
-        return (32 << 40) - 1
-    lowmem_end = k.direct_map.page_offset + (
-        (k.direct_map.max_low_pfn << k.machine.page_shift) - k.direct_map.phys_offset
-    )
-    if arch == "i386":
-        from kmemsim.arch.x86.mm.init import VMALLOC_END_32
-
-        vmalloc_end = k.machine.arch_data.get("vmalloc_end", VMALLOC_END_32)
-        return vmalloc_end - (lowmem_end + (8 << 20))
-    from kmemsim.arch.arm.mm.init import VMALLOC_END, VMALLOC_OFFSET
-
-    start = (lowmem_end + VMALLOC_OFFSET) & ~(VMALLOC_OFFSET - 1)
-    return VMALLOC_END - start
+    """VMALLOC_TOTAL in bytes: VMALLOC_END - VMALLOC_START of the layout (x86_64's
+    VMALLOC_END is inclusive, so its total is one byte short of the area)."""
+    layout = k.vm_layout
+    total = layout.vmalloc_end - layout.vmalloc_start
+    return total - 1 if layout.bits == 64 else total
 
 
 def hugepage_size_kb(k: Kernel) -> int:

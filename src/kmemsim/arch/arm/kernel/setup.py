@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kmemsim.arch.arm.mm.init import ARM_PAGE_OFFSET, arm_lowmem_limit, zone_sizes_init
+from kmemsim.arch.arm.mm.init import arm_lowmem_limit, zone_sizes_init
+from kmemsim.arch.arm.mm.layout import ARM_PAGE_OFFSET, arm_layout
 from kmemsim.arch.memory import DirectMap
 from kmemsim.arch.sections import kernel_sections
 from kmemsim.include.linux.ioport import IORESOURCE_BUSY, IORESOURCE_SYSTEM_RAM, Resource
@@ -80,6 +81,7 @@ def setup_arch_arm(k: Kernel) -> None:
         page_shift=shift,
         max_low_pfn=max_low_pfn,
     )
+    k.vm_layout = arm_layout(k)
     free_area_init(k, zone_sizes_init(k, max_low_pfn, max_pfn))
     request_standard_resources(k)
 

@@ -17,28 +17,17 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kmemsim.arch.arm.mm.layout import ARM_PAGE_OFFSET, vmalloc_min
 from kmemsim.include.linux.mmzone import ZoneType
 
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
 
-VMALLOC_END = 0xFF800000
-VMALLOC_OFFSET = 8 << 20
-VMALLOC_MIN = VMALLOC_END - (240 << 20) - VMALLOC_OFFSET
-# arch/arm/Kconfig PAGE_OFFSET for each VMSPLIT choice.
-ARM_PAGE_OFFSET = {
-    "3G": 0xC0000000,
-    "3G_OPT": 0xB0000000,
-    "2G": 0x80000000,
-    "2G_OPT": 0x80000000,
-    "1G": 0x40000000,
-}
-
 
 def arm_lowmem_limit(k: Kernel, phys_offset: int) -> int:
     """The physical address where the direct map ends: __pa(vmalloc_min - 1) + 1."""
     page_offset = ARM_PAGE_OFFSET[str(k.config["VMSPLIT"])]
-    return VMALLOC_MIN - page_offset + phys_offset
+    return vmalloc_min(k) - page_offset + phys_offset
 
 
 def zone_sizes_init(k: Kernel, max_low_pfn: int, max_pfn: int) -> dict[ZoneType, int]:

@@ -43,13 +43,12 @@ from kmemsim.arch.x86.kernel.e820 import (
 )
 from kmemsim.arch.x86.mm.init import (
     MAX_DMA_PFN,
-    X86_32_PAGE_OFFSET,
-    X86_64_PAGE_OFFSET,
     find_low_pfn_range,
     initmem_init_32,
     max_arch_pfn,
     zone_sizes_init,
 )
+from kmemsim.arch.x86.mm.layout import X86_32_PAGE_OFFSET, x86_32_layout, x86_64_layout
 from kmemsim.include.linux.ioport import (
     IORESOURCE_BUSY,
     IORESOURCE_IO,
@@ -112,9 +111,11 @@ def setup_arch_x86(k: Kernel) -> None:
         log.pr_info(f"RAMDISK: [mem {img.initrd_start:#010x}-{end - 1:#010x}]")
 
     if m.bits == 64:
-        # init_mem_mapping(): all of RAM is in the direct map.
+        # init_mem_mapping(): all of RAM is in the direct map, at page_offset_base
+        # (kernel_randomize_memory() may have moved it).
         max_low_pfn = max_pfn
-        page_offset = X86_64_PAGE_OFFSET
+        layout = x86_64_layout(k, max_pfn)
+        page_offset = layout.page_offset
         _initmem_init_64(k, max_pfn)
         _sparse_init(k)
     else:
@@ -123,6 +124,7 @@ def setup_arch_x86(k: Kernel) -> None:
     k.direct_map = DirectMap(
         page_offset=page_offset, phys_offset=0, page_shift=shift, max_low_pfn=max_low_pfn
     )
+    k.vm_layout = layout if m.bits == 64 else x86_32_layout(k)
     free_area_init(k, zone_sizes_init(k, max_low_pfn, max_pfn))
 
     from kmemsim.arch.x86.kernel.probe_roms import probe_roms

@@ -55,7 +55,7 @@ def x86_kernel_fault(
 
 def is_canonical(k: Kernel, address: int) -> bool:
     """Are bits 63..(__VIRTUAL_MASK_SHIFT) all equal (47 with 4-level paging, 56 with 5)?"""
-    shift = getattr(k.address_space, "virtual_mask_shift", 47)
+    shift = k.address_space.virtual_mask_shift
     top = address >> shift
     return top == 0 or top == (1 << (64 - shift)) - 1
 
@@ -118,7 +118,7 @@ def _x86_64_levels(k: Kernel, entries: list[tuple[str, int]]) -> list[tuple[str,
     """(level, value, stop here) along the walk, with the 4-level P4D folded into the PGD."""
     out: list[tuple[str, int, bool]] = []
     walk = dict(entries)
-    five = getattr(k.address_space, "pgtable_levels", 4) == 5
+    five = k.address_space.pgtable_levels == 5
     order = ["PGD", "P4D", "PUD", "PMD", "PTE"]
     for name in order:
         if name == "P4D" and not five:

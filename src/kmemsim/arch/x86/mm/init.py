@@ -19,6 +19,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kmemsim.arch.x86.mm.layout import (
+    PAGE_OFFSET_BASE_L4,
+    X86_32_PAGE_OFFSET,
+    vmalloc_end_32,
+    vmalloc_reserve_32,
+)
 from kmemsim.include.linux.mmzone import ZoneType
 
 if TYPE_CHECKING:
@@ -27,22 +33,7 @@ if TYPE_CHECKING:
 MAX_DMA_PFN = (16 << 20) >> 12
 MAX_DMA32_PFN = (4 << 30) >> 12
 
-# PAGE_OFFSET of arch/x86/Kconfig's VMSPLIT choices (CONFIG_PAGE_OFFSET).
-X86_32_PAGE_OFFSET = {
-    "3G": 0xC0000000,
-    "3G_OPT": 0xB0000000,
-    "2G": 0x80000000,
-    "2G_OPT": 0x78000000,
-    "1G": 0x40000000,
-}
-X86_64_PAGE_OFFSET = 0xFFFF888000000000  # __PAGE_OFFSET_BASE_L4, no KASLR
-# arch/x86/include/asm/pgtable_32_types.h: default vmalloc reserve (vmalloc=).
-VMALLOC_RESERVE_32 = 128 << 20
-# VMALLOC_END of an i386 HIGHMEM kernel: PKMAP_BASE - 2 pages, where
-# PKMAP_BASE sits below the LDT, the CPU entry area and the fixmap at the top
-# of the address space (pgtable_32_areas.h). Their sizes depend on the build
-# (NR_CPUS, fixmap slots); a profile may pin its own as arch.vmalloc_end.
-VMALLOC_END_32 = 0xFF7FE000
+X86_64_PAGE_OFFSET = PAGE_OFFSET_BASE_L4  # no KASLR, 4-level paging
 
 
 def max_arch_pfn(k: Kernel) -> int:
@@ -51,10 +42,12 @@ def max_arch_pfn(k: Kernel) -> int:
 
 
 def x86_32_maxmem_pfn(k: Kernel) -> int:
-    """MAXMEM_PFN: how many frames fit in the i386 direct map with this VMSPLIT."""
+    """MAXMEM_PFN: how many frames fit in the i386 direct map with this VMSPLIT.
+
+    MAXMEM = VMALLOC_END - PAGE_OFFSET - __VMALLOC_RESERVE (pgtable_32_areas.h)."""
     page_offset = X86_32_PAGE_OFFSET[str(k.config["VMSPLIT"])]
-    vmalloc_end = k.machine.arch_data.get("vmalloc_end", VMALLOC_END_32)
-    return (vmalloc_end - page_offset - VMALLOC_RESERVE_32) >> k.machine.page_shift
+    maxmem = vmalloc_end_32(k) - page_offset - vmalloc_reserve_32(k)
+    return max(maxmem, 0) >> k.machine.page_shift
 
 
 def find_low_pfn_range(k: Kernel, max_pfn: int) -> tuple[int, int]:
