@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import Any
 
 from kmemsim.errors import KmemsimError
+from kmemsim.hw.mmio import Bus, MMIODevice
 from kmemsim.hw.physmem import PhysicalMemory
 
 
@@ -199,6 +200,13 @@ class Machine:
     source: str = ""
     # The profile's [slab] table: what it declares of its kernel's slab caches.
     slab: dict[str, Any] = field(default_factory=dict)
+    # The buses devices sit on: the physical address space (MMIO), and the x86 port space.
+    bus: Bus = field(default_factory=lambda: Bus("mmio", undecoded_reads_ones=True))
+    ports: Bus = field(default_factory=lambda: Bus("ioport", undecoded_reads_ones=True))
+    # What the console UARTs transmitted.
+    console_output: bytearray = field(default_factory=bytearray)
+    # The simulated devices of the profile's [[device]] tables, by device name.
+    device_models: dict[str, MMIODevice] = field(default_factory=dict)
 
     @property
     def page_size(self) -> int:
@@ -208,6 +216,49 @@ class Machine:
     def ram_size(self) -> int:
         """Bytes of RAM installed (the banks, holes excluded)."""
         return sum(size for _, size in self.ram_banks)
+
+    def is_ram(self, paddr: int, size: int) -> bool:
+        """Is [paddr, paddr + size) inside one RAM bank?"""
+        return any(b <= paddr and paddr + size <= b + n for b, n in self.ram_banks)
+
+    def add_device(self, dev: MMIODevice, base: int, *, port: bool = False) -> MMIODevice:
+        """Put a simulated device on the machine: at physical address `base`, or at I/O
+        port `base` with port=True (x86). A console UART's output goes to the console."""
+        from kmemsim.hw.devices import UART16550, DMAEngine
+
+        if isinstance(dev, UART16550) and dev.console:
+            dev.output = self.console_output.extend
+        if isinstance(dev, DMAEngine):
+            dev.ram = self.ram
+            dev.is_ram = self.is_ram
+        (self.ports if port else self.bus).attach(dev, base)
+        return dev
+
+    def attach_profile_devices(self) -> None:
+        """Build the simulated hardware of every [[device]] that names a model."""
+        from kmemsim.hw.devices import MODELS
+
+        for spec in self.devices:
+            if not spec.model:
+                continue
+            cls = MODELS.get(spec.model)
+            if cls is None:
+                raise KmemsimError(
+                    f"{self.source}: device {spec.name}: unknown model {spec.model!r} "
+                    f"(expected one of {', '.join(sorted(MODELS))})"
+                )
+            try:
+                dev = cls(spec.name, **dict(spec.params))
+            except (TypeError, ValueError) as e:
+                raise KmemsimError(f"{self.source}: device {spec.name}: bad params: {e}") from None
+            if spec.reg:
+                dev.size = spec.reg[0][1]  # the device decodes its whole reg window
+                self.add_device(dev, spec.reg[0][0])
+            elif spec.ioports:
+                self.add_device(dev, spec.ioports[0][0], port=True)
+            else:
+                raise KmemsimError(f"{self.source}: device {spec.name}: no reg or ioports")
+            self.device_models[spec.name] = dev
 
     @classmethod
     def from_profile(

@@ -288,6 +288,8 @@ def build_machine(
     machine.devices = [
         _device(d, f"device[{i}]", source) for i, d in enumerate(data.get("device", []))
     ]
+    if arch == "arm":  # the L3 interconnect answers an undecoded address with an error
+        machine.bus.undecoded_reads_ones = False
     if layout == "pc":
         _build_pc(machine, memory, source, mem)
     elif layout == "e820":
@@ -296,6 +298,7 @@ def build_machine(
         _build_dt(machine, memory, source, mem)
     else:
         raise KmemsimError(f"{source}: memory.layout must be pc, e820 or dt, got {layout!r}")
+    machine.attach_profile_devices()
     return machine
 
 

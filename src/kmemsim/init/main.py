@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from kmemsim.arch.memory import DirectMap, KernelLayout
     from kmemsim.arch.x86.kernel.e820 import E820Table
     from kmemsim.hw.machine import Machine
+    from kmemsim.include.asm_generic.io import IoAccess, PortIO
     from kmemsim.include.linux.ioport import Resource
     from kmemsim.include.linux.mmzone import PglistData
     from kmemsim.kernel.rcu.tree import Rcu
@@ -86,6 +87,9 @@ class Kernel:
     e820_res: list[Resource]
     # The virtual address space layout the architecture set up (arch/*/mm/layout.py).
     vm_layout: KernelLayout
+    # Port I/O accessors; every I/O access with its barriers while io_trace is a list.
+    portio: PortIO
+    io_trace: list[IoAccess] | None
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine
@@ -184,6 +188,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.arch.setup import setup_arch
     from kmemsim.fs.dcache import vfs_caches_init_early
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
+    from kmemsim.include.asm_generic.io import io_init
     from kmemsim.init.initramfs import free_initrd_mem
     from kmemsim.kernel.rcu.tree import rcu_init
     from kmemsim.kernel.resource import ResourceTree, ioresources_late_init
@@ -216,6 +221,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         export_symbols(k, k.resource)
         k.iomem_resource = k.resource.iomem_resource
         k.ioport_resource = k.resource.ioport_resource
+        io_init(k)  # inb/outb & co., k.console(); the devices run on the simulated clock
         # e820 / DT memory, memblock, direct map, free_area_init() -> k.pgdat,
         # "Zone ranges:" ... "Initmem setup", and k.page_alloc over the zones.
         setup_arch(k)
