@@ -141,6 +141,10 @@ GFP_CONSTRAINT_MASK = int(GFP.HARDWALL | GFP.THISNODE)
 GFP_SLAB_BUG_MASK = int(GFP.DMA32 | GFP.HIGHMEM) | ~((1 << 26) - 1)
 _GFP_RECLAIM = int(GFP.DIRECT_RECLAIM | GFP.KSWAPD_RECLAIM)
 GFP_NOWARN = int(GFP.NOWARN)
+_GFP_NORETRY = int(GFP.NORETRY)
+_GFP_NOFAIL = int(GFP.NOFAIL)
+_GFP_NOMEMALLOC = int(GFP.NOMEMALLOC)
+_GFP_DIRECT_RECLAIM = int(GFP.DIRECT_RECLAIM)
 GFP_COMP = int(GFP.COMP)
 SIZE_MAX = (1 << 64) - 1
 # The text symbol each scenario function that calls the slab layer gets (caller_address()).
@@ -595,9 +599,9 @@ class Slub:
         if gfp & GFP_SLAB_BUG_MASK:
             gfp = self.kmalloc_fix_flags(gfp)
         flags = (gfp & (GFP_RECLAIM_MASK | GFP_CONSTRAINT_MASK)) | s.allocflags
-        alloc_gfp = (flags | int(GFP.NOWARN) | int(GFP.NORETRY)) & ~int(GFP.NOFAIL)
-        if (alloc_gfp & GFP.DIRECT_RECLAIM) and s.oo_order > s.min_order:
-            alloc_gfp = (alloc_gfp | int(GFP.NOMEMALLOC)) & ~_GFP_RECLAIM
+        alloc_gfp = (flags | GFP_NOWARN | _GFP_NORETRY) & ~_GFP_NOFAIL
+        if (alloc_gfp & _GFP_DIRECT_RECLAIM) and s.oo_order > s.min_order:
+            alloc_gfp = (alloc_gfp | _GFP_NOMEMALLOC) & ~_GFP_RECLAIM
         order, objects = s.oo_order, s.oo_objects
         page = pa.alloc_pages(alloc_gfp, order)
         if page is None:
