@@ -40,12 +40,13 @@ if TYPE_CHECKING:
     from kmemsim.arch.memory import DirectMap, KernelLayout
     from kmemsim.arch.x86.kernel.e820 import E820Table
     from kmemsim.hw.machine import Machine
-    from kmemsim.include.asm_generic.io import IoAccess, PortIO
+    from kmemsim.include.asm_generic.io import IoAccess, MMIOAccessors, PortIO
     from kmemsim.include.linux.ioport import Resource
     from kmemsim.include.linux.mmzone import PglistData
     from kmemsim.kernel.rcu.tree import Rcu
     from kmemsim.kernel.resource import ResourceTree
     from kmemsim.kernel.sched.core import ExecContext
+    from kmemsim.lib.iomap import IoMap
     from kmemsim.mm.kasan import Kasan
     from kmemsim.mm.kernel_as import KernelAddressSpace
     from kmemsim.mm.kfence import Kfence
@@ -89,6 +90,8 @@ class Kernel:
     vm_layout: KernelLayout
     # Port I/O accessors; every I/O access with its barriers while io_trace is a list.
     portio: PortIO
+    mmio: MMIOAccessors
+    iomap: IoMap
     io_trace: list[IoAccess] | None
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:

@@ -205,3 +205,335 @@ def io_init(k: Kernel) -> None:
     k.io_trace = None
     k.portio = PortIO(k)
     export_symbols(k, k.portio)
+    k.mmio = MMIOAccessors(k)
+    export_symbols(k, k.mmio)
+    from kmemsim.lib.iomap import IoMap
+
+    k.iomap = IoMap(k)
+    export_symbols(k, k.iomap)
+
+
+# Accessor families beyond port I/O, and what they convert: "le" read/written as a
+# little-endian value, "be" as big-endian, "raw" in the CPU's own byte order.
+_MMIO_FAMILIES = {
+    "read": ("read", "le"),
+    "read_relaxed": ("read_relaxed", "le"),
+    "raw_read": ("raw", "raw"),
+    "write": ("write", "le"),
+    "write_relaxed": ("write_relaxed", "le"),
+    "raw_write": ("raw", "raw"),
+}
+
+
+class MMIOAccessors:
+    """readb..writeq, their _relaxed and __raw_ forms, the string forms and memcpy_*io.
+
+    An __iomem address is a kernel virtual address (an ioremap() mapping): it is
+    translated through the kernel page tables (an unmapped one faults as any
+    pointer does), then the access goes to the device that decodes the physical
+    address, or to RAM. The value is converted exactly as the kernel's accessors
+    convert it: readl() is le32_to_cpu(__raw_readl()), ioread32be() is
+    be32_to_cpu(__raw_readl()), __raw_readl() takes the bus bytes in the CPU's
+    byte order. A transfer the device refuses (a size it does not take, or no
+    device there on ARM) is an external abort on ARM (the kernel dies) and reads
+    all ones on x86.
+    """
+
+    def __init__(self, k: Kernel) -> None:
+        self.k = k
+        self.cpu_order: str = "big" if k.machine.big_endian else "little"
+        self.arm = k.machine.arch == "arm"
+
+    # ---------------------------------------------------------------- the transfer
+    def _phys(self, addr: int, write: bool) -> int:
+        return int(self.k.address_space.translate(addr, write))
+
+    def _bus_read(self, addr: int, size: int) -> bytes:
+        pa = self._phys(addr, False)
+        m = self.k.machine
+        if m.is_ram(pa, size):
+            return bytes(m.ram.read(pa, size))
+        try:
+            return m.bus.read(pa, size)
+        except BusError:
+            if self.arm:
+                external_abort(self.k, addr, False)
+            return b"\xff" * size
+
+    def _bus_write(self, addr: int, data: bytes) -> None:
+        pa = self._phys(addr, True)
+        m = self.k.machine
+        if m.is_ram(pa, len(data)):
+            m.ram.write(pa, data)
+            return
+        try:
+            m.bus.write(pa, data)
+        except BusError:
+            if self.arm:
+                external_abort(self.k, addr, True)
+
+    def _record(self, name: str, family: str, addr: int, size: int, value: int) -> None:
+        trace = getattr(self.k, "io_trace", None)
+        if trace is not None:
+            before, after = BARRIERS[arch_family(self.k)][family]
+            trace.append(IoAccess(name, addr, size, value, before, after))
+
+    def mmio_read(self, name: str, family: str, order: str, addr: int, size: int) -> int:
+        """One read accessor: the transfer, the byte-order conversion, the record."""
+        data = self._bus_read(addr, size)
+        value = int.from_bytes(data, self.cpu_order if order == "raw" else order)  # type: ignore[arg-type]
+        self._record(name, family, addr, size, value)
+        return value
+
+    def mmio_write(
+        self, name: str, family: str, order: str, value: int, addr: int, size: int
+    ) -> None:
+        """One write accessor."""
+        value &= (1 << (8 * size)) - 1
+        self._record(name, family, addr, size, value)
+        data = value.to_bytes(size, self.cpu_order if order == "raw" else order)  # type: ignore[arg-type]
+        self._bus_write(addr, data)
+
+    # ---------------------------------------------------------------- read/write
+    @EXPORT_SYMBOL
+    def readb(self, addr: int) -> int:
+        """readb(addr): a byte from MMIO, ordered (include/asm-generic/io.h)."""
+        return self.mmio_read("readb", "read", "little", addr, 1)
+
+    @EXPORT_SYMBOL
+    def readw(self, addr: int) -> int:
+        """readw(addr): le16_to_cpu(__raw_readw(addr)), ordered."""
+        return self.mmio_read("readw", "read", "little", addr, 2)
+
+    @EXPORT_SYMBOL
+    def readl(self, addr: int) -> int:
+        """readl(addr): le32_to_cpu(__raw_readl(addr)), ordered."""
+        return self.mmio_read("readl", "read", "little", addr, 4)
+
+    @EXPORT_SYMBOL
+    def readq(self, addr: int) -> int:
+        """readq(addr): le64_to_cpu(__raw_readq(addr)), ordered."""
+        return self.mmio_read("readq", "read", "little", addr, 8)
+
+    @EXPORT_SYMBOL
+    def writeb(self, value: int, addr: int) -> None:
+        """writeb(value, addr)."""
+        self.mmio_write("writeb", "write", "little", value, addr, 1)
+
+    @EXPORT_SYMBOL
+    def writew(self, value: int, addr: int) -> None:
+        """writew(value, addr): __raw_writew(cpu_to_le16(value), addr), ordered."""
+        self.mmio_write("writew", "write", "little", value, addr, 2)
+
+    @EXPORT_SYMBOL
+    def writel(self, value: int, addr: int) -> None:
+        """writel(value, addr): __raw_writel(cpu_to_le32(value), addr), ordered."""
+        self.mmio_write("writel", "write", "little", value, addr, 4)
+
+    @EXPORT_SYMBOL
+    def writeq(self, value: int, addr: int) -> None:
+        """writeq(value, addr)."""
+        self.mmio_write("writeq", "write", "little", value, addr, 8)
+
+    # ---------------------------------------------------------------- _relaxed
+    @EXPORT_SYMBOL
+    def readb_relaxed(self, addr: int) -> int:
+        """readb_relaxed(): readb() without the barriers."""
+        return self.mmio_read("readb_relaxed", "read_relaxed", "little", addr, 1)
+
+    @EXPORT_SYMBOL
+    def readw_relaxed(self, addr: int) -> int:
+        """readw_relaxed()."""
+        return self.mmio_read("readw_relaxed", "read_relaxed", "little", addr, 2)
+
+    @EXPORT_SYMBOL
+    def readl_relaxed(self, addr: int) -> int:
+        """readl_relaxed()."""
+        return self.mmio_read("readl_relaxed", "read_relaxed", "little", addr, 4)
+
+    @EXPORT_SYMBOL
+    def readq_relaxed(self, addr: int) -> int:
+        """readq_relaxed()."""
+        return self.mmio_read("readq_relaxed", "read_relaxed", "little", addr, 8)
+
+    @EXPORT_SYMBOL
+    def writeb_relaxed(self, value: int, addr: int) -> None:
+        """writeb_relaxed()."""
+        self.mmio_write("writeb_relaxed", "write_relaxed", "little", value, addr, 1)
+
+    @EXPORT_SYMBOL
+    def writew_relaxed(self, value: int, addr: int) -> None:
+        """writew_relaxed()."""
+        self.mmio_write("writew_relaxed", "write_relaxed", "little", value, addr, 2)
+
+    @EXPORT_SYMBOL
+    def writel_relaxed(self, value: int, addr: int) -> None:
+        """writel_relaxed()."""
+        self.mmio_write("writel_relaxed", "write_relaxed", "little", value, addr, 4)
+
+    @EXPORT_SYMBOL
+    def writeq_relaxed(self, value: int, addr: int) -> None:
+        """writeq_relaxed()."""
+        self.mmio_write("writeq_relaxed", "write_relaxed", "little", value, addr, 8)
+
+    # ---------------------------------------------------------------- __raw_
+    @EXPORT_SYMBOL("__raw_readb", "raw_readb")
+    def raw_readb(self, addr: int) -> int:
+        """__raw_readb(addr): no barrier, no byte swap."""
+        return self.mmio_read("__raw_readb", "raw", "raw", addr, 1)
+
+    @EXPORT_SYMBOL("__raw_readw", "raw_readw")
+    def raw_readw(self, addr: int) -> int:
+        """__raw_readw(addr): the bus bytes in the CPU's order."""
+        return self.mmio_read("__raw_readw", "raw", "raw", addr, 2)
+
+    @EXPORT_SYMBOL("__raw_readl", "raw_readl")
+    def raw_readl(self, addr: int) -> int:
+        """__raw_readl(addr): the bus bytes in the CPU's order."""
+        return self.mmio_read("__raw_readl", "raw", "raw", addr, 4)
+
+    @EXPORT_SYMBOL("__raw_readq", "raw_readq")
+    def raw_readq(self, addr: int) -> int:
+        """__raw_readq(addr)."""
+        return self.mmio_read("__raw_readq", "raw", "raw", addr, 8)
+
+    @EXPORT_SYMBOL("__raw_writeb", "raw_writeb")
+    def raw_writeb(self, value: int, addr: int) -> None:
+        """__raw_writeb(value, addr)."""
+        self.mmio_write("__raw_writeb", "raw", "raw", value, addr, 1)
+
+    @EXPORT_SYMBOL("__raw_writew", "raw_writew")
+    def raw_writew(self, value: int, addr: int) -> None:
+        """__raw_writew(value, addr)."""
+        self.mmio_write("__raw_writew", "raw", "raw", value, addr, 2)
+
+    @EXPORT_SYMBOL("__raw_writel", "raw_writel")
+    def raw_writel(self, value: int, addr: int) -> None:
+        """__raw_writel(value, addr)."""
+        self.mmio_write("__raw_writel", "raw", "raw", value, addr, 4)
+
+    @EXPORT_SYMBOL("__raw_writeq", "raw_writeq")
+    def raw_writeq(self, value: int, addr: int) -> None:
+        """__raw_writeq(value, addr)."""
+        self.mmio_write("__raw_writeq", "raw", "raw", value, addr, 8)
+
+    # ---------------------------------------------------------------- string forms
+    def _reads(self, name: str, addr: int, buffer: int, count: int, size: int) -> None:
+        out = bytearray()
+        for _ in range(count):
+            data = self._bus_read(addr, size)
+            self._record(name, "raw", addr, size, int.from_bytes(data, self.cpu_order))  # type: ignore[arg-type]
+            out += data
+        if out:
+            self.k.write(buffer, bytes(out))
+
+    def _writes(self, name: str, addr: int, buffer: int, count: int, size: int) -> None:
+        data = self.k.read(buffer, count * size) if count > 0 else b""
+        for i in range(count):
+            chunk = data[i * size : (i + 1) * size]
+            self._record(name, "raw", addr, size, int.from_bytes(chunk, self.cpu_order))  # type: ignore[arg-type]
+            self._bus_write(addr, chunk)
+
+    @EXPORT_SYMBOL
+    def readsb(self, addr: int, buffer: int, count: int) -> None:
+        """readsb(addr, buffer, count): `count` reads of one byte register into memory."""
+        self._reads("readsb", addr, buffer, count, 1)
+
+    @EXPORT_SYMBOL
+    def readsw(self, addr: int, buffer: int, count: int) -> None:
+        """readsw(addr, buffer, count): no byte swap (a FIFO's bytes land in order)."""
+        self._reads("readsw", addr, buffer, count, 2)
+
+    @EXPORT_SYMBOL
+    def readsl(self, addr: int, buffer: int, count: int) -> None:
+        """readsl(addr, buffer, count)."""
+        self._reads("readsl", addr, buffer, count, 4)
+
+    @EXPORT_SYMBOL
+    def readsq(self, addr: int, buffer: int, count: int) -> None:
+        """readsq(addr, buffer, count)."""
+        self._reads("readsq", addr, buffer, count, 8)
+
+    @EXPORT_SYMBOL
+    def writesb(self, addr: int, buffer: int, count: int) -> None:
+        """writesb(addr, buffer, count): `count` bytes from memory to one register."""
+        self._writes("writesb", addr, buffer, count, 1)
+
+    @EXPORT_SYMBOL
+    def writesw(self, addr: int, buffer: int, count: int) -> None:
+        """writesw(addr, buffer, count)."""
+        self._writes("writesw", addr, buffer, count, 2)
+
+    @EXPORT_SYMBOL
+    def writesl(self, addr: int, buffer: int, count: int) -> None:
+        """writesl(addr, buffer, count)."""
+        self._writes("writesl", addr, buffer, count, 4)
+
+    @EXPORT_SYMBOL
+    def writesq(self, addr: int, buffer: int, count: int) -> None:
+        """writesq(addr, buffer, count)."""
+        self._writes("writesq", addr, buffer, count, 8)
+
+    # ---------------------------------------------------------------- memcpy_*io
+    def _chunks(self, addr: int, count: int) -> list[tuple[int, int]]:
+        """(offset, size) of the accesses a copy of `count` bytes at `addr` makes: bytes up
+        to a 4-byte boundary, 4-byte words, then the tail (x86 __memcpy_fromio's movs,
+        the generic version's long-sized loop)."""
+        out = []
+        off = 0
+        while count and (addr + off) & 3:
+            out.append((off, 1))
+            off, count = off + 1, count - 1
+        while count >= 4:
+            out.append((off, 4))
+            off, count = off + 4, count - 4
+        while count:
+            out.append((off, 1))
+            off, count = off + 1, count - 1
+        return out
+
+    @EXPORT_SYMBOL
+    def memcpy_fromio(self, to: int, src: int, count: int) -> None:
+        """memcpy_fromio(to, from, count): device bytes to memory, in bus order."""
+        out = bytearray()
+        for off, size in self._chunks(src, count):
+            out += self._bus_read(src + off, size)
+        if out:
+            self.k.write(to, bytes(out))
+
+    @EXPORT_SYMBOL
+    def memcpy_toio(self, dst: int, src: int, count: int) -> None:
+        """memcpy_toio(to, from, count): memory bytes to the device, in order."""
+        data = self.k.read(src, count) if count > 0 else b""
+        for off, size in self._chunks(dst, count):
+            self._bus_write(dst + off, data[off : off + size])
+
+    @EXPORT_SYMBOL
+    def memset_io(self, addr: int, value: int, count: int) -> None:
+        """memset_io(addr, value, count)."""
+        for off, size in self._chunks(addr, count):
+            self._bus_write(addr + off, bytes([value & 0xFF]) * size)
+
+
+def external_abort(k: Kernel, addr: int, write: bool) -> None:
+    """do_DataAbort() of arch/arm/mm/fault.c for an external abort (the interconnect's
+    error response): "Unhandled fault: external abort on non-linefetch", then die()."""
+    from kmemsim.errors import Oops
+    from kmemsim.kernel.printk import LogLevel
+
+    fsr = 0x1008 | (0x800 if write else 0)
+    log = k.log
+    log.printk("8<--- cut here ---", LogLevel.ALERT)
+    log.printk(
+        f"Unhandled fault: external abort on non-linefetch ({fsr:#05x}) at {addr:#010x}",
+        LogLevel.ALERT,
+    )
+    from kmemsim.arch.arm.mm.fault import show_pte
+
+    log.printk(show_pte(k, addr), LogLevel.ALERT)
+    aspace = k.address_space
+    aspace.die_counter += 1
+    log.pr_emerg(f"Internal error: : {fsr:x} [#{aspace.die_counter}] SMP ARM")
+    k.sched.taint("D")
+    log.pr_warn("---[ end trace 0000000000000000 ]---")
+    raise Oops(f"external abort on non-linefetch ({fsr:#05x}) at {addr:#010x}")
