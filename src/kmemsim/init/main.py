@@ -47,6 +47,7 @@ if TYPE_CHECKING:
     from kmemsim.kernel.resource import ResourceTree
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.lib.iomap import IoMap
+    from kmemsim.mm.highmem import Highmem
     from kmemsim.mm.kasan import Kasan
     from kmemsim.mm.kernel_as import KernelAddressSpace
     from kmemsim.mm.kfence import Kfence
@@ -55,6 +56,7 @@ if TYPE_CHECKING:
     from kmemsim.mm.page_alloc import PageAllocator
     from kmemsim.mm.percpu import PerCpuAreas
     from kmemsim.mm.slab_common import SlabAllocator
+    from kmemsim.mm.vmalloc import Vmalloc
 
 
 class Kernel:
@@ -93,6 +95,8 @@ class Kernel:
     mmio: MMIOAccessors
     iomap: IoMap
     io_trace: list[IoAccess] | None
+    vmalloc_area: Vmalloc
+    highmem: Highmem
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine
@@ -198,6 +202,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.kernel.time import sleep_timeout
     from kmemsim.lib.stackdepot import register_kernel_names
+    from kmemsim.mm.highmem import kmap_init
     from kmemsim.mm.kasan import kasan_init, kasan_late_init
     from kmemsim.mm.kfence import kfence_init
     from kmemsim.mm.kmemleak import kmemleak_init, kmemleak_late_init
@@ -213,6 +218,8 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.mm.percpu import percpu_init
     from kmemsim.mm.slab_boot import boot_caches_init
     from kmemsim.mm.slub import kmem_cache_init
+    from kmemsim.mm.util import kvmalloc_init
+    from kmemsim.mm.vmalloc import vmalloc_init
     from kmemsim.mm.vmstat import proc_vmstat_init
 
     k = Kernel(machine, config)
@@ -237,6 +244,9 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         report_meminit(k)  # "mem auto-init: stack:off, heap alloc:off, heap free:off"
         memblock_free_all(k)  # RAM to the buddy allocator (__free_pages_core, to the tail)
         kmem_cache_init(k)  # k.slab, the kmalloc caches, "SLUB: HWalign=64, Order=0-3, ..."
+        vmalloc_init(k)  # the vmap_area allocator over VMALLOC_START..VMALLOC_END
+        kmap_init(k)  # the PKMAP pool and the kmap_local slots (32-bit HIGHMEM)
+        kvmalloc_init(k)  # kvmalloc(): kmalloc, falling back to vmalloc
         kasan_late_init(k)  # the KASAN quarantine, sized from totalram_pages()
         rcu_init(k)  # call_rcu(), synchronize_rcu(), kfree_rcu()
         mempool_init_api(k)  # mempool_create_*(), mempool_alloc(), mempool_free()

@@ -37,6 +37,7 @@ its address is used, so strchr("abc", ord("b")) returns an address into it.
 from __future__ import annotations
 
 import bisect
+import itertools
 import struct
 from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
@@ -137,6 +138,16 @@ class KernelAddressSpace:
         self.linear: list[tuple[int, int, int, bool]] = []
         # Page-table entries of everything else: virtual page number -> PTE.
         self.ptes: dict[int, int] = {}
+        self.tables: dict[tuple[str, int], int] = {}
+        # PTE_PFN_MASK: the frame address bits of a PTE (12..51 on x86_64).
+        self._pte_pfn_mask = (
+            ((1 << 52) - 1) & ~self._off_mask if self.bits == 64 else (0xFFFFFFFF & ~self._off_mask)
+        )
+        # PAGE_KERNEL: present, RW, accessed, dirty, global (+ NX on x86_64).
+        if m.arch == "arm":
+            self.page_kernel = 0x0000065F  # L_PTE_PRESENT|YOUNG|DIRTY|XN|MT_WRITEALLOC, RW
+        else:
+            self.page_kernel = 0x163 | ((1 << 63) if self.bits == 64 else 0)
         # .rodata literals placed so far, and where the next one goes (downwards).
         self._literals: dict[bytes, int] = {}
         self._rodata_top = 0
@@ -152,27 +163,73 @@ class KernelAddressSpace:
         self._rodata_top = vend
         self._rodata_floor = vstart
 
-    def map_page(self, vaddr: int, paddr: int, writable: bool = True) -> None:
-        """set_pte(): map the virtual page of `vaddr` to the frame at `paddr`."""
-        self.ptes[vaddr >> self.page_shift] = (
-            (paddr & ~self._off_mask) | PTE_PRESENT | (PTE_RW if writable else 0)
-        )
+    def map_page(
+        self, vaddr: int, paddr: int, writable: bool = True, prot: int | None = None
+    ) -> None:
+        """set_pte_at(init_mm, ...): map the virtual page of `vaddr` to the frame at `paddr`.
+
+        `prot` is the PTE's low bits (pgprot_val) when the caller has them (PAGE_KERNEL,
+        PAGE_KERNEL_IO, ...); the page tables down to the PTE are allocated first
+        (pte_alloc_kernel() and the levels above), from the page allocator."""
+        vaddr &= self.ulong_mask
+        self._alloc_tables(vaddr)
+        if prot is None:
+            prot = self.page_kernel if writable else self.page_kernel & ~PTE_RW
+        self.ptes[vaddr >> self.page_shift] = (paddr & ~self._off_mask) | prot
 
     def unmap_page(self, vaddr: int) -> int:
         """pte_clear(): unmap the virtual page of `vaddr`; returns the old PTE (0 if none)."""
         return self.ptes.pop(vaddr >> self.page_shift, 0)
 
-    def pgtable_walk(self, vaddr: int) -> list[tuple[str, int]]:
-        """The page-table entries a walk of `vaddr` reads, top level first, as (level, value).
-
-        Only the 4K PTE level is modelled so far: a page that has a PTE shows it
-        under the levels above it; any other address shows an empty top level."""
-        pte = self.lookup_pte(vaddr)
-        if not pte:
-            return []
+    # ------------------------------------------------------------------ page tables
+    # The tables below the top level that PTE mappings need, keyed by (level,
+    # the address bits above that level's span): their physical addresses. The
+    # top level (swapper_pg_dir) is in the kernel image; its entries, and the
+    # direct map's large-page entries, are not modelled as tables.
+    def _levels(self) -> list[tuple[str, int]]:
+        """(level, shift of the span one entry of it maps) from the top, PTE last."""
         if self.bits == 32:
-            return [("PGD", PTE_PRESENT), ("PTE", pte)]
-        return [("PGD", PTE_PRESENT), ("PUD", PTE_PRESENT), ("PMD", PTE_PRESENT), ("PTE", pte)]
+            return [("PGD", 22 if self.k.machine.arch != "arm" else 21), ("PTE", 12)]
+        if self.pgtable_levels == 5:
+            return [("PGD", 48), ("P4D", 39), ("PUD", 30), ("PMD", 21), ("PTE", 12)]
+        return [("PGD", 39), ("PUD", 30), ("PMD", 21), ("PTE", 12)]
+
+    def _alloc_tables(self, vaddr: int) -> None:
+        levels = self._levels()
+        for (_name, shift), (below, _s) in itertools.pairwise(levels):
+            key = (below, vaddr >> shift)
+            if key not in self.tables:
+                self.tables[key] = self._alloc_table_page()
+
+    def _alloc_table_page(self) -> int:
+        """A zeroed page for a page table (__get_free_page(GFP_PGTABLE_KERNEL))."""
+        from kmemsim.include.linux.gfp_types import GFP, GFP_ATOMIC, GFP_KERNEL
+
+        gfp = GFP_KERNEL if self.k.sched.may_sleep() else GFP_ATOMIC
+        page = self.k.page_alloc.alloc_pages(int(gfp | GFP.ZERO), 0)
+        if page is None:
+            from kmemsim.errors import Oops
+
+            raise Oops("out of memory for a kernel page table")
+        return int(page.pfn) << self.page_shift
+
+    def pgtable_walk(self, vaddr: int) -> list[tuple[str, int]]:
+        """The entries a walk of `vaddr` reads, top level first, as (level, value), down to
+        the first one that is empty (0). A table entry is the table's physical address
+        with the architecture's table bits (_PAGE_TABLE 0x067 on x86; on ARM the
+        hardware table at +2 KiB with _PAGE_KERNEL_TABLE 0x11)."""
+        vaddr &= self.ulong_mask
+        levels = self._levels()
+        arm = self.k.machine.arch == "arm"
+        out: list[tuple[str, int]] = []
+        for (name, shift), (below, _s) in itertools.pairwise(levels):
+            table = self.tables.get((below, vaddr >> shift), 0)
+            if not table:
+                out.append((name, 0))
+                return out
+            out.append((name, (table + 0x800) | 0x11 if arm else table | 0x067))
+        out.append(("PTE", self.lookup_pte(vaddr)))
+        return out
 
     # ------------------------------------------------------------------ faults
     def _fault(self, vaddr: int, write: bool, protection: bool) -> NoReturn:
@@ -252,7 +309,7 @@ class KernelAddressSpace:
         if pte & PTE_PRESENT:
             if write and not pte & PTE_RW:
                 self._fault(vaddr, True, True)
-            return (pte & ~self._off_mask) | (vaddr & self._off_mask)
+            return (pte & self._pte_pfn_mask) | (vaddr & self._off_mask)
         self._fault(vaddr, write, False)
 
     # ------------------------------------------------------------------ loads and stores

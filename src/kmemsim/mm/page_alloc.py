@@ -921,10 +921,11 @@ class PageAllocator:
 
     @EXPORT_SYMBOL
     def page_address(self, page: Page) -> int:
-        """page_address(): the direct-map address of a page, 0 for highmem."""
+        """page_address(): the direct-map address of a page; for highmem its kmap() address,
+        0 (NULL) when it has none (mm/highmem.py)."""
         dm = self.k.direct_map
         if page.pfn >= dm.max_low_pfn:
-            return 0
+            return self.k.highmem.page_address_high(page.pfn)
         return int(dm.pfn_to_virt(page.pfn))
 
     @EXPORT_SYMBOL

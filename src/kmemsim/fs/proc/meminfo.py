@@ -143,7 +143,7 @@ def meminfo_proc_show(k: Kernel) -> str:
         ("CommitLimit", kb(vm_commit_limit(k))),
         ("Committed_AS", 0),
         ("VmallocTotal", vmalloc_total(k) >> 10),
-        ("VmallocUsed", 0),
+        ("VmallocUsed", k.vmalloc_area.vmalloc_used_kb()),
         ("VmallocChunk", 0),
         ("Percpu", 0),
     ]
