@@ -15,10 +15,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import kmemsim
+from kmemsim.include.linux.free_area import FreeList
 from kmemsim.include.linux.gfp_types import GFP_KERNEL
+from kmemsim.include.linux.mmzone import MIGRATE_MOVABLE, ZoneBuddy
 from kmemsim.init.main import Kernel
 from kmemsim.mm.debug import dump_page
-from kmemsim.mm.page_alloc import MIGRATE_MOVABLE, FreeList, ZoneBuddy
+from kmemsim.trace.follow_pfn import take_free_block
 from tests.mm.support import pc_kernel
 
 ORDER = 2
@@ -167,7 +169,7 @@ def test_a_free_run_block_is_page_buddy_in_dump_page() -> None:
     assert "page_type: f0(buddy)" in k.dmesg()[n:]
     # take_free_block() finds the block in the run and splits the run around it.
     nr_runs = len(lst.runs)
-    assert pa.take_free_block(pfn, pa.max_order, GFP_KERNEL) is not None
+    assert take_free_block(pa, pfn, pa.max_order, GFP_KERNEL) is not None
     assert pfn not in lst and zb.free_block_order(pfn) == -1
     assert len(lst.runs) == nr_runs + 1  # the run's first block, then the rest
 

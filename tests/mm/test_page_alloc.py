@@ -20,6 +20,7 @@ from kmemsim.include.linux.gfp_types import (
 )
 from kmemsim.include.linux.mmzone import ZoneType
 from kmemsim.mm.page_alloc import MIGRATE_MOVABLE, MIGRATE_UNMOVABLE, get_order
+from kmemsim.trace.follow_pfn import take_free_block
 from tests.mm.support import free_blocks, free_lists, pc_kernel, small_kernel
 
 # ---------------------------------------------------------------------------- tests
@@ -317,10 +318,10 @@ def test_take_free_block_follows_a_traced_pfn() -> None:
     k = pc_kernel(64)
     pa = k.page_alloc
     total = pa.nr_free_pages()
-    page = pa.take_free_block(0x2345, 0, GFP_KERNEL)
+    page = take_free_block(pa, 0x2345, 0, GFP_KERNEL)
     assert page is not None and page.pfn == 0x2345
     assert pa.nr_free_pages() == total - 1
-    assert pa.take_free_block(0x2345, 0, GFP_KERNEL) is None
+    assert take_free_block(pa, 0x2345, 0, GFP_KERNEL) is None
     k.free_pages_struct(page, 0)
     pa.drain_all_pages()
     assert pa.nr_free_pages() == total
@@ -421,7 +422,7 @@ def test_free_reserved_page_goes_through_the_per_cpu_list() -> None:
     pa = k.page_alloc
     dma32 = pa.zone_by_type[ZoneType.DMA32]
     pfn = dma32.zone.zone_start_pfn + 5
-    assert pa.take_free_block(pfn, 0, GFP_KERNEL) is not None  # off the buddy lists
+    assert take_free_block(pa, pfn, 0, GFP_KERNEL) is not None  # off the buddy lists
     del pa.pages[pfn]  # as a frame memblock kept reserved: not in the allocator
     assert dma32.pcp[0].high == 0
     dma32.zone.managed_pages -= 1

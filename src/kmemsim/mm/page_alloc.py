@@ -49,14 +49,13 @@ longest walk is one pageblock, as the kernel's move_freepages_block() does.
 from __future__ import annotations
 
 import math
-from bisect import bisect_right, insort
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
-from operator import attrgetter
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 from kmemsim.errors import Oops
 from kmemsim.include.linux.export import EXPORT_SYMBOL
+from kmemsim.include.linux.free_area import FreeList as FreeList
 from kmemsim.include.linux.gfp_types import (
     GFP,
     GFP_USER,
@@ -64,12 +63,22 @@ from kmemsim.include.linux.gfp_types import (
 )
 from kmemsim.include.linux.mm_types import PG, Page
 from kmemsim.include.linux.mmzone import (
+    MIGRATE_HIGHATOMIC,
+    MIGRATE_ISOLATE,
+    MIGRATE_MOVABLE,
     MIGRATE_PCPTYPES,
-    MigrateType,
+    MIGRATE_RECLAIMABLE,
+    MIGRATE_UNMOVABLE,
+    NR_LOWORDER_PCP_LISTS,
+    PAGE_ALLOC_COSTLY_ORDER,
+    PerCpuPages,
     PglistData,
     Zone,
+    ZoneBuddy,
     ZoneType,
 )
+from kmemsim.include.linux.mmzone import MIGRATE_TYPES as MIGRATE_TYPES
+from kmemsim.include.linux.mmzone import MIGRATETYPE_NAMES as MIGRATETYPE_NAMES
 from kmemsim.mm.mm_init import configured_zones
 from kmemsim.mm.vmscan import Kswapd
 
@@ -78,15 +87,6 @@ if TYPE_CHECKING:
     from kmemsim.kernel.sched.core import ExecContext
 
 # --- constants (include/linux/mmzone.h, mm/internal.h, include/linux/gfp.h) -------------
-PAGE_ALLOC_COSTLY_ORDER = 3
-MIGRATE_UNMOVABLE = int(MigrateType.UNMOVABLE)
-MIGRATE_MOVABLE = int(MigrateType.MOVABLE)
-MIGRATE_RECLAIMABLE = int(MigrateType.RECLAIMABLE)
-MIGRATE_HIGHATOMIC = int(MigrateType.HIGHATOMIC)
-# Without CONFIG_CMA, MIGRATE_ISOLATE follows MIGRATE_HIGHATOMIC.
-MIGRATE_ISOLATE = 4
-MIGRATE_TYPES = 5
-MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
 # show_migration_types() letters, in migrate type order.
 MIGRATETYPE_LETTERS = ("U", "M", "E", "H", "I")
 
@@ -121,13 +121,9 @@ FPI_TO_TAIL = 1 << 1
 
 # Per-CPU page lists: CONFIG_PCP_BATCH_SCALE_MAX, boot pageset, flag bits.
 PCP_BATCH_SCALE_MAX = 5
-BOOT_PAGESET_HIGH = 0
-BOOT_PAGESET_BATCH = 1
 MIN_PERCPU_PAGELIST_HIGH_FRACTION = 8
 PCPF_PREV_FREE_HIGH_ORDER = 1 << 0
 PCPF_FREE_HIGH_BATCH = 1 << 1
-NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
-NR_PCP_THP = 2
 
 # include/linux/ratelimit_types.h: DEFAULT_RATELIMIT_INTERVAL (5 * HZ) and _BURST.
 RATELIMIT_INTERVAL_NS = 5_000_000_000
@@ -203,297 +199,6 @@ def gfp_migratetype(gfp: int) -> int:
     return (gfp & (_GFP_RECLAIMABLE | _GFP_MOVABLE)) >> 3
 
 
-class PerCpuPages:
-    """struct per_cpu_pages: one CPU's lists of free pages of one zone.
-
-    `high` is the auto-tuned drain mark that /proc/zoneinfo prints; `high_min`,
-    `high_max` and `batch` are what zone_set_pageset_high_and_batch() sets.
-    In 6.18 pageset_update() writes only batch, high_min and high_max:
-    `high` starts at 0 (per_cpu_pages_init() clears the structure) and is first
-    moved into [high_min, high_max] by the first allocation (nr_pcp_alloc()) or
-    free (nr_pcp_high()) through this list; decay_pcp_high() only lowers a
-    `high` above high_min, toward high_min. So a list no page has gone through
-    shows "high: 0", e.g. ZONE_DMA of the captured 6.18 machine: memblock
-    hands its frames to the buddy lists directly (__free_pages_core()), its
-    only allocation, the DMA atomic pool, is of an order above
-    PAGE_ALLOC_COSTLY_ORDER, which bypasses the per-CPU lists, and nothing
-    else asks for ZONE_DMA. Its DMA32 shows high == high_min (4316) with
-    numa_hit 0: frees only (the kernel image's __init sections and the initrd
-    sit in DMA32 and are freed page by page, free_reserved_page()), then idle
-    decay back to high_min.
-    """
-
-    __slots__ = (
-        "alloc_factor",
-        "batch",
-        "count",
-        "flags",
-        "free_count",
-        "high",
-        "high_max",
-        "high_min",
-        "lists",
-    )
-
-    def __init__(self, nr_lists: int) -> None:
-        self.count = 0
-        self.high = BOOT_PAGESET_HIGH
-        self.high_min = BOOT_PAGESET_HIGH
-        self.high_max = BOOT_PAGESET_HIGH
-        self.batch = BOOT_PAGESET_BATCH
-        self.free_count = 0
-        self.alloc_factor = 0
-        self.flags = 0
-        # Each list is ordered head first; the values are unused (pfn -> None).
-        self.lists: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(nr_lists)]
-
-
-class _Run:
-    """`count` free blocks of one order back to back from `start` (a FreeList stretch)."""
-
-    __slots__ = ("count", "start")
-
-    def __init__(self, start: int, count: int) -> None:
-        self.start = start
-        self.count = count
-
-
-_run_start = attrgetter("start")
-
-
-class FreeList:
-    """free_area[order].free_list[migratetype]: the pfns of free blocks, head first.
-
-    Behaves like the kernel's list as the allocator uses it (an ordered set:
-    len, iteration head first, `pfn in lst`, add at the head or the tail,
-    delete a given block, first()), and holds it in three parts, in list order:
-
-    - `head`: an ordered dict of pfns;
-    - `runs`: stretches of consecutive aligned blocks (start, count; block i
-      is start + i * 2**order), yielded lazily. memblock_free_all() appends
-      the MAX_PAGE_ORDER blocks of boot here (append_run_block), so millions
-      of blocks cost one object per stretch of RAM. Deleting a block inside a
-      run splits it; taking the first block of a run moves its start;
-    - `tail`: an ordered dict, used only while there are runs (without runs a
-      block added at the tail goes to the end of `head`, and when the last run
-      goes the tail's blocks join the end of `head`; a run block appended
-      behind a non-empty tail first turns the tail's blocks into one-block runs).
-
-    Blocks in the dict parts have their entry pfn -> order in the zone's
-    `index` (ZoneBuddy.buddy_order, PageBuddy() plus buddy_order()), kept here;
-    blocks in runs have none: ZoneBuddy.free_block_order() finds them.
-    """
-
-    __slots__ = ("by_pfn", "head", "index", "nr_run", "order", "runs", "tail")
-
-    def __init__(self, order: int, index: dict[int, int]) -> None:
-        self.order = order
-        self.index = index
-        self.head: OrderedDict[int, None] = OrderedDict()
-        self.tail: OrderedDict[int, None] = OrderedDict()
-        self.runs: list[_Run] = []  # in list order, none empty
-        self.by_pfn: list[_Run] = []  # the same runs by start pfn (they never overlap)
-        self.nr_run = 0  # blocks held in runs
-
-    def __len__(self) -> int:
-        return len(self.head) + self.nr_run + len(self.tail)
-
-    def __bool__(self) -> bool:
-        return bool(self.head) or bool(self.runs)
-
-    def __iter__(self) -> Iterator[int]:
-        yield from self.head
-        step = 1 << self.order
-        for start, count in [(r.start, r.count) for r in self.runs]:
-            yield from range(start, start + count * step, step)
-        yield from self.tail
-
-    def __contains__(self, pfn: object) -> bool:
-        if pfn in self.head or pfn in self.tail:
-            return True
-        return isinstance(pfn, int) and self.in_run(pfn)
-
-    def __repr__(self) -> str:
-        runs = ", ".join(f"{r.start:#x}+{r.count}" for r in self.runs)
-        return (
-            f"FreeList(order={self.order}, head={list(self.head)}, runs=[{runs}], "
-            f"tail={list(self.tail)})"
-        )
-
-    def _run_of(self, pfn: int) -> _Run | None:
-        by_pfn = self.by_pfn
-        i = bisect_right(by_pfn, pfn, key=_run_start) - 1
-        if i < 0:
-            return None
-        run = by_pfn[i]
-        off = pfn - run.start
-        if off < run.count << self.order and not off & ((1 << self.order) - 1):
-            return run
-        return None
-
-    def in_run(self, pfn: int) -> bool:
-        """Is pfn a block held in one of the runs?"""
-        return bool(self.runs) and self._run_of(pfn) is not None
-
-    def first(self) -> int:
-        """The block at the head of the list (list_first_entry)."""
-        if self.head:
-            return next(iter(self.head))
-        if self.runs:
-            return self.runs[0].start
-        if self.tail:
-            return next(iter(self.tail))
-        raise IndexError("first() of an empty free list")
-
-    def add(self, pfn: int, tail: bool) -> None:
-        """__add_to_free_list(): pfn at the head, or at the tail."""
-        if tail and self.runs:
-            self.tail[pfn] = None
-        else:
-            head = self.head
-            head[pfn] = None
-            if not tail:
-                head.move_to_end(pfn, last=False)
-        self.index[pfn] = self.order
-
-    def append_run_block(self, pfn: int, count: int = 1) -> None:
-        """Add the `count` blocks from pfn at the tail as run blocks (extending the last run)."""
-        tail = self.tail
-        if tail:
-            # Keep the list order: the tail's blocks become one-block runs before pfn.
-            index = self.index
-            for p in tail:
-                del index[p]
-                self._new_run(p, 1, len(self.runs))
-                self.nr_run += 1
-            tail.clear()
-        runs = self.runs
-        self.nr_run += count
-        if runs:
-            last = runs[-1]
-            if pfn == last.start + (last.count << self.order):
-                last.count += count
-                return
-        self._new_run(pfn, count, len(runs))
-
-    def _new_run(self, start: int, count: int, pos: int) -> _Run:
-        run = _Run(start, count)
-        self.runs.insert(pos, run)
-        insort(self.by_pfn, run, key=_run_start)
-        return run
-
-    def remove(self, pfn: int) -> None:
-        """__del_page_from_free_list(): take pfn off the list wherever it sits."""
-        try:
-            del self.head[pfn]
-        except KeyError:
-            pass
-        else:
-            del self.index[pfn]
-            return
-        if pfn in self.tail:
-            del self.tail[pfn]
-            del self.index[pfn]
-            return
-        run = self._run_of(pfn) if self.runs else None
-        if run is None:
-            raise KeyError(pfn)
-        self.nr_run -= 1
-        order = self.order
-        if pfn == run.start:
-            run.start += 1 << order
-            run.count -= 1
-            if not run.count:
-                self._drop(run)
-        elif pfn == run.start + ((run.count - 1) << order):
-            run.count -= 1
-        else:
-            n = (pfn - run.start) >> order
-            rest = run.count - n - 1
-            run.count = n
-            self._new_run(pfn + (1 << order), rest, self.runs.index(run) + 1)
-
-    def _drop(self, run: _Run) -> None:
-        self.runs.remove(run)
-        self.by_pfn.remove(run)
-        if not self.runs and self.tail:
-            self.head.update(self.tail)
-            self.tail.clear()
-
-
-class ZoneBuddy:
-    """The page allocator's part of struct zone: free_area[], pageblock types, pcp, watermarks."""
-
-    def __init__(self, pa: PageAllocator, zone: Zone, idx: int) -> None:
-        self.zone = zone
-        self.idx = idx  # zone_idx(): the index among the kernel's configured zones
-        self.nr_orders = pa.max_order + 1
-        # PageBuddy frames: first pfn of a free block -> its order, for the blocks
-        # the free lists hold one by one (not those in runs: see free_block_order).
-        self.buddy_order: dict[int, int] = {}
-        # free_area[order].free_list[migratetype], head first.
-        self.free_list: list[list[FreeList]] = [
-            [FreeList(o, self.buddy_order) for _ in range(MIGRATE_TYPES)]
-            for o in range(self.nr_orders)
-        ]
-        self.nr_free = 0  # NR_FREE_PAGES
-        self.nr_free_highatomic = 0
-        self.nr_reserved_highatomic = 0
-        pb = pa.pageblock_order
-        self.pb_base = zone.zone_start_pfn >> pb
-        nr_blocks = ((zone.zone_end_pfn + (1 << pb) - 1) >> pb) - self.pb_base
-        # memmap_init(): every pageblock starts MIGRATE_MOVABLE.
-        self.pageblock_mt = bytearray([MIGRATE_MOVABLE]) * max(nr_blocks, 0)
-        self.watermark = [0, 0, 0, 0]
-        self.watermark_boost = 0
-        self.lowmem_reserve: list[int] = [0] * pa.nr_zones
-        self.stat_threshold = 0
-        self.below_high = False  # ZONE_BELOW_HIGH
-        self.reclaim_active = False  # ZONE_RECLAIM_ACTIVE
-        self.boosted_watermark = False  # ZONE_BOOSTED_WATERMARK
-        nr_lists = NR_LOWORDER_PCP_LISTS + NR_PCP_THP
-        self.pcp = [PerCpuPages(nr_lists) for _ in range(pa.nr_cpus)]
-        # Event counters this zone feeds (PGALLOC_<zone>, numa_hit, ...).
-        self.pgalloc = 0
-        self.allocstall = 0
-        self.numa_hit = 0
-
-    def free_block_order(self, pfn: int) -> int:
-        """PageBuddy() and buddy_order(): the order of the free block starting at pfn, else -1."""
-        order = self.buddy_order.get(pfn)
-        if order is not None:
-            return order
-        top = self.nr_orders - 1
-        if not pfn & ((1 << top) - 1):
-            for lst in self.free_list[top]:
-                if lst.in_run(pfn):
-                    return top
-        return -1
-
-    # -- derived counts -------------------------------------------------------------
-    def nr_free_order(self, order: int) -> int:
-        """free_area[order].nr_free."""
-        return sum(len(lst) for lst in self.free_list[order])
-
-    def nr_free_pages_blocks(self, pageblock_order: int) -> int:
-        """NR_FREE_PAGES_BLOCKS: free pages in blocks of at least a pageblock."""
-        return sum(
-            len(lst) << o
-            for o in range(pageblock_order, self.nr_orders)
-            for lst in self.free_list[o]
-        )
-
-    def pcp_count(self) -> int:
-        return sum(p.count for p in self.pcp)
-
-    def wmark(self, i: int) -> int:
-        """wmark_pages(): the watermark plus the current boost."""
-        return self.watermark[i] + self.watermark_boost
-
-    def managed(self) -> int:
-        return self.zone.managed_pages
-
-
 class PageAllocator:
     """The buddy allocator of node 0: its zones' free lists, per-CPU lists and policies."""
 
@@ -518,7 +223,14 @@ class PageAllocator:
         self.zone_by_type: dict[ZoneType, ZoneBuddy] = {}
         self.buddies: list[ZoneBuddy] = []
         for idx, zone in enumerate(self.zones):
-            zb = ZoneBuddy(self, zone, idx)
+            zb = ZoneBuddy(
+                zone,
+                idx,
+                max_order=self.max_order,
+                pageblock_order=self.pageblock_order,
+                nr_zones=len(self.zones),
+                nr_cpus=self.nr_cpus,
+            )
             zone.buddy = zb
             self.zone_by_type[zone.zone_type] = zb
             self.buddies.append(zb)
@@ -2065,62 +1777,6 @@ class PageAllocator:
         from kmemsim.mm.debug import warn
 
         warn(self.k, "mm/page_alloc.c", function)
-
-    # ------------------------------------------------------------------ trace replay
-    def take_free_block(self, pfn: int, order: int, gfp: int) -> Page | None:
-        """Allocate exactly the block at `pfn` (take_page_off_buddy / __isolate_free_page).
-
-        The block may sit on a per-CPU list or inside a larger free buddy block,
-        which is split around it. Returns None when (part of) it is in use.
-        """
-        zb = self.page_zone(pfn)
-        if zb is None or pfn & ((1 << order) - 1) or order > self.max_order:
-            return None
-        self._take_from_pcp(zb, pfn, order)
-        for o in range(order, self.nr_page_orders):
-            head = pfn & ~((1 << o) - 1)
-            if zb.free_block_order(head) == o:
-                break
-        else:
-            return None
-        mt = self.get_pageblock_migratetype(zb, head)
-        self._del_from_free_list(zb, head, o, mt)
-        self._account(zb, -(1 << o), mt)
-        # break_down_buddy_pages(): free the halves that do not hold the target.
-        high = o
-        cur = head
-        while high > order:
-            high -= 1
-            size = 1 << high
-            if pfn >= cur + size:
-                other, cur = cur, cur + size
-            else:
-                other = cur + size
-            other_mt = self.get_pageblock_migratetype(zb, other)
-            self._add_to_free_list(zb, other, high, other_mt, False)
-            self._account(zb, size, other_mt)
-        zb.pgalloc += 1 << order
-        zb.numa_hit += 1
-        want_mt = gfp_migratetype(int(gfp))
-        return self._prep_new_page(pfn, order, int(gfp), want_mt)
-
-    def _take_from_pcp(self, zb: ZoneBuddy, pfn: int, order: int) -> None:
-        """Give back to the buddy lists any per-CPU block overlapping the wanted range."""
-        for pcp in zb.pcp:
-            if not pcp.count:
-                continue
-            for pindex, lst in enumerate(pcp.lists):
-                if not lst:
-                    continue
-                o = self.pindex_to_order(pindex)
-                size = 1 << max(o, order)
-                head = pfn & ~(size - 1)
-                for cand in range(head, head + size, 1 << o) if o <= order else (head,):
-                    if cand in lst:
-                        del lst[cand]
-                        pcp.count -= 1 << o
-                        mt = self.get_pageblock_migratetype(zb, cand)
-                        self._free_one_page_core(zb, cand, o, mt, FPI_NONE)
 
     # ------------------------------------------------------------------ reports
     def warn_alloc(self, gfp: int, order: int) -> None:

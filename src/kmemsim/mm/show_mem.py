@@ -14,14 +14,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kmemsim.include.linux.mmzone import MIGRATE_TYPES, ZoneBuddy
 from kmemsim.mm.page_alloc import (
-    MIGRATE_TYPES,
     MIGRATETYPE_LETTERS,
     WMARK_HIGH,
     WMARK_LOW,
     WMARK_MIN,
     PageAllocator,
-    ZoneBuddy,
 )
 from kmemsim.mm.vmscan import node_unreclaimable
 

@@ -25,7 +25,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from kmemsim.mm.page_alloc import PageAllocator, ZoneBuddy
+    from kmemsim.include.linux.mmzone import ZoneBuddy
+    from kmemsim.mm.page_alloc import PageAllocator
 
 MAX_RECLAIM_RETRIES = 16
 WMARK_HIGH = 2

@@ -20,17 +20,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from kmemsim.include.linux.mmzone import ZoneType
+from kmemsim.include.linux.mmzone import MIGRATE_TYPES, MIGRATETYPE_NAMES, ZoneBuddy, ZoneType
 from kmemsim.mm.mm_init import valid_pfn_spans
 from kmemsim.mm.page_alloc import (
-    MIGRATE_TYPES,
-    MIGRATETYPE_NAMES,
     WMARK_HIGH,
     WMARK_LOW,
     WMARK_MIN,
     WMARK_PROMO,
     PageAllocator,
-    ZoneBuddy,
     lowmem_reserve_ratio,
 )
 from kmemsim.mm.vmscan import node_unreclaimable

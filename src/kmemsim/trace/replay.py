@@ -86,6 +86,7 @@ from kmemsim.mm.page_alloc import (
 )
 from kmemsim.trace import events as ev
 from kmemsim.trace.events import NULL_POINTERS, BadLine
+from kmemsim.trace.follow_pfn import take_free_block
 from kmemsim.trace.model_view import ModelView
 from kmemsim.trace.source import TraceError, TraceSource
 from kmemsim.trace.stats import ReplayStats
@@ -746,7 +747,7 @@ class Replay:
             zone = self._verify_page_alloc(cpu, pfn, order, migratetype, gfp, gfp_text)
         page = None
         if self.follow_pfn:
-            page = self.k.page_alloc.take_free_block(pfn, order, gfp)
+            page = take_free_block(self.k.page_alloc, pfn, order, gfp)
             if page is None:
                 if not self.view.is_ram(pfn, order):
                     self._quirk("follow_pfn_not_ram")

@@ -6,14 +6,19 @@ ZONE_HIGHMEM (32-bit frames beyond the direct map) and ZONE_MOVABLE. Each zone
 counts its frames three ways: spanned (first to last frame, holes included),
 present (RAM that exists) and managed (what the buddy allocator was given,
 less memblock reservations). The zone's buddy free lists, watermarks and
-per-CPU lists are kept by mm/page_alloc.py.
+per-CPU lists (free_area[], per_cpu_pages, watermarks) are ZoneBuddy here,
+which mm/page_alloc.py works on; free_area's lists are FreeList
+(include/linux/free_area.py).
 """
 
 from __future__ import annotations
 
 import enum
+from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
+
+from kmemsim.include.linux.free_area import FreeList
 
 
 class ZoneType(enum.IntEnum):
@@ -53,8 +58,26 @@ MIGRATE_PCPTYPES = 3
 
 ULONG_MAX = (1 << 64) - 1
 
+# The migrate types of a kernel without CONFIG_CMA, as plain ints (hot paths).
+MIGRATE_UNMOVABLE = int(MigrateType.UNMOVABLE)
+MIGRATE_MOVABLE = int(MigrateType.MOVABLE)
+MIGRATE_RECLAIMABLE = int(MigrateType.RECLAIMABLE)
+MIGRATE_HIGHATOMIC = int(MigrateType.HIGHATOMIC)
+# Without CONFIG_CMA, MIGRATE_ISOLATE follows MIGRATE_HIGHATOMIC.
+MIGRATE_ISOLATE = 4
+MIGRATE_TYPES = 5
+
 # Names /proc/pagetypeinfo prints (migratetype_names[]), without CMA.
 MIGRATETYPE_NAMES = ("Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate")
+
+# PAGE_ALLOC_COSTLY_ORDER, and the per-CPU lists of struct per_cpu_pages: one per
+# migrate type and order up to the costly order, and two for THP (NR_PCP_THP).
+PAGE_ALLOC_COSTLY_ORDER = 3
+NR_LOWORDER_PCP_LISTS = MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1)
+NR_PCP_THP = 2
+# The boot pageset every zone starts with (mm/page_alloc.c BOOT_PAGESET_*).
+BOOT_PAGESET_HIGH = 0
+BOOT_PAGESET_BATCH = 1
 
 
 @dataclass(eq=False)
@@ -124,3 +147,132 @@ class PglistData:
 
     def populated_zones(self) -> list[Zone]:
         return [z for z in self.zones if z.populated()]
+
+
+class PerCpuPages:
+    """struct per_cpu_pages: one CPU's lists of free pages of one zone.
+
+    `high` is the auto-tuned drain mark that /proc/zoneinfo prints; `high_min`,
+    `high_max` and `batch` are what zone_set_pageset_high_and_batch() sets.
+    In 6.18 pageset_update() writes only batch, high_min and high_max:
+    `high` starts at 0 (per_cpu_pages_init() clears the structure) and is first
+    moved into [high_min, high_max] by the first allocation (nr_pcp_alloc()) or
+    free (nr_pcp_high()) through this list; decay_pcp_high() only lowers a
+    `high` above high_min, toward high_min. So a list no page has gone through
+    shows "high: 0", e.g. ZONE_DMA of the captured 6.18 machine: memblock
+    hands its frames to the buddy lists directly (__free_pages_core()), its
+    only allocation, the DMA atomic pool, is of an order above
+    PAGE_ALLOC_COSTLY_ORDER, which bypasses the per-CPU lists, and nothing
+    else asks for ZONE_DMA. Its DMA32 shows high == high_min (4316) with
+    numa_hit 0: frees only (the kernel image's __init sections and the initrd
+    sit in DMA32 and are freed page by page, free_reserved_page()), then idle
+    decay back to high_min.
+    """
+
+    __slots__ = (
+        "alloc_factor",
+        "batch",
+        "count",
+        "flags",
+        "free_count",
+        "high",
+        "high_max",
+        "high_min",
+        "lists",
+    )
+
+    def __init__(self, nr_lists: int) -> None:
+        self.count = 0
+        self.high = BOOT_PAGESET_HIGH
+        self.high_min = BOOT_PAGESET_HIGH
+        self.high_max = BOOT_PAGESET_HIGH
+        self.batch = BOOT_PAGESET_BATCH
+        self.free_count = 0
+        self.alloc_factor = 0
+        self.flags = 0
+        # Each list is ordered head first; the values are unused (pfn -> None).
+        self.lists: list[OrderedDict[int, None]] = [OrderedDict() for _ in range(nr_lists)]
+
+
+class ZoneBuddy:
+    """The page allocator's part of struct zone: free_area[], pageblock types, pcp, watermarks.
+
+    mm/page_alloc.py works on it; struct zone's span and counts are Zone's."""
+
+    def __init__(
+        self,
+        zone: Zone,
+        idx: int,
+        *,
+        max_order: int,
+        pageblock_order: int,
+        nr_zones: int,
+        nr_cpus: int,
+    ) -> None:
+        self.zone = zone
+        self.idx = idx  # zone_idx(): the index among the kernel's configured zones
+        self.nr_orders = max_order + 1
+        # PageBuddy frames: first pfn of a free block -> its order, for the blocks
+        # the free lists hold one by one (not those in runs: see free_block_order).
+        self.buddy_order: dict[int, int] = {}
+        # free_area[order].free_list[migratetype], head first.
+        self.free_list: list[list[FreeList]] = [
+            [FreeList(o, self.buddy_order) for _ in range(MIGRATE_TYPES)]
+            for o in range(self.nr_orders)
+        ]
+        self.nr_free = 0  # NR_FREE_PAGES
+        self.nr_free_highatomic = 0
+        self.nr_reserved_highatomic = 0
+        pb = pageblock_order
+        self.pb_base = zone.zone_start_pfn >> pb
+        nr_blocks = ((zone.zone_end_pfn + (1 << pb) - 1) >> pb) - self.pb_base
+        # memmap_init(): every pageblock starts MIGRATE_MOVABLE.
+        self.pageblock_mt = bytearray([MIGRATE_MOVABLE]) * max(nr_blocks, 0)
+        self.watermark = [0, 0, 0, 0]
+        self.watermark_boost = 0
+        self.lowmem_reserve: list[int] = [0] * nr_zones
+        self.stat_threshold = 0
+        self.below_high = False  # ZONE_BELOW_HIGH
+        self.reclaim_active = False  # ZONE_RECLAIM_ACTIVE
+        self.boosted_watermark = False  # ZONE_BOOSTED_WATERMARK
+        nr_lists = NR_LOWORDER_PCP_LISTS + NR_PCP_THP
+        self.pcp = [PerCpuPages(nr_lists) for _ in range(nr_cpus)]
+        # Event counters this zone feeds (PGALLOC_<zone>, numa_hit, ...).
+        self.pgalloc = 0
+        self.allocstall = 0
+        self.numa_hit = 0
+
+    def free_block_order(self, pfn: int) -> int:
+        """PageBuddy() and buddy_order(): the order of the free block starting at pfn, else -1."""
+        order = self.buddy_order.get(pfn)
+        if order is not None:
+            return order
+        top = self.nr_orders - 1
+        if not pfn & ((1 << top) - 1):
+            for lst in self.free_list[top]:
+                if lst.in_run(pfn):
+                    return top
+        return -1
+
+    # -- derived counts -------------------------------------------------------------
+    def nr_free_order(self, order: int) -> int:
+        """free_area[order].nr_free."""
+        return sum(len(lst) for lst in self.free_list[order])
+
+    def nr_free_pages_blocks(self, pageblock_order: int) -> int:
+        """NR_FREE_PAGES_BLOCKS: free pages in blocks of at least a pageblock."""
+        return sum(
+            len(lst) << o
+            for o in range(pageblock_order, self.nr_orders)
+            for lst in self.free_list[o]
+        )
+
+    def pcp_count(self) -> int:
+        return sum(p.count for p in self.pcp)
+
+    def wmark(self, i: int) -> int:
+        """wmark_pages(): the watermark plus the current boost."""
+        return self.watermark[i] + self.watermark_boost
+
+    def managed(self) -> int:
+        return self.zone.managed_pages
