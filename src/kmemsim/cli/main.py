@@ -20,6 +20,7 @@ import click
 
 import kmemsim
 from kmemsim.errors import KmemsimError, Oops
+from kmemsim.hw.mmio import BusError
 from kmemsim.init.config import parse_assignment
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -209,6 +210,58 @@ def run(
         traceback.print_exc()
         sys.exit(1)
     click.echo(k.dmesg(since), nl=False)
+
+
+@cli.command()
+@machine_options
+@click.argument("address")
+@click.argument("width", required=False)
+@click.argument("value", required=False)
+@user_errors
+def devmem(
+    profile: str,
+    mem: str | None,
+    cpus: int | None,
+    config: tuple[str, ...],
+    address: str,
+    width: str | None,
+    value: str | None,
+) -> None:
+    """Read or write physical memory through /dev/mem, as busybox devmem does.
+
+    ADDRESS is physical; WIDTH is 8, 16, 32 (default) or 64 bits (or b, h, w, l);
+    with VALUE the location is written, else it is read and printed. The access
+    goes through an mmap() of /dev/mem, with the kernel's STRICT_DEVMEM rules.
+    """
+    try:
+        addr = int(address, 0)
+        bits = {"b": 8, "h": 16, "w": 32, "l": 64}.get(width or "32") or int(width or "32")
+        val = int(value, 0) if value is not None else None
+    except ValueError:
+        fail(f"devmem: invalid number in {' '.join(x for x in (address, width, value) if x)}")
+        return
+    if bits not in (8, 16, 32, 64) or addr < 0:
+        fail(f"devmem: invalid width or address: {width} {address}")
+        return
+    k = boot_from_options(profile, mem, cpus, config)
+    if k.devmem is None:
+        click.echo("devmem: can't open '/dev/mem': No such file or directory", err=True)
+        sys.exit(1)
+    page = k.machine.page_size
+    base = addr & ~(page - 1)
+    width_bytes = bits // 8
+    try:
+        mapping = k.devmem.mmap(base, addr - base + width_bytes)
+        if val is None:
+            click.echo(f"0x{mapping.read(addr - base, width_bytes):0{bits // 4}X}")
+        else:
+            mapping.write(addr - base, width_bytes, val)
+    except OSError as e:
+        click.echo(f"devmem: mmap: {e.strerror}", err=True)
+        sys.exit(1)
+    except BusError:
+        click.echo("Bus error", err=True)
+        sys.exit(135)
 
 
 def _register_tools() -> None:

@@ -39,6 +39,7 @@ from kmemsim.kernel.time.timekeeping import Timekeeper
 if TYPE_CHECKING:
     from kmemsim.arch.memory import DirectMap, KernelLayout
     from kmemsim.arch.x86.kernel.e820 import E820Table
+    from kmemsim.drivers.char.mem import DevMem
     from kmemsim.hw.machine import Machine
     from kmemsim.include.asm_generic.io import IoAccess, MMIOAccessors, PortIO
     from kmemsim.include.linux.ioport import Resource
@@ -92,6 +93,7 @@ class Kernel:
     vm_layout: KernelLayout
     # Port I/O accessors; every I/O access with its barriers while io_trace is a list.
     portio: PortIO
+    devmem: DevMem | None
     mmio: MMIOAccessors
     iomap: IoMap
     io_trace: list[IoAccess] | None
@@ -193,6 +195,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.arch import sections
     from kmemsim.arch.sections import free_initmem, mark_rodata_ro
     from kmemsim.arch.setup import setup_arch
+    from kmemsim.drivers.char.mem import devmem_init
     from kmemsim.fs.dcache import vfs_caches_init_early
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
     from kmemsim.include.asm_generic.io import io_init
@@ -259,6 +262,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         page_alloc_init_late(k)
         init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
         ioresources_late_init(k)  # initcalls: buses, firmware ranges, drivers' regions
+        devmem_init(k)  # chr_dev_init(): /dev/mem (k.devmem) with CONFIG_DEVMEM
         free_initrd_mem(k)  # rootfs_initcall populate_rootfs(): "Freeing initrd memory: ..."
         free_initmem(k)  # kernel_init(): the __init sections
         mark_rodata_ro(k)  # x86_64: the 2 MiB gaps around rodata
