@@ -1102,14 +1102,12 @@ class PageAllocator:
         return sum(self.drain_zone_pages(zb) for zb in self.buddies)
 
     @property
-    def sched(self) -> ExecContext | None:
-        """The kernel's execution context (k.sched), None while it does not exist."""
-        sched: ExecContext | None = getattr(self.k, "sched", None)
-        return sched
+    def sched(self) -> ExecContext:
+        """The kernel's execution context (k.sched): the current task and CPU."""
+        return self.k.sched
 
     def _cpu(self) -> int:
-        sched = getattr(self.k, "sched", None)
-        return sched.current_cpu % self.nr_cpus if sched is not None else 0
+        return self.k.sched.current_cpu % self.nr_cpus
 
     # ------------------------------------------------------------------ rmqueue
     def _rmqueue_buddy(self, zb: ZoneBuddy, order: int, alloc_flags: int, mt: int) -> int:

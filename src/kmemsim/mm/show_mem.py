@@ -60,7 +60,7 @@ def show_free_areas(k: Kernel, max_zone_idx: int) -> None:
     kb = (1 << pa.page_shift) >> 10
     rec, unrec = _slab_pages(k)
     free_pcp = pa.nr_free_pcp()
-    cpu = k.sched.current_cpu % pa.nr_cpus if getattr(k, "sched", None) else 0
+    cpu = k.sched.current_cpu % pa.nr_cpus
     log.pr_warn(
         "active_anon:0 inactive_anon:0 isolated_anon:0\n"
         " active_file:0 inactive_file:0 isolated_file:0\n"
