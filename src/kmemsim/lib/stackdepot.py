@@ -61,7 +61,48 @@ def _frame_name(frame: FrameType) -> str:
     return "kmemsim_scenario" if name == "<module>" else name
 
 
-def capture(skip: int = 1, depth: int = 64) -> tuple[str, ...]:
+# Code object -> is it kmemsim's own (a model frame)?
+_IS_MODEL: dict[CodeType, bool] = {}
+# A frame as saved: (code, bytecode offset, is a model frame standing for a kernel entry).
+RawFrame = tuple[CodeType, int, bool]
+
+
+def capture_raw(skip: int = 1, depth: int = 16) -> tuple[RawFrame, ...]:
+    """stack_trace_save() without formatting: what capture() prints, as raw frames."""
+    frame: FrameType | None = sys._getframe(skip)
+    out: list[RawFrame] = []
+    outer_model: FrameType | None = None
+    is_model = _IS_MODEL
+    while frame is not None and len(out) < depth:
+        code = frame.f_code
+        model = is_model.get(code)
+        if model is None:
+            model = is_model[code] = code.co_filename.startswith(_PKG_DIR)
+        if model:
+            outer_model = frame
+        else:
+            if outer_model is not None:
+                out.append((outer_model.f_code, outer_model.f_lasti, True))
+                outer_model = None
+            out.append((frame.f_code, frame.f_lasti, False))
+        frame = frame.f_back
+    if outer_model is not None and len(out) < depth:
+        out.append((outer_model.f_code, outer_model.f_lasti, True))
+    return tuple(out)
+
+
+def format_raw(raw: tuple[RawFrame, ...]) -> tuple[str, ...]:
+    """The %pS lines of raw frames."""
+    out = []
+    for code, lasti, model in raw:
+        name = kernel_name(code) if model else code.co_name
+        if name == "<module>":
+            name = "kmemsim_scenario"
+        out.append(f"{name}+{max(lasti, 0):#x}/{len(code.co_code):#x}")
+    return tuple(out)
+
+
+def capture(skip: int = 1, depth: int = 16) -> tuple[str, ...]:
     """stack_trace_save(): the current stack, innermost first, as %pS strings."""
     frame: FrameType | None = sys._getframe(skip)
     out: list[str] = []
@@ -109,13 +150,17 @@ def entry_ip(skip: int = 1) -> str:
 
 
 class StackDepot:
-    """stack_depot_save() / stack_depot_fetch(): stacks by u32 handle."""
+    """stack_depot_save() / stack_depot_fetch(): stacks by u32 handle.
+
+    A stack is saved as captured (printed lines, or raw frames from
+    capture_raw(), which cost no formatting until a report fetches them).
+    """
 
     def __init__(self) -> None:
-        self._handles: dict[tuple[str, ...], int] = {}
-        self._stacks: list[tuple[str, ...]] = [()]
+        self._handles: dict[tuple[object, ...], int] = {}
+        self._stacks: list[tuple[object, ...]] = [()]
 
-    def save(self, stack: tuple[str, ...]) -> int:
+    def save(self, stack: tuple[object, ...]) -> int:
         """stack_depot_save(): the handle of `stack` (a new one for a new stack)."""
         handle = self._handles.get(stack)
         if handle is None:
@@ -124,8 +169,15 @@ class StackDepot:
             self._handles[stack] = handle
         return handle
 
+    def save_current(self, skip: int = 2) -> int:
+        """stack_depot_save(stack_trace_save()): the caller's stack, unformatted."""
+        return self.save(capture_raw(skip + 1))
+
     def fetch(self, handle: int) -> tuple[str, ...]:
         """stack_depot_fetch(): the frames of `handle` (none for 0 or an unknown one)."""
-        if 0 < handle < len(self._stacks):
-            return self._stacks[handle]
-        return ()
+        if not 0 < handle < len(self._stacks):
+            return ()
+        stack = self._stacks[handle]
+        if stack and isinstance(stack[0], tuple):
+            return format_raw(stack)  # type: ignore[arg-type]
+        return stack  # type: ignore[return-value]

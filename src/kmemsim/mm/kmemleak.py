@@ -148,7 +148,7 @@ class Kmemleak:
         obj.comm = sched.comm
         obj.pid = int(sched.pid)
         obj.jiffies = self._now()
-        obj.trace_handle = self.depot.save(stackdepot.capture(2))
+        obj.trace_handle = self.depot.save_current(2)
         self.objects[ptr] = obj
         bisect.insort(self.starts, ptr)
 

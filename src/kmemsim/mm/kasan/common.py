@@ -31,8 +31,8 @@ from __future__ import annotations
 import struct
 from typing import TYPE_CHECKING
 
+from kmemsim.include.linux import slab as _slab_h
 from kmemsim.include.linux.export import EXPORT_SYMBOL
-from kmemsim.include.linux.slab import SLAB_KMALLOC, SLAB_RED_ZONE, SLAB_TYPESAFE_BY_RCU
 from kmemsim.lib import stackdepot
 from kmemsim.lib.stackdepot import StackDepot
 from kmemsim.mm.kasan.generic import KASAN_NO_FREE_META, kasan_cache_create
@@ -57,6 +57,10 @@ if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
     from kmemsim.mm.slab import KmemCache, Slab
 
+# Plain ints: IntFlag arithmetic costs a call per operation on these paths.
+SLAB_KMALLOC = int(_slab_h.SLAB_KMALLOC)
+SLAB_RED_ZONE = int(_slab_h.SLAB_RED_ZONE)
+SLAB_TYPESAFE_BY_RCU = int(_slab_h.SLAB_TYPESAFE_BY_RCU)
 _TRACK = struct.Struct("<II")  # struct kasan_track: pid, stack handle
 _AUX = struct.Struct("<II")  # aux_stack[2]
 
@@ -194,7 +198,7 @@ class Kasan:
         return s.object_size
 
     def _stack(self) -> int:
-        return self.depot.save(stackdepot.capture(2))
+        return self.depot.save_current(2)
 
     def _write(self, addr: int, data: bytes) -> None:
         self.k.mem.write(addr + self._v2p, data)
