@@ -61,8 +61,22 @@ def _frame_name(frame: FrameType) -> str:
     return "kmemsim_scenario" if name == "<module>" else name
 
 
-# Code object -> is it kmemsim's own (a model frame)?
-_IS_MODEL: dict[CodeType, bool] = {}
+# Code object -> is it kmemsim's own (a model frame)? _OUTSIDE: below the scenario.
+_IS_MODEL: dict[CodeType, bool | None] = {}
+_OUTSIDE = None
+_TOOL_DIRS = ("/kmemsim/cli/", "/kmemsim/trace/", "/kmemsim/web/")
+
+
+def _classify(code: CodeType) -> bool | None:
+    """True for a model frame, False for the scenario's, _OUTSIDE for what runs it."""
+    path = code.co_filename.replace("\\", "/")
+    if path.startswith(_PKG_DIR):
+        return _OUTSIDE if any(d in path for d in _TOOL_DIRS) else True
+    if "/lib/python3" in path or path.startswith("<frozen"):
+        return _OUTSIDE  # the standard library, site-packages (pytest, click, runpy)
+    return False
+
+
 # A frame as saved: (code, bytecode offset, is a model frame standing for a kernel entry).
 RawFrame = tuple[CodeType, int, bool]
 
@@ -75,9 +89,11 @@ def capture_raw(skip: int = 1, depth: int = 16) -> tuple[RawFrame, ...]:
     is_model = _IS_MODEL
     while frame is not None and len(out) < depth:
         code = frame.f_code
-        model = is_model.get(code)
-        if model is None:
-            model = is_model[code] = code.co_filename.startswith(_PKG_DIR)
+        model = is_model.get(code, 0)
+        if model == 0 and code not in is_model:
+            model = is_model[code] = _classify(code)
+        if model is _OUTSIDE:
+            break  # the interpreter, a test runner, kmemsim's CLI: the task's entry
         if model:
             outer_model = frame
         else:
@@ -108,7 +124,12 @@ def capture(skip: int = 1, depth: int = 16) -> tuple[str, ...]:
     out: list[str] = []
     outer_model: FrameType | None = None
     while frame is not None and len(out) < depth:
-        if frame.f_code.co_filename.startswith(_PKG_DIR):
+        kind = _IS_MODEL.get(frame.f_code)
+        if kind is None and frame.f_code not in _IS_MODEL:
+            kind = _IS_MODEL[frame.f_code] = _classify(frame.f_code)
+        if kind is _OUTSIDE:
+            break
+        if kind:
             outer_model = frame
         else:
             if outer_model is not None:

@@ -127,7 +127,7 @@ class Kfence:
         self.freelist: list[Meta] = []
         self.protected: set[int] = set()  # page addresses that fault
         self.counters = [0] * len(COUNTER_NAMES)
-        self.next_gate_ns = 0
+        self.next_gate = 0  # jiffies at which toggle_allocation_gate() opens the gate
         self._rng = random.Random(0xFE1CE)
         self.in_report = False
 
@@ -151,12 +151,16 @@ class Kfence:
             self.protected.add(addr + PAGE_SIZE)  # the right redzone
             addr += 2 * PAGE_SIZE
         self.enabled = self.sample_interval > 0
-        self.next_gate_ns = int(k.clock.ns) + self.sample_interval * 1_000_000
+        self.next_gate = self._gate_after_interval()
         k.log.pr_info(
             f"kfence: initialized - using {self.pool_size} bytes for {self.num_objects} objects "
             f"at 0x{self.start:016x}-0x{self.end:016x}"
         )
         return True
+
+    def _gate_after_interval(self) -> int:
+        """queue_delayed_work(..., msecs_to_jiffies(kfence_sample_interval))."""
+        return int(self.k.jiffies) + int(self.k.msecs_to_jiffies(self.sample_interval))
 
     @EXPORT_SYMBOL
     def is_kfence_address(self, addr: int) -> bool:
@@ -181,7 +185,7 @@ class Kfence:
 
     def kfence_alloc(self, s: Any, size: int, gfp: int) -> int:
         """kfence_alloc(): a pool object for this allocation if the gate is open, else 0."""
-        if not self.enabled or int(self.k.clock.ns) < self.next_gate_ns:
+        if not self.enabled or int(self.k.jiffies) < self.next_gate:
             return 0
         if size > PAGE_SIZE:
             self.counters[C_SKIP_INCOMPAT] += 1
@@ -192,7 +196,7 @@ class Kfence:
             self.counters[C_SKIP_INCOMPAT] += 1
             return 0
         # The gate closes with this allocation; the timer reopens it an interval later.
-        self.next_gate_ns = int(self.k.clock.ns) + self.sample_interval * 1_000_000
+        self.next_gate = self._gate_after_interval()
         if not self.freelist:
             self.counters[C_SKIP_CAPACITY] += 1
             return 0
