@@ -32,6 +32,8 @@ KASAN_VMALLOC_INVALID = 0xF8  # inaccessible space in a vmap area
 
 _PAGE = 4096
 _SHADOW_PER_PAGE = _PAGE // KASAN_GRANULE_SIZE
+# A page's worth of shadow bytes of each value, sliced by poison().
+_ROWS: dict[int, bytes] = {}
 
 
 def s8(v: int) -> int:
@@ -75,7 +77,10 @@ class Shadow:
             stop = min(end, (vpage + 1) << 12)
             sp = self._page(vpage)
             lo, hi = (addr & 4095) >> 3, ((stop - 1) & 4095) >> 3
-            sp[lo : hi + 1] = bytes([value]) * (hi + 1 - lo)
+            row = _ROWS.get(value)
+            if row is None:
+                row = _ROWS[value] = bytes([value]) * _SHADOW_PER_PAGE
+            sp[lo : hi + 1] = row[: hi + 1 - lo]
             addr = stop
 
     def unpoison(self, addr: int, size: int) -> None:
