@@ -122,6 +122,10 @@ class KernelAddressSpace:
         self._ulong = struct.Struct(
             ("<" if self.byteorder == "little" else ">") + ("Q" if self.word == 8 else "I")
         )
+        self._unpack_from = self._ulong.unpack_from
+        self._pack_into = self._ulong.pack_into
+        # The last offset in a page where a whole word still fits.
+        self._word_limit = self.page_size - self.word
         self._frames: dict[int, bytearray] = self.mem._frames
         self._arch_fault = arch_fault
         # The direct map: [dm_start, dm_start + dm_size) -> [phys_start, ...).
@@ -373,8 +377,8 @@ class KernelAddressSpace:
             frame = self._frames.get(pa >> self.page_shift)
             if frame is not None:
                 po = pa & self._off_mask
-                if po <= self.page_size - self.word:
-                    return int(self._ulong.unpack_from(frame, po)[0])
+                if po <= self._word_limit:
+                    return self._unpack_from(frame, po)[0]  # type: ignore[no-any-return]
         return int.from_bytes(self.read(vaddr, self.word), self.byteorder)  # type: ignore[arg-type]
 
     def write_ulong(self, vaddr: int, value: int) -> None:
@@ -385,8 +389,8 @@ class KernelAddressSpace:
             frame = self._frames.get(pa >> self.page_shift)
             if frame is not None:
                 po = pa & self._off_mask
-                if po <= self.page_size - self.word:
-                    self._ulong.pack_into(frame, po, value & self.ulong_mask)
+                if po <= self._word_limit:
+                    self._pack_into(frame, po, value & self.ulong_mask)
                     return
         self.write(vaddr, (value & self.ulong_mask).to_bytes(self.word, self.byteorder))  # type: ignore[arg-type]
 
