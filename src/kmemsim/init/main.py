@@ -49,6 +49,7 @@ if TYPE_CHECKING:
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.lib.iomap import IoMap
     from kmemsim.mm.highmem import Highmem
+    from kmemsim.mm.ioremap import IoRemap
     from kmemsim.mm.kasan import Kasan
     from kmemsim.mm.kernel_as import KernelAddressSpace
     from kmemsim.mm.kfence import Kfence
@@ -94,6 +95,7 @@ class Kernel:
     # Port I/O accessors; every I/O access with its barriers while io_trace is a list.
     portio: PortIO
     devmem: DevMem | None
+    ioremap_ops: IoRemap
     mmio: MMIOAccessors
     iomap: IoMap
     io_trace: list[IoAccess] | None
@@ -206,6 +208,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.kernel.time import sleep_timeout
     from kmemsim.lib.stackdepot import register_kernel_names
     from kmemsim.mm.highmem import kmap_init
+    from kmemsim.mm.ioremap import ioremap_init
     from kmemsim.mm.kasan import kasan_init, kasan_late_init
     from kmemsim.mm.kfence import kfence_init
     from kmemsim.mm.kmemleak import kmemleak_init, kmemleak_late_init
@@ -248,6 +251,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         memblock_free_all(k)  # RAM to the buddy allocator (__free_pages_core, to the tail)
         kmem_cache_init(k)  # k.slab, the kmalloc caches, "SLUB: HWalign=64, Order=0-3, ..."
         vmalloc_init(k)  # the vmap_area allocator over VMALLOC_START..VMALLOC_END
+        ioremap_init(k)  # ioremap() and family on the vmalloc area
         kmap_init(k)  # the PKMAP pool and the kmap_local slots (32-bit HIGHMEM)
         kvmalloc_init(k)  # kvmalloc(): kmalloc, falling back to vmalloc
         kasan_late_init(k)  # the KASAN quarantine, sized from totalram_pages()
