@@ -51,3 +51,20 @@ _export(
     | {"IORES_DESC_NONE": _ioport.IORES_DESC_NONE, "IORES_DESC": _ioport.IORES_DESC}
     | {"Resource": _ioport.Resource, "resource_size": _ioport.resource_size}
 )
+
+
+def _export_driver_model() -> None:
+    from kmemsim.drivers.base import platform as _platform
+
+    _export(
+        {
+            "platform_driver": _platform.PlatformDriver,
+            "of_device_id": _platform.OfDeviceId,
+            "platform_device_id": _platform.PlatformDeviceId,
+            "PLATFORM_DEVID_NONE": _platform.PLATFORM_DEVID_NONE,
+            "PLATFORM_DEVID_AUTO": _platform.PLATFORM_DEVID_AUTO,
+        }
+    )
+
+
+_export_driver_model()

@@ -52,7 +52,7 @@ class PseudoFS:
     def write(self, path: str, text: str) -> int:
         """A write(2) of `text` to a pseudo file: bytes taken, or -errno (-EACCES: read-only)."""
         self._resolve(path)
-        store = self._stores.get(posixpath.normpath(path))
+        store = self._stores.get(self.realpath(path))
         if store is None:
             return -13  # -EACCES: no write method
         return store(text)
@@ -65,6 +65,21 @@ class PseudoFS:
         """proc_remove / sysfs_remove_file."""
         self._files.pop(path, None)
         self._dirs.pop(path, None)
+        self._stores.pop(path, None)
+
+    def realpath(self, path: str, depth: int = 0) -> str:
+        """The path with every link on the way followed (/sys/bus/platform/devices/foo.0/x
+        is /sys/devices/platform/foo.0/x)."""
+        path = posixpath.normpath(path)
+        parts = path.strip("/").split("/")
+        cur = ""
+        for i, part in enumerate(parts):
+            cur = f"{cur}/{part}"
+            entry = self._files.get(cur)
+            if isinstance(entry, Link) and depth < 8:
+                target = posixpath.normpath(posixpath.join(posixpath.dirname(cur), entry.target))
+                return self.realpath(posixpath.join(target, *parts[i + 1 :]), depth + 1)
+        return cur
 
     def create_dir(self, path: str, lookup: Lookup, lister: Lister) -> None:
         """A directory whose entries are generated: lookup(name) and lister()."""
@@ -79,6 +94,11 @@ class PseudoFS:
             head, tail = posixpath.split(path)
             parts: list[str] = [tail]
             while head and head != "/":
+                # a link to a directory: /sys/bus/platform/devices/foo.0 -> ../../../devices/...
+                link = self._files.get(head)
+                if isinstance(link, Link):
+                    target = posixpath.join(posixpath.dirname(head), link.target)
+                    return self._resolve(posixpath.join(target, *reversed(parts)), depth + 1)
                 generated = self._dirs.get(head)
                 if generated is not None:
                     rel = "/".join(reversed(parts))
@@ -93,11 +113,6 @@ class PseudoFS:
                     break
                 head, tail = posixpath.split(head)
                 parts.append(tail)
-                # a link to a directory: /sys/kernel/slab/filp -> :A-0000192
-                link = self._files.get(head)
-                if isinstance(link, Link):
-                    target = posixpath.join(posixpath.dirname(head), link.target)
-                    return self._resolve(posixpath.join(target, *reversed(parts)), depth + 1)
         if entry is None:
             if self.listdir(path):
                 raise KmemsimError(f"cat: {path}: Is a directory")

@@ -39,6 +39,9 @@ from kmemsim.kernel.time.timekeeping import Timekeeper
 if TYPE_CHECKING:
     from kmemsim.arch.memory import DirectMap, KernelLayout
     from kmemsim.arch.x86.kernel.e820 import E820Table
+    from kmemsim.drivers.base.core import DriverCore
+    from kmemsim.drivers.base.devres import Devres
+    from kmemsim.drivers.base.platform import Platform
     from kmemsim.drivers.char.mem import DevMem
     from kmemsim.hw.machine import Machine
     from kmemsim.include.asm_generic.io import IoAccess, MMIOAccessors, PortIO
@@ -47,6 +50,7 @@ if TYPE_CHECKING:
     from kmemsim.kernel.rcu.tree import Rcu
     from kmemsim.kernel.resource import ResourceTree
     from kmemsim.kernel.sched.core import ExecContext
+    from kmemsim.lib.devres import ManagedIO
     from kmemsim.lib.iomap import IoMap
     from kmemsim.mm.highmem import Highmem
     from kmemsim.mm.ioremap import IoRemap
@@ -101,6 +105,10 @@ class Kernel:
     io_trace: list[IoAccess] | None
     vmalloc_area: Vmalloc
     highmem: Highmem
+    driver_core: DriverCore
+    devres: Devres
+    managed_io: ManagedIO
+    platform: Platform
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine
@@ -197,6 +205,9 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.arch import sections
     from kmemsim.arch.sections import free_initmem, mark_rodata_ro
     from kmemsim.arch.setup import setup_arch
+    from kmemsim.drivers.base.dd import deferred_probe_initcall
+    from kmemsim.drivers.base.init import driver_init
+    from kmemsim.drivers.base.platform import of_platform_populate
     from kmemsim.drivers.char.mem import devmem_init
     from kmemsim.fs.dcache import vfs_caches_init_early
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
@@ -272,8 +283,11 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         mark_rodata_ro(k)  # x86_64: the 2 MiB gaps around rodata
         proc_vmstat_init(k)  # /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat
         proc_meminfo_init(k)  # /proc/meminfo
+        driver_init(k)  # do_basic_setup(): the driver model, the platform bus
         register_kernel_names(k)  # stack traces name the kernel functions a scenario calls
         kmemleak_late_init(k)  # /sys/kernel/debug/kmemleak, the scan thread
+        of_platform_populate(k)  # arch_initcall_sync: the profile's devices
+        deferred_probe_initcall(k)  # late_initcall: deferred probe on, devices_deferred
     except Oops as oops:
         oops.kernel = k  # a death while booting: its log is all there is
         raise
