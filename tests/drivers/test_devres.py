@@ -261,3 +261,24 @@ def test_devm_get_free_pages(k):
     k.devres_release_all(dev)
     assert objects(k) == start
     assert k.get_free_pages(GFP_KERNEL, 2) == addr
+
+
+def test_devres_log_with_debug_devres():
+    k = kmemsim.boot("x86_64", mem="512M", config={"DEBUG_DEVRES": "y", "devres.log": 1})
+    dev = bound_device(k)
+    since = len(k.log)
+    p = k.devm_kmalloc(dev, 100, GFP_KERNEL)
+    k.devm_kfree(dev, p)
+    lines = [r.text for r in k.log.records[since:]]
+    assert len(lines) == 2 and all(r.level == 3 for r in k.log.records[since:])
+    assert lines[0].startswith("foo foo.0: DEVRES ADD 00000000")
+    assert lines[0].endswith(" devm_kzalloc_release (100 bytes)")
+    assert lines[1].startswith("foo foo.0: DEVRES REM 00000000")
+    assert lines[0].split()[4] == lines[1].split()[4]  # the same node, hashed alike
+    assert hex(p - 40)[2:] not in lines[0]  # %p never shows the address
+    k.echo("0", "/sys/module/devres/parameters/log")
+    k.devm_kmalloc(dev, 8, GFP_KERNEL)
+    assert len(k.log.records) == since + 2
+    # the captured kernel has no CONFIG_DEBUG_DEVRES: no parameter there
+    plain = kmemsim.boot("x86_64", mem="512M")
+    assert "devres" not in plain.fs.listdir("/sys/module")

@@ -361,6 +361,9 @@ OPTIONS: dict[str, Option] = dict(
             "lib/Kconfig.debug",
             "/dev/mem: also refuse ranges a driver has claimed (busy in /proc/iomem)",
         ),
+        # --- driver model -----------------------------------------------------
+        _opt("DEBUG_DEVRES", parse_bool, False, "lib/Kconfig.debug", "devres.log support"),
+        _opt("devres.log", parse_int, 0, "drivers/base/devres.c", "log devres ADD/REM/REL"),
     ]
 )
 

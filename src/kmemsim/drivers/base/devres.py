@@ -23,6 +23,12 @@ two-pass colouring of remove_nodes() as the kernel: a group is released with
 its contents only when both of its markers are in the range (or it is still
 open and its opening marker is).
 
+With CONFIG_DEBUG_DEVRES and the devres.log parameter (boot option
+`devres.log=1`, or `echo 1 > /sys/module/devres/parameters/log`) every
+operation is logged as devres_log() does: "foo foo.0: DEVRES ADD
+000000003c8a41b2 devm_kzalloc_release (100 bytes)", the node's address hashed
+as %p hashes pointers.
+
 The resource data lives in simulated memory, in the kmalloc'ed block; what
 the kernel's release functions keep in it (a function pointer, an iomem
 cookie, a region) is kept beside it on the node as Python values, since a
@@ -36,7 +42,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from kmemsim.drivers.base.core import Device
-from kmemsim.include.linux.errno import ENODEV, ENOENT, ENOMEM
+from kmemsim.include.linux.errno import EINVAL, ENODEV, ENOENT, ENOMEM
 from kmemsim.include.linux.export import EXPORT_SYMBOL
 from kmemsim.include.linux.gfp_types import GFP, GFP_KERNEL
 from kmemsim.include.linux.slab import ZERO_SIZE_PTR
@@ -126,8 +132,33 @@ class Devres:
         self.sizeof_devres_group = -(-(2 * node + word + 4) // word) * word
         self.word = word
         self.nodes: dict[int, DevresNode] = {}
+        self.debug = bool(k.config["DEBUG_DEVRES"])
+        self.log_devres = int(k.config["devres.log"]) if self.debug else 0
+        if self.debug:
+            k.fs.create_file(
+                "/sys/module/devres/parameters/log", lambda: f"{self.log_devres}\n", self._set_log
+            )
         # Recorded releases, for a learner to see the order: (device, name) per release.
         self.release_log: list[tuple[str, str]] = []
+
+    def _set_log(self, text: str) -> int:
+        try:
+            self.log_devres = int(text.strip(), 0)
+        except ValueError:
+            return -EINVAL
+        return len(text)
+
+    def _log(self, dev: Device, node: DevresNode, op: str) -> None:
+        """devres_log(): dev_err "DEVRES %3s %p %s (%zu bytes)" when devres.log is set."""
+        if self.log_devres:
+            self.k.dev_err(
+                dev,
+                "DEVRES %3s %s %s (%d bytes)\n",
+                op,
+                hashed_ptr(node.addr, self.k.machine.bits),
+                node.name,
+                node.size,
+            )
 
     # ------------------------------------------------------------------ allocation
     def _alloc_dr(self, release: Release, size: int, gfp: int, name: str) -> DevresNode | None:
@@ -186,6 +217,7 @@ class Devres:
         """add_dr(): to the tail of the device's list."""
         if dev.devres_head is None:
             dev.devres_head = []
+        self._log(dev, node, "ADD")
         node.on_list = True
         dev.devres_head.append(node)
 
@@ -231,6 +263,7 @@ class Devres:
         assert dev.devres_head is not None
         dev.devres_head.remove(node)
         node.on_list = False
+        self._log(dev, node, "REM")
 
     @EXPORT_SYMBOL
     def devres_remove(
@@ -267,6 +300,7 @@ class Devres:
         return 0
 
     def _call_release(self, dev: Device, node: DevresNode) -> None:
+        self._log(dev, node, "REL")
         self.release_log.append((dev.name, node.name))
         node.release(dev, node.data)
         if node.payload is not None and callable(getattr(node.payload, "release", None)):
@@ -308,6 +342,7 @@ class Devres:
         """release_nodes(): newest first, call release() and kfree() each node."""
         for node in reversed(todo):
             if node.group is not None:
+                self._log(dev, node, "REL")
                 self.k.slab.kfree(node.group.addr)  # the group's kmalloc, via node[0]
                 continue
             self._call_release(dev, node)
@@ -566,6 +601,7 @@ class Devres:
             return 0
         head = dev.devres_head
         assert head is not None
+        self._log(dev, old, "REPLACE")
         head[head.index(old)] = new  # replace_dr()
         new.on_list, old.on_list = True, False
         self.k.memcpy(new.data, old.data, total_old - self.sizeof_devres)
@@ -676,6 +712,15 @@ class _Pages:
 
     def release(self) -> None:
         self.k.page_alloc.free_pages(self.addr, self.order)
+
+
+def hashed_ptr(addr: int, bits: int = 64) -> str:
+    """printk's %p: the address hashed with the boot's key (ptr_to_id()), 32 bits, printed
+    as BITS_PER_LONG / 4 hex digits ("000000003c8a41b2"), never the address itself."""
+    import hashlib
+
+    digest = hashlib.blake2b(addr.to_bytes(8, "little"), key=b"kmemsim-ptr-key", digest_size=4)
+    return f"{int.from_bytes(digest.digest(), 'little'):0{bits // 4}x}"
 
 
 def _read_cstring(k: Kernel, addr: int, limit: int = 1 << 16) -> bytes:
