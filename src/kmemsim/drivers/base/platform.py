@@ -41,13 +41,14 @@ from kmemsim.drivers.base.bus import BusType, bus_register
 from kmemsim.drivers.base.core import Device, DriverCore, OfNode, dev_name
 from kmemsim.drivers.base.driver import DeviceDriver, driver_register, driver_unregister
 from kmemsim.include.linux.err import ERR_PTR
-from kmemsim.include.linux.errno import EINVAL, ENOMEM, ENXIO, EPROBE_DEFER
+from kmemsim.include.linux.errno import EBUSY, EINVAL, ENOMEM, ENXIO, EPROBE_DEFER
 from kmemsim.include.linux.export import EXPORT_SYMBOL
 from kmemsim.include.linux.ioport import (
     IORESOURCE_IO,
     IORESOURCE_IRQ,
     IORESOURCE_MEM,
     Resource,
+    pR,
     resource_type,
 )
 
@@ -279,8 +280,6 @@ class Platform:
     def platform_device_add(self, pdev: PlatformDevice) -> int:
         """platform_device_add(pdev) (drivers/base/platform.c): name it, claim its resources
         in iomem/ioport ("failed to claim resource %d: %pR" on a conflict), add it."""
-        from kmemsim.include.linux.ioport import pR
-
         dev = pdev.dev
         if dev.parent is None:
             dev.parent = self.core.platform_bus
@@ -626,3 +625,52 @@ def platform_dev_attrs(k: Kernel, pdev: PlatformDevice) -> None:
         override_store,
     )
     pdev.dev.sysfs_files += [f"{path}/modalias", f"{path}/driver_override"]
+
+
+def builtin_drivers_init(k: Kernel) -> None:
+    """The device_initcalls of the board's built-in drivers (module_platform_driver()).
+
+    A profile device that names its kernel `driver` gets that driver bound at
+    boot, as the kernel built with it does: a platform driver of that name,
+    matching the device's compatible strings (or its name), whose probe
+    claims the regions the real driver claims (`claims`, `io_claims`) with
+    devm_request_mem_region()/devm_request_region(). The regions show in
+    /proc/iomem and /proc/ioports under the driver's names, and unbinding
+    the driver (echo NAME > /sys/bus/platform/drivers/DRIVER/unbind) gives
+    them back, so that a driver of one's own can take the device."""
+    from kmemsim.include.linux.ioport import DEFINE_RES_IO, DEFINE_RES_MEM
+
+    specs: dict[str, list[Any]] = {}
+    for spec in getattr(k.machine, "devices", ()):
+        if getattr(spec, "driver", "") and getattr(spec, "status", "okay") in ("okay", "ok"):
+            specs.setdefault(spec.driver, []).append(spec)
+    for name, group in specs.items():
+        by_dev = {s.name: s for s in group}
+
+        def probe(pdev: PlatformDevice, by_dev: dict[str, Any] = by_dev) -> int:
+            spec = by_dev.get(dev_name(pdev.dev))
+            if spec is None:
+                return -ENXIO
+            for start, end, what in getattr(spec, "claims", ()):
+                if k.devm_request_mem_region(pdev.dev, start, end - start + 1, what) is None:
+                    res = DEFINE_RES_MEM(start, end - start + 1)
+                    return k.driver_core.dev_err_probe(
+                        pdev.dev, -EBUSY, "can't request region for resource %s\n", pR(res)
+                    )
+            for start, end, what in getattr(spec, "io_claims", ()):
+                if k.devm_request_region(pdev.dev, start, end - start + 1, what) is None:
+                    res = DEFINE_RES_IO(start, end - start + 1)
+                    return k.driver_core.dev_err_probe(
+                        pdev.dev, -EBUSY, "can't request region for resource %s\n", pR(res)
+                    )
+            return 0
+
+        compatible = sorted({c for s in group for c in getattr(s, "compatible", ())})
+        plain = [s.name.split(".")[0] for s in group if not getattr(s, "compatible", ())]
+        drv = PlatformDriver(
+            name,
+            probe,
+            of_match_table=compatible or None,
+            id_table=plain or None,
+        )
+        k.platform.platform_driver_register(drv)
