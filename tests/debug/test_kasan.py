@@ -707,3 +707,20 @@ def test_kasan_strings(k: kmemsim.Kernel) -> None:
     ):
         with expect_kasan_fail(k, "slab-use-after-free", fn):
             getattr(k, fn)(*args)
+
+
+def test_vmalloc_oob(k: kmemsim.Kernel) -> None:
+    size = 4096 // 2 - GRANULE - 5
+    v_ptr = k.vmalloc(size)
+    with expect_no_kasan_report(k):
+        store(k, v_ptr, 0)
+        store(k, v_ptr + size - 1, 0)
+    with expect_kasan_fail(k, "vmalloc-out-of-bounds"):
+        load(k, v_ptr + size)
+    with expect_kasan_fail(k, "vmalloc-out-of-bounds"):
+        load(k, v_ptr + size + 5)
+    assert "The buggy address belongs to the virtual mapping at" in k.dmesg()
+    page = k.vmalloc_to_page(v_ptr)
+    with expect_no_kasan_report(k):
+        store(k, k.page_address(page), 0)
+    k.vfree(v_ptr)

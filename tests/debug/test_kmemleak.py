@@ -64,6 +64,8 @@ def kmemleak_test_init(k: kmemsim.Kernel) -> tuple[list[int], list[int]]:
         p = k.kmalloc(129, GFP_KERNEL)
         k.write(k.per_cpu_ptr(pcpu_ptr, cpu), p.to_bytes(8, "little"))
         referenced.append(p)
+    for _ in range(5):
+        orphan(k.vmalloc(64), "vmalloc(64)")
     orphan(k.__alloc_percpu(64, 4), "__alloc_percpu(64, 4)")
     return orphans, referenced
 

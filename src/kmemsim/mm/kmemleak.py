@@ -205,10 +205,7 @@ class Kmemleak:
         start = (start + 7) & ~7
         if end <= start:
             return []
-        dm = self.k.direct_map
-        if not dm.virt_addr_valid(start):
-            return []
-        data = self.k.mem.read(dm.virt_to_phys(start), (end - start) & ~7)
+        data = self._raw(start, (end - start) & ~7)
         if not data.strip(b"\0"):
             return []
         return [w for w in memoryview(data).cast("Q") if w]
@@ -301,13 +298,11 @@ class Kmemleak:
     def _raw(self, addr: int, size: int) -> bytes:
         dm = self.k.direct_map
         if not dm.virt_addr_valid(addr):
-            vread = getattr(self.k, "address_space", None)
-            if vread is not None:
-                try:
-                    return bytes(vread.read(addr, size))
-                except Exception:
-                    return b""
-            return b""
+            # A vmalloc area: its pages through the page tables (uninstrumented, no KASAN).
+            aspace = self.k.address_space
+            if not all(aspace.lookup_pte(a) for a in range(addr & ~4095, addr + size, 4096)):
+                return b""
+            return bytes(aspace.read(addr, size))
         return self.k.mem.read(dm.virt_to_phys(addr), size)
 
     def unreferenced(self, obj: KmemleakObject) -> bool:

@@ -309,6 +309,13 @@ class Vmalloc:
             i += 1 << order
         area.flags &= ~VM_UNINITIALIZED
         self.nr_vmalloc_pages += len(area.pages)
+        k = self.k
+        if k.kasan is not None:
+            k.kasan.unpoison_vmalloc(addr, real_size)  # kasan_unpoison_vmalloc()
+        if k.kmemleak is not None:
+            k.kmemleak.kmemleak_alloc(
+                addr, -(-real_size // self.page_size) * self.page_size, 1, gfp
+            )
         return addr
 
     @EXPORT_SYMBOL
@@ -388,6 +395,11 @@ class Vmalloc:
             return
         if area.flags & VM_ALLOC:
             self.nr_vmalloc_pages -= len(area.pages)
+            k = self.k
+            if k.kmemleak is not None:
+                k.kmemleak.kmemleak_free(area.addr)  # vfree(): kmemleak_free()
+            if k.kasan is not None:
+                k.kasan.poison_vmalloc(area.addr, len(area.pages) << self.page_shift)
         pa = self.k.page_alloc
         for page, order in area.blocks:
             pa.free_pages_struct(page, order)

@@ -141,10 +141,8 @@ class Kasan:
         return 0
 
     def _is_vmalloc(self, addr: int) -> bool:
-        vm = getattr(self.k, "vmalloc_state", None)
-        start = getattr(vm, "vmalloc_start", 0)
-        end = getattr(vm, "vmalloc_end", 0)
-        return bool(start <= addr < end)
+        vm = getattr(self.k, "vmalloc_area", None)
+        return vm is not None and bool(vm.start <= addr < vm.end)
 
     # ------------------------------------------------------------------ helpers
     def addr_to_pfn(self, addr: int) -> int | None:
@@ -158,10 +156,10 @@ class Kasan:
 
     def vmalloc_area(self, addr: int) -> tuple[int, int, str] | None:
         """find_vm_area(): (start, end, caller) of the vmap area holding `addr`."""
-        find = getattr(self.k, "find_vm_area", None)
-        if find is None or not self._is_vmalloc(addr):
+        vm = getattr(self.k, "vmalloc_area", None)
+        if vm is None or not self._is_vmalloc(addr):
             return None
-        area = find(addr)
+        area = vm.find_vm_area(addr)
         if area is None:
             return None
         return int(area.addr), int(area.addr + area.size), str(getattr(area, "caller", ""))
@@ -421,6 +419,19 @@ class Kasan:
     def unpoison_pages(self, addr: int, order: int) -> None:
         """kasan_unpoison_pages(): accessible, which an allocated page's shadow reads as."""
         self.shadow.drop(addr, 1 << order)
+
+    # ------------------------------------------------------------------ vmalloc
+    def unpoison_vmalloc(self, addr: int, size: int) -> None:
+        """kasan_unpoison_vmalloc(): the requested bytes of a new area accessible; the rest
+        of its pages stay KASAN_VMALLOC_INVALID (kasan_populate_vmalloc())."""
+        if self.vmalloc:
+            self.shadow.poison(addr, (size + 4095) & ~4095, KASAN_VMALLOC_INVALID)
+            self.shadow.unpoison(addr, size)
+
+    def poison_vmalloc(self, addr: int, size: int) -> None:
+        """kasan_poison_vmalloc() and the shadow's release: the area reads invalid again."""
+        if self.vmalloc:
+            self.shadow.drop(addr, (size + 4095) >> 12)
 
     # ------------------------------------------------------------------ mempool
     def mempool_poison_object(self, ptr: int) -> bool:
