@@ -326,3 +326,14 @@ def test_sizes_are_size_t(x86: kmemsim.Kernel) -> None:
     lines = expect_oops(x86, x86.memset, end - 8192, 0, -1)
     assert lines[0] == f"BUG: unable to handle page fault for address: {end:016x}"
     assert x86.strnlen("abc", -1) == 3
+
+
+def test_virt_addr_valid_and_pfn_valid(x86: kmemsim.Kernel) -> None:
+    p = x86.kmalloc(64, GFP_KERNEL)
+    assert x86.virt_addr_valid(p) and x86.pfn_valid(x86.virt_to_phys(p) >> 12)
+    assert x86.virt_addr_valid(x86.strchr("literal in .rodata", ord("r")))  # image mapping
+    v = x86.vmalloc(4096)
+    assert not x86.virt_addr_valid(v) and not x86.virt_addr_valid(0)
+    end = x86.address_space.dm_start + x86.address_space.dm_size
+    assert not x86.virt_addr_valid(end) and not x86.pfn_valid(1 << 30)
+    x86.vfree(v)

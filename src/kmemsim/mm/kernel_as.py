@@ -277,6 +277,25 @@ class KernelAddressSpace:
         """The PTE of `vaddr`'s page (0 when none is set): lookup_address() of a 4K mapping."""
         return self.ptes.get((vaddr & self.ulong_mask) >> self.page_shift, 0)
 
+    @EXPORT_SYMBOL
+    def pfn_valid(self, pfn: int) -> bool:
+        """pfn_valid(): does the frame have a struct page (the memory model's answer)?"""
+        return bool(self.k.page_alloc.pfn_valid(pfn))
+
+    @EXPORT_SYMBOL
+    def virt_addr_valid(self, vaddr: int) -> bool:
+        """virt_addr_valid() (__virt_addr_valid on x86): a linear-map address (the direct
+        map; on x86_64 also the kernel image mapping) whose frame pfn_valid() accepts.
+        vmalloc, kmap and fixmap addresses are not: virt_to_page() does not work on them."""
+        vaddr &= self.ulong_mask
+        for vstart, vend, pstart, _writable in self.linear:
+            if vstart <= vaddr < vend:
+                return self.pfn_valid((vaddr - vstart + pstart) >> self.page_shift)
+        off = vaddr - self.dm_start
+        if not 0 <= off < self.dm_size:
+            return False
+        return self.pfn_valid((off + self.phys_start) >> self.page_shift)
+
     def in_direct_map(self, vaddr: int) -> bool:
         """Is `vaddr` a direct-map address of RAM the direct map covers?"""
         off = vaddr - self.dm_start

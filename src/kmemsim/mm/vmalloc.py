@@ -24,6 +24,12 @@ vmap_range(phys, size, prot, caller) / vunmap_range(addr) is the primitive
 ioremap() builds on: it reserves an area (VM_IOREMAP, aligned to the size's
 power of two up to IOREMAP_MAX_ORDER, with a guard page) and maps the physical
 range page by page; its /proc/vmallocinfo line shows "phys=... ioremap".
+
+Not modelled: the pages[] array of an area is not allocated (the kernel takes
+it from kmalloc, or from vmalloc when it is over a page: the line then says
+"vpages", which the model prints, without that second area); huge-page PMD
+mappings (vmalloc_huge() maps its PMD-order blocks with 4K PTEs); KASAN
+shadow for vmalloc space.
 """
 
 from __future__ import annotations
