@@ -747,7 +747,8 @@ def ioresources_late_init(k: Kernel) -> None:
     subsys_initcall: the buses' windows and firmware ranges of the profile
     ([[mmio]], [[ioport]] in their order); fs_initcall: on x86,
     e820__reserve_resources_late(); device_initcall: the regions the board's
-    built-in drivers claim (each [[device]]'s claims); late_initcall: the
+    built-in drivers claim (each [[device]]'s claims; when the driver model
+    is up, k.platform, its built-in drivers claim them); late_initcall: the
     ranges marked late (the IOAPIC and local APIC resources of x86). Then
     /proc/iomem and /proc/ioports exist."""
     tree = k.resource
@@ -764,7 +765,11 @@ def ioresources_late_init(k: Kernel) -> None:
         from kmemsim.arch.x86.kernel.e820 import e820__reserve_resources_late
 
         e820__reserve_resources_late(k, table)
-    for d in m.devices:
+    # Without the driver model, the claims of the board's built-in drivers are placed here;
+    # with it (k.platform), those drivers bind at device_initcall and claim them through
+    # devres themselves, so that unbinding gives the regions back.
+    builtin_claims = m.devices if getattr(k, "platform", None) is None else []
+    for d in builtin_claims:
         for root, claims in ((tree.iomem_resource, d.claims), (tree.ioport_resource, d.io_claims)):
             for start, end, name in claims:
                 if tree.request_region_in(root, start, end - start + 1, name, 0) is None:
