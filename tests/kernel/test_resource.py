@@ -364,3 +364,14 @@ def test_example_iomem_shows_the_conflict_and_the_release(
     assert "foo" not in after.split("bar again")[0]
     assert "Trying to free nonexistent resource <0x48022010-0x48022013>" in k.dmesg()
     assert kmemsim.DEFINE_RES_MEM(0x1000, 0x100).end == 0x10FF
+
+
+def test_e820_ram_buffer_lines_are_the_real_ones(shared_data: Path) -> None:
+    """e820__reserve_resources_late(): the gap after each RAM entry up to ram_alignment()."""
+
+    def lines(text: str) -> list[str]:
+        return [x.split("] ", 1)[1] for x in text.splitlines() if "RAM buffer" in x]
+
+    real = lines((shared_data / "dmesg-memory.txt").read_text())
+    assert real == ["e820: reserve RAM buffer [mem 0x0009fc00-0x0009ffff]"]
+    assert lines(kmemsim.boot("linux-6.18-x86_64").dmesg()) == real
