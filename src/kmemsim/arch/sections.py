@@ -130,6 +130,6 @@ def global_var(k: Kernel, name: str, size: int = 8) -> int:
         raise KmemsimError(f"global_var({name!r}, {size}): no room in the kernel's .bss")
     k.__dict__["_bss_used"] = phys + size - start
     addr = int(k.direct_map.phys_to_virt(phys))
-    k.mem.fill(phys, 0, size)
+    k.address_space.fill(addr, 0, size)
     table[name] = (addr, size)
     return addr

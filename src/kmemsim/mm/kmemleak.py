@@ -303,7 +303,7 @@ class Kmemleak:
             if not all(aspace.lookup_pte(a) for a in range(addr & ~4095, addr + size, 4096)):
                 return b""
             return bytes(aspace.read(addr, size))
-        return self.k.mem.read(dm.virt_to_phys(addr), size)
+        return bytes(self.k.address_space.read(addr, size))
 
     def unreferenced(self, obj: KmemleakObject) -> bool:
         """unreferenced_object(): white, allocated, and old enough at the last scan."""

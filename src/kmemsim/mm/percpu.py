@@ -89,7 +89,7 @@ class PerCpuAreas:
         self.dyn_used = off + size
         ptr = units[0] + off
         for u in units:
-            self.k.mem.fill(self.k.virt_to_phys(u + off), 0, size)
+            self.k.address_space.fill(u + off, 0, size)
         self.dynamic[ptr] = size
         kmemleak = getattr(self.k, "kmemleak", None)
         if kmemleak is not None:

@@ -140,7 +140,7 @@ class Rcu:
         dm = self.k.direct_map
         if dm.virt_addr_valid(head):
             # struct rcu_head { next; func }: raw stores, the object is still the caller's.
-            self.k.mem.write(dm.virt_to_phys(head), bytes(word) + rhf.to_bytes(word, "little"))
+            self.k.address_space.write(head, bytes(word) + rhf.to_bytes(word, "little"))
         self.queue(head, lambda h: _kvfree(self.k, h - rhf))
 
     @EXPORT_SYMBOL

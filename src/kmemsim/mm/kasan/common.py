@@ -102,7 +102,6 @@ class Kasan:
         # kasan_disable_current() depth: no checks inside the allocator's own copies.
         self.depth = 0
         dm = k.direct_map
-        self._v2p = dm.phys_offset - dm.page_offset
         self._page_offset = dm.page_offset
         self._dm_end = dm.page_offset + (int(getattr(dm, "max_low_pfn", 0)) << 12)
         self.shadow = Shadow(self._default_shadow)
@@ -121,7 +120,7 @@ class Kasan:
         """
         addr = vpage << 12
         if self._page_offset <= addr < self._dm_end:
-            pfn = (addr + self._v2p) >> 12
+            pfn = self._virt_to_pfn(addr)
             pa = self.k.page_alloc
             if pfn in pa.pages or pa._find_head(pfn) is not None:
                 return 0
@@ -140,6 +139,10 @@ class Kasan:
             return KASAN_VMALLOC_INVALID
         return 0
 
+    def _virt_to_pfn(self, addr: int) -> int:
+        """The frame of a direct-map address (__pa() >> PAGE_SHIFT)."""
+        return int(self.k.direct_map.virt_to_pfn(addr))
+
     def _is_vmalloc(self, addr: int) -> bool:
         vm = getattr(self.k, "vmalloc_area", None)
         return vm is not None and bool(vm.start <= addr < vm.end)
@@ -147,7 +150,7 @@ class Kasan:
     # ------------------------------------------------------------------ helpers
     def addr_to_pfn(self, addr: int) -> int | None:
         if self._page_offset <= addr < self._dm_end:
-            return (addr + self._v2p) >> 12
+            return self._virt_to_pfn(addr)
         vm = getattr(self.k, "vmalloc_to_pfn", None)
         if vm is not None and self._is_vmalloc(addr):
             pfn = vm(addr)
@@ -167,7 +170,7 @@ class Kasan:
     def addr_to_slab(self, addr: int) -> Slab | None:
         if not self._page_offset <= addr < self._dm_end:
             return None
-        slab: Slab | None = self.k.slab.slab_of_pfn.get((addr + self._v2p) >> 12)
+        slab: Slab | None = self.k.slab.slab_of_pfn.get(self._virt_to_pfn(addr))
         return slab
 
     @staticmethod
@@ -199,10 +202,10 @@ class Kasan:
         return self.depot.save_current(2)
 
     def _write(self, addr: int, data: bytes) -> None:
-        self.k.mem.write(addr + self._v2p, data)
+        self.k.address_space.write(addr, data)
 
     def _read(self, addr: int, n: int) -> bytes:
-        return self.k.mem.read(addr + self._v2p, n)
+        return self.k.address_space.read(addr, n)
 
     def save_alloc_info(self, s: KmemCache, obj: int) -> None:
         """kasan_save_alloc_info(): pid and stack into the alloc meta; aux stacks cleared."""
@@ -356,7 +359,7 @@ class Kasan:
         if self.shadow.byte(obj) == KASAN_SLAB_FREE_META:
             self.shadow.set_byte(obj, KASAN_SLAB_FREE)
         sa = self.k.slab
-        slab = sa.slab_of_pfn.get((obj + self._v2p) >> 12)
+        slab = sa.slab_of_pfn.get(self._virt_to_pfn(obj))
         if slab is not None:
             sa.do_slab_free(s, slab, obj)
 
@@ -379,7 +382,7 @@ class Kasan:
     # ------------------------------------------------------------------ large kmalloc, pages
     def _folio_size(self, ptr: int) -> int:
         pa = self.k.page_alloc
-        pfn = (ptr + self._v2p) >> 12
+        pfn = self._virt_to_pfn(ptr)
         head = pa.pages.get(pfn) or pa._find_head(pfn)
         if head is None:
             return 4096

@@ -238,20 +238,20 @@ class Kfence:
         k.slab.slab_of_pfn[pfn] = slab
 
     def _raw_read(self, addr: int, n: int) -> bytes:
-        return self.k.mem.read(self.k.virt_to_phys(addr), n)
+        return bytes(self.k.address_space.read(addr, n))
 
     def _raw_fill(self, addr: int, byte: int, n: int) -> None:
         if n > 0:
-            self.k.mem.fill(self.k.virt_to_phys(addr), byte, n)
+            self.k.address_space.fill(addr, byte, n)
 
     def _set_canary(self, meta: Meta) -> None:
         """set_canary(): the page around the object filled with the canary pattern."""
         page = meta.addr & ~(PAGE_SIZE - 1)
         left = bytes(canary(a) for a in range(page, meta.addr))
         right = bytes(canary(a) for a in range(meta.addr + meta.size, page + PAGE_SIZE))
-        phys = self.k.virt_to_phys(page)
-        self.k.mem.write(phys, left)
-        self.k.mem.write(phys + (meta.addr + meta.size - page), right)
+        aspace = self.k.address_space
+        aspace.write(page, left)
+        aspace.write(meta.addr + meta.size, right)
 
     # ------------------------------------------------------------------ free
     def kfence_free(self, addr: int) -> bool:
