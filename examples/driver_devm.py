@@ -81,7 +81,7 @@ k.platform_driver_register(drv)
 say("   probe fails half-way:")
 for line in k.dmesg(since).splitlines():
     say("   " + line)
-say(f"   kmalloc objects in use: {before} before, {kmalloc_objects()} after: one leaked")
+say(f"   kmalloc objects in use: {kmalloc_objects() - before:+d} after the probe: one leaked")
 k.platform_driver_unregister(drv)
 
 # ---------------------------------------------------------------------------------
@@ -137,7 +137,7 @@ say("   the driver core released, newest first (devres names as the kernel's):")
 for dev_name, what in k.devres.release_log[log_from:]:
     say(f"     {dev_name}: {what}")
 say(f"   the actions ran in that order: {', '.join(released)}")
-say(f"   kmalloc objects in use: {before} before, {kmalloc_objects()} after: nothing leaked")
+say(f"   kmalloc objects in use: {kmalloc_objects() - before:+d} after the probe: nothing leaked")
 
 # Probe again, successfully, through sysfs; then unbind.
 fail = False
@@ -156,6 +156,6 @@ for what in released:
     say(f"     {what}")
 for dev_name, what in k.devres.release_log[log_from:]:
     say(f"     {dev_name}: released {what}")
-say(f"   kmalloc objects in use: {kmalloc_objects()} (before the devm driver came: {before})")
+say(f"   kmalloc objects in use: {kmalloc_objects() - before:+d} since before the devm driver came")
 k.platform_driver_unregister(drv)
 k.platform_device_unregister(pdev)

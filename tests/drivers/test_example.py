@@ -22,8 +22,8 @@ def test_the_driver_devm_example(profile: str) -> None:
         runpy.run_path(str(EXAMPLE), init_globals={"k": k, "kmemsim": kmemsim})
     text = out.getvalue()
     assert text.count("foo foo.0: probe with driver foo failed with error -16") == 2
-    assert "0 before, 1 after: one leaked" in text
-    assert "1 before, 1 after: nothing leaked" in text
+    assert "kmalloc objects in use: +1 after the probe: one leaked" in text
+    assert "kmalloc objects in use: +0 after the probe: nothing leaked" in text
     # the devm probe's resources, newest first: buffer action, buffer, framework action, foo
     released = text.split("newest first (devres names as the kernel's):\n")[1].split("\n")[:4]
     assert [line.split(": ")[1] for line in released] == [
@@ -37,5 +37,5 @@ def test_the_driver_devm_example(profile: str) -> None:
     assert unbind[1].strip().startswith("buffer_stop(") and unbind[2].strip().startswith(
         "framework_unregister("
     )
-    assert "kmalloc objects in use: 1 (before the devm driver came: 1)" in text
+    assert "kmalloc objects in use: +0 since before the devm driver came" in text
     assert "WARNING" not in k.dmesg()

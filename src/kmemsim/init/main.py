@@ -276,6 +276,8 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         # kernel_init_freeable(): deferred struct pages, "Memory: ...K/...K available (...)"
         page_alloc_init_late(k)
         init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
+        driver_init(k)  # do_basic_setup(): the driver model, the platform bus
+        of_platform_populate(k)  # arch_initcall_sync: the profile's devices
         ioresources_late_init(k)  # initcalls: buses, firmware ranges, drivers' regions
         devmem_init(k)  # chr_dev_init(): /dev/mem (k.devmem) with CONFIG_DEVMEM
         free_initrd_mem(k)  # rootfs_initcall populate_rootfs(): "Freeing initrd memory: ..."
@@ -283,10 +285,8 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         mark_rodata_ro(k)  # x86_64: the 2 MiB gaps around rodata
         proc_vmstat_init(k)  # /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat
         proc_meminfo_init(k)  # /proc/meminfo
-        driver_init(k)  # do_basic_setup(): the driver model, the platform bus
         register_kernel_names(k)  # stack traces name the kernel functions a scenario calls
         kmemleak_late_init(k)  # /sys/kernel/debug/kmemleak, the scan thread
-        of_platform_populate(k)  # arch_initcall_sync: the profile's devices
         deferred_probe_initcall(k)  # late_initcall: deferred probe on, devices_deferred
     except Oops as oops:
         oops.kernel = k  # a death while booting: its log is all there is

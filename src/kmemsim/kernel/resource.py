@@ -767,9 +767,11 @@ def ioresources_late_init(k: Kernel) -> None:
         e820__reserve_resources_late(k, table)
     # Without the driver model, the claims of the board's built-in drivers are placed here;
     # with it (k.platform), those drivers bind at device_initcall and claim them through
-    # devres themselves, so that unbinding gives the regions back.
-    builtin_claims = m.devices if getattr(k, "platform", None) is None else []
-    for d in builtin_claims:
+    # devres themselves (builtin_drivers_init), so that unbinding gives the regions back.
+    platform = getattr(k, "platform", None)
+    for d in m.devices:
+        if d.driver and platform is not None:
+            continue  # its built-in driver claims them when it binds (builtin_drivers_init)
         for root, claims in ((tree.iomem_resource, d.claims), (tree.ioport_resource, d.io_claims)):
             for start, end, name in claims:
                 if tree.request_region_in(root, start, end - start + 1, name, 0) is None:
@@ -778,6 +780,10 @@ def ioresources_late_init(k: Kernel) -> None:
                         f"{d.name}: can't request region "
                         f"[{start:#0{digits + 2}x}-{end:#0{digits + 2}x}]"
                     )
+    if platform is not None:
+        from kmemsim.drivers.base.platform import builtin_drivers_init
+
+        builtin_drivers_init(k)  # device_initcall: the board's drivers bind and claim
     for w in m.mmio:
         if w.late:
             _place(tree, tree.iomem_resource, w)
