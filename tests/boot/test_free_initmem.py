@@ -14,19 +14,22 @@ def _freeing_lines(text: str) -> list[str]:
 def test_the_real_freeing_lines(shared_data: Path) -> None:
     real = _freeing_lines((shared_data / "dmesg-memory.txt").read_text())
     ours = _freeing_lines(kmemsim.boot("linux-6.18-x86_64").dmesg())
-    # The real log also frees "SMP alternatives" (52K), a section the profile does not record.
-    assert ours == [line for line in real if "SMP alternatives" not in line]
+    # alternative_instructions() frees .smp_locks (52K) before the "Memory:" line.
+    assert ours == real
 
 
 def test_memtotal_and_dma32_managed_come_close_to_the_real_ones(shared_data: Path) -> None:
     k = kmemsim.boot("linux-6.18-x86_64")
     real_total = int((shared_data / "proc-meminfo.txt").read_text().split()[1])
     ours_total = int(k.cat("/proc/meminfo").split()[1])
-    # What is left is memory the profile does not know of: percpu, early page tables (476K).
-    assert 0 <= ours_total - real_total <= 512
+    # What is left (92K) is memblock memory the model does not allocate: early
+    # page tables and the like (the first percpu chunk and the PV lock hash are modelled).
+    assert 0 <= ours_total - real_total <= 128
     dma32 = k.cat("/proc/zoneinfo").split("zone    DMA32")[1]
     managed = int(dma32.split("managed")[1].split()[0])
-    assert abs(managed - 772917) <= 4
+    # 16 pages of that lie below 4 GiB on the real machine (with .smp_locks freed
+    # in both, the real DMA32 manages 16 pages fewer than the model's).
+    assert 0 <= managed - 772917 <= 16
 
 
 def test_32_bit_and_arm_free_only_initmem() -> None:

@@ -39,8 +39,9 @@ def test_the_tables_are_reserved_memory(shared_data: Path) -> None:
     def reserved(line: str) -> int:
         return int(line.split("K reserved")[0].rsplit(" ", 1)[1])
 
-    # 496444K on the real machine; what remains is percpu and early page tables.
-    assert 0 <= reserved(real) - reserved(ours) < 1024
+    # 496444K on the real machine; with the percpu first chunk and the PV lock
+    # hash modelled, what remains (92K) is early page tables and the like.
+    assert 0 <= reserved(real) - reserved(ours) < 128
 
 
 def test_boot_parameters_size_the_tables() -> None:

@@ -162,6 +162,11 @@ class KernelImage:
     bss: int
     initrd_start: int = 0
     initrd_size: int = 0
+    # __per_cpu_end - __per_cpu_start, the static per-CPU variables of the image
+    # (the "s" of "percpu: Embedded ... s185496"); 0 when the profile does not say.
+    percpu_static: int = 0
+    # __smp_locks_end - __smp_locks (.smp_locks, page aligned), after __init_end.
+    smp_locks: int = 0
     # Link-time symbols the profile pins (physical addresses: "_etext", "_sdata",
     # "__bss_start", ...); the others are laid out by arch/sections.py.
     symbols: tuple[tuple[str, int], ...] = ()

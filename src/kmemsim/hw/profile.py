@@ -12,7 +12,8 @@ Schema (see profiles/x86_64.toml for a commented example):
     [memory]   layout ("pc" | "e820" | "dt"), size, min_size, max_size,
                pci_hole_start, base, model, e820 = [[first, last, "type"], ...],
                reserved = [{start, end, type} | {name, base, size, no_map}, ...]
-    [kernel]   start, end, code, rwdata, rodata, init, bss, initrd_start, initrd_size
+    [kernel]   start, end, code, rwdata, rodata, init, bss, initrd_start, initrd_size,
+               percpu_static, smp_locks
     [arch]     facts of the kernel build it pins (pglist_data_size, vmalloc_end)
     [kernel.symbols]  link-time symbol = physical address ("_etext", "_sdata", ...)
     [config]   KEY = value defaults for KernelConfig (Kconfig and boot parameters)
@@ -75,6 +76,8 @@ _SCHEMA: dict[str, set[str]] = {
         "bss",
         "initrd_start",
         "initrd_size",
+        "percpu_static",
+        "smp_locks",
         "symbols",
     },
     "arch": {"pglist_data_size", "vmalloc_end"},
@@ -385,6 +388,8 @@ def _kernel_image(k: dict[str, Any], source: str) -> KernelImage:
         bss=_get_int(k, "bss", "kernel", source),
         initrd_start=_get_int(k, "initrd_start", "kernel", source, 0),
         initrd_size=_get_int(k, "initrd_size", "kernel", source, 0),
+        percpu_static=_get_int(k, "percpu_static", "kernel", source, 0),
+        smp_locks=_get_int(k, "smp_locks", "kernel", source, 0),
         symbols=_symbols(k.get("symbols", {}), source),
     )
 

@@ -102,6 +102,20 @@ OPTIONS: dict[str, Option] = dict(
     [
         # --- machine and page allocator -----------------------------------
         _opt("NR_CPUS", parse_int, 256, "arch/x86/Kconfig", "compile-time CPU limit"),
+        _opt(
+            "MODULES",
+            parse_bool,
+            True,
+            "kernel/module/Kconfig",
+            "loadable modules: 8K of each per-CPU unit reserved for their variables",
+        ),
+        _opt(
+            "PARAVIRT_SPINLOCKS",
+            parse_bool,
+            False,
+            "arch/x86/Kconfig",
+            "x86 KVM guest with PV spinlocks: the PV qspinlock hash table at boot",
+        ),
         _opt("HIGHMEM", parse_bool, False, "arch/x86/Kconfig", "32-bit highmem support"),
         _opt(
             "VMSPLIT",
@@ -240,6 +254,16 @@ OPTIONS: dict[str, Option] = dict(
         ),
         _opt(
             "ihash_entries", parse_int, 0, "fs/inode.c", "inode hash buckets (0: sized from memory)"
+        ),
+        _opt(
+            "mhash_entries", parse_int, 0, "fs/namespace.c", "mount hash buckets (0: from memory)"
+        ),
+        _opt(
+            "mphash_entries",
+            parse_int,
+            0,
+            "fs/namespace.c",
+            "mountpoint hash buckets (0: from memory)",
         ),
         # --- slab -----------------------------------------------------------
         _opt("SLUB_TINY", parse_bool, False, "mm/Kconfig", "SLUB for small systems"),
@@ -387,6 +411,8 @@ _RANGES: dict[str, tuple[int, int | None]] = {
     "overcommit_kbytes": (0, None),
     "dhash_entries": (0, None),
     "ihash_entries": (0, None),
+    "mhash_entries": (0, None),
+    "mphash_entries": (0, None),
     "slub_max_order": (0, None),  # unsigned; clamped to MAX_PAGE_ORDER by mm/slub.c
     "slub_min_order": (0, None),
     "slub_min_objects": (0, None),

@@ -205,11 +205,14 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.arch import sections
     from kmemsim.arch.sections import free_initmem, mark_rodata_ro
     from kmemsim.arch.setup import setup_arch
+    from kmemsim.arch.x86.kernel.alternative import alternative_instructions
+    from kmemsim.arch.x86.kernel.kvm import kvm_spinlock_init
     from kmemsim.drivers.base.dd import deferred_probe_initcall
     from kmemsim.drivers.base.init import driver_init
     from kmemsim.drivers.base.platform import of_platform_populate
     from kmemsim.drivers.char.mem import devmem_init
     from kmemsim.fs.dcache import vfs_caches_init_early
+    from kmemsim.fs.namespace import mnt_init
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
     from kmemsim.include.asm_generic.io import io_init
     from kmemsim.init.initramfs import free_initrd_mem
@@ -232,7 +235,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         kasan_page_hooks,
         setup_per_cpu_pageset,
     )
-    from kmemsim.mm.percpu import percpu_init
+    from kmemsim.mm.percpu import percpu_init, setup_per_cpu_areas
     from kmemsim.mm.slab_boot import boot_caches_init
     from kmemsim.mm.slub import kmem_cache_init
     from kmemsim.mm.util import kvmalloc_init
@@ -255,6 +258,8 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         kasan_init(k)  # x86 setup_arch() ends with kasan_init(): the shadow, before any cache
         kasan_page_hooks(k.page_alloc)  # kasan_(un)poison_pages() at the page hook points
         kmemleak_init(k)  # objects are tracked from the first slab allocation on
+        setup_per_cpu_areas(k)  # the first percpu chunk from memblock, "percpu: Embedded ..."
+        kvm_spinlock_init(k)  # smp_prepare_boot_cpu(): "PV qspinlock hash table entries: ..."
         vfs_caches_init_early(k)  # dentry and inode hash tables, from memblock
         build_all_zonelists(k)  # "Built 1 zonelists, mobility grouping on.  Total pages: N"
         # mm_core_init():
@@ -272,6 +277,8 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         kfence_init(k)  # the KFENCE pool; the slab allocator samples from now on
         export_symbols(k, sections)  # k.global_var(): variables in the image's .bss
         setup_per_cpu_pageset(k)  # the zones' real per-CPU lists
+        alternative_instructions(k)  # arch_cpu_finalize_init(): "Freeing SMP alternatives ..."
+        mnt_init(k)  # vfs_caches_init(): "Mount-cache hash table entries: ..."
         boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches
         # kernel_init_freeable(): deferred struct pages, "Memory: ...K/...K available (...)"
         page_alloc_init_late(k)

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kmemsim.include.linux.gfp_types import __GFP_ZERO, GFP_ATOMIC
 from kmemsim.include.linux.mmzone import ULONG_MAX, ZONE_NAMES, PglistData, Zone, ZoneType
 from kmemsim.kernel.time.jiffies import jiffies_to_msecs
 
@@ -494,7 +495,12 @@ def alloc_large_system_hash(
     With numentries 0 the table gets one bucket per 2**scale bytes of
     nr_kernel_pages (rounded up to a power of two); HASH_EARLY tables come
     from memblock. Prints "<name> hash table entries: N (order: o, B bytes,
-    linear)" and returns the physical address (0 on failure)."""
+    linear)" and returns the physical address (0 on failure). Later tables
+    (flags_early False, after mm_core_init()) come from the buddy allocator
+    (alloc_pages_exact(), "linear"), or from vmalloc when larger than
+    MAX_PAGE_ORDER ("vmalloc", "vmalloc hugepage" from a PMD up on x86_64);
+    for those the kernel virtual address is returned. A failed allocation
+    halves the table and retries while it is larger than a page."""
     shift = k.machine.page_shift
     page_size = 1 << shift
     if not numentries:
@@ -523,19 +529,34 @@ def alloc_large_system_hash(
     numentries = max(min(numentries, max_), low_limit)
     log2qty = numentries.bit_length() - 1
     addr = 0
-    size = bucketsize << log2qty
-    while flags_early:
+    virt = False
+    gfp = int(GFP_ATOMIC | __GFP_ZERO)  # HASH_ZERO: every table kmemsim makes is zeroed
+    while True:
         size = bucketsize << log2qty
-        addr = k.memblock.phys_alloc_range(size, 1 << 6, owner=f"{tablename} hash")
-        if addr or size <= page_size or log2qty == 0:
+        order = max(0, (size - 1) >> shift).bit_length()  # get_order(size)
+        if flags_early:
+            addr = k.memblock.phys_alloc_range(size, 1 << 6, owner=f"{tablename} hash")
+        elif order > int(k.config["ARCH_FORCE_MAX_ORDER"]):
+            addr, virt = int(k.vmalloc_area.vmalloc(size)), True  # vmalloc_huge()
+        else:
+            # alloc_pages_exact(): the tables are powers of two (bucket sizes are),
+            # so no tail pages come back.
+            page = k.page_alloc.alloc_pages(gfp, order)
+            if page is not None:
+                page.owner = f"{tablename} hash"
+                addr = int(k.page_alloc.page_address(page))
+        if addr or size <= page_size or log2qty <= 1:
             break
         log2qty -= 1
-    order = max(0, (size - 1) >> shift).bit_length()  # get_order(size)
     if not addr:
         k.log.pr_emerg(f"Failed to allocate {tablename} hash table")
         return 0
+    kind = "linear"
+    if virt:
+        huge = k.machine.arch == "x86_64" and size >= 2 << 20  # HAVE_ARCH_HUGE_VMALLOC, PMD
+        kind = "vmalloc hugepage" if huge else "vmalloc"
     k.log.pr_info(
-        f"{tablename} hash table entries: {1 << log2qty} (order: {order}, {size} bytes, linear)"
+        f"{tablename} hash table entries: {1 << log2qty} (order: {order}, {size} bytes, {kind})"
     )
     return addr
 
