@@ -152,8 +152,8 @@ _GFP_NOMEMALLOC = int(GFP.NOMEMALLOC)
 _GFP_THISNODE = int(GFP.THISNODE)
 _GFP_FS = int(GFP.FS)
 _K_MASK = _GFP_DMA | _GFP_HIGHMEM | _GFP_DMA32 | _GFP_MOVABLE
-_PG_NONE = PG(0)
-_PG_HEAD = PG.head
+_PG_NONE = 0  # page->flags is a plain int inside the model; PG names it when printed
+_PG_HEAD = int(PG.head)
 
 
 def _aligned_blocks(start: int, end: int) -> list[tuple[int, int]]:

@@ -46,7 +46,7 @@ class PG(enum.IntFlag):
     mlocked = 1 << 20
 
 
-_PG_NONE = PG(0)
+_PG_NONE = 0  # page->flags is a plain int inside the model; PG names it when printed
 
 
 class Page:
@@ -69,7 +69,7 @@ class Page:
         # The order of the block this page heads (compound_order() when PG_head).
         self.order = order
         self.migratetype = migratetype
-        self.flags = _PG_NONE
+        self.flags: int = _PG_NONE
         self._refcount = 1
         self.owner: str = ""
         self.private: int = 0
