@@ -102,7 +102,7 @@ class Kernel:
     ioremap_ops: IoRemap
     mmio: MMIOAccessors
     iomap: IoMap
-    io_trace: list[IoAccess] | None
+    io_trace: list[IoAccess] | None = None
     vmalloc_area: Vmalloc
     highmem: Highmem
     driver_core: DriverCore

@@ -472,7 +472,7 @@ def kmemleak_init(k: Kernel) -> Kmemleak | None:
 
 def kmemleak_late_init(k: Kernel) -> None:
     """kmemleak_late_init(): the debugfs file, the scan thread; boot objects stay gray."""
-    kl = getattr(k, "kmemleak", None)
+    kl = k.kmemleak
     if kl is None:
         return
     kl.booted = True

@@ -97,7 +97,7 @@ class Mempools:
 
     def _poison_element(self, pool: Mempool, element: Any) -> bool:
         """kasan_poison_element(): False when KASAN reported the element as bad."""
-        kasan = getattr(self.k, "kasan", None)
+        kasan = self.k.kasan
         if kasan is None:
             return True
         if pool.kind in ("kmalloc", "slab"):
@@ -110,7 +110,7 @@ class Mempools:
 
     def _unpoison_element(self, pool: Mempool, element: Any) -> None:
         """kasan_unpoison_element()."""
-        kasan = getattr(self.k, "kasan", None)
+        kasan = self.k.kasan
         if kasan is None:
             return
         if pool.kind == "kmalloc":
@@ -163,7 +163,7 @@ class Mempools:
         pool.elements_addr = int(self.k.kmalloc_array(max(min_nr, 1), 8, gfp | int(GFP.ZERO)))
         if not pool.elements_addr:
             return -ENOMEM
-        kmemleak = getattr(self.k, "kmemleak", None)
+        kmemleak = self.k.kmemleak
         if kmemleak is not None:
             # The pool (the caller's) points at the array; the model holds it in Python.
             kmemleak.kmemleak_not_leak(pool.elements_addr)

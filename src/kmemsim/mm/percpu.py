@@ -96,7 +96,7 @@ class PerCpuAreas:
         for u in units:
             self.k.address_space.fill(u + off, 0, size)
         self.dynamic[ptr] = size
-        kmemleak = getattr(self.k, "kmemleak", None)
+        kmemleak = self.k.kmemleak
         if kmemleak is not None:
             kmemleak.kmemleak_alloc_percpu(ptr, size)
         return ptr
@@ -107,7 +107,7 @@ class PerCpuAreas:
         if not ptr:
             return
         self.dynamic.pop(ptr, None)
-        kmemleak = getattr(self.k, "kmemleak", None)
+        kmemleak = self.k.kmemleak
         if kmemleak is not None:
             kmemleak.kmemleak_free(ptr)
 

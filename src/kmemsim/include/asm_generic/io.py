@@ -91,7 +91,7 @@ class PortIO:
         self.x86 = k.machine.arch != "arm"
 
     def record(self, accessor: str, family: str, addr: int, size: int, value: int) -> None:
-        trace = getattr(self.k, "io_trace", None)
+        trace = self.k.io_trace
         if trace is not None:
             before, after = BARRIERS[arch_family(self.k)][family]
             trace.append(IoAccess(accessor, addr, size, value, before, after))
@@ -273,7 +273,7 @@ class MMIOAccessors:
                 external_abort(self.k, addr, True)
 
     def _record(self, name: str, family: str, addr: int, size: int, value: int) -> None:
-        trace = getattr(self.k, "io_trace", None)
+        trace = self.k.io_trace
         if trace is not None:
             before, after = BARRIERS[arch_family(self.k)][family]
             trace.append(IoAccess(name, addr, size, value, before, after))

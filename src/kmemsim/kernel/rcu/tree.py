@@ -88,7 +88,7 @@ class Rcu:
     @EXPORT_SYMBOL
     def call_rcu(self, head: int, func: RcuCallback) -> None:
         """call_rcu(): run func(head) after a grace period; `head` is the object's rcu_head."""
-        kasan = getattr(self.k, "kasan", None)
+        kasan = self.k.kasan
         if kasan is not None:
             kasan.kasan_record_aux_stack(head)
         self.queue(head, func)

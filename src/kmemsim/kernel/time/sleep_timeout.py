@@ -39,7 +39,7 @@ def schedule_timeout(k: Kernel, timeout: int) -> int:
     rcu = getattr(k, "rcu", None)
     if rcu is not None:
         rcu.rcu_advance()  # a sleeping task is in a quiescent state: grace periods end
-    kmemleak = getattr(k, "kmemleak", None)
+    kmemleak = k.kmemleak
     if kmemleak is not None:
         kmemleak.on_sleep()  # the kmemleak thread's periodic scan
     return 0

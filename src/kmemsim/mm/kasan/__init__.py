@@ -40,7 +40,7 @@ def kasan_late_init(k: Kernel) -> None:
     """The quarantine, sized from the RAM the page allocator manages (totalram_pages())."""
     from kmemsim.mm.kasan.quarantine import Quarantine
 
-    ka = getattr(k, "kasan", None)
+    ka = k.kasan
     if ka is None:
         return
     total = int(k.page_alloc.totalram_pages()) << 12
