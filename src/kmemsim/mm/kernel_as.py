@@ -558,9 +558,14 @@ class KernelAddressSpace:
         self._kasan_loads(addr, i + 1 if i >= 0 else n)
         return addr + i if i >= 0 else 0
 
-    @EXPORT_SYMBOL
-    def memcmp(self, cs: StrArg, ct: StrArg, count: int) -> int:
-        """memcmp(): the difference of the first differing bytes (0 when equal)."""
+    def _compare(
+        self, cs: StrArg, ct: StrArg, count: int, stop: Callable[[int, int], bool]
+    ) -> tuple[int, int] | None:
+        """Walk `count` bytes of two buffers page by page until `stop(u, v)`.
+
+        The shared loop of memcmp() and strncmp(): the bytes (u, v) where it
+        stopped, or None. KASAN sees loads up to and including that byte.
+        """
         a, b = self._addr(cs), self._addr(ct)
         count &= self.ulong_mask
         pos = 0
@@ -571,16 +576,21 @@ class KernelAddressSpace:
                 self.page_size - ((b + pos) & self._off_mask),
             )
             x, y = self.read(a + pos, chunk), self.read(b + pos, chunk)
-            if x != y:
-                for j, (u, v) in enumerate(zip(x, y, strict=True)):
-                    if u != v:
-                        self._kasan_loads(a, pos + j + 1)
-                        self._kasan_loads(b, pos + j + 1)
-                        return u - v
+            for j, (u, v) in enumerate(zip(x, y, strict=True)):
+                if stop(u, v):
+                    self._kasan_loads(a, pos + j + 1)
+                    self._kasan_loads(b, pos + j + 1)
+                    return u, v
             pos += chunk
         self._kasan_loads(a, count)
         self._kasan_loads(b, count)
-        return 0
+        return None
+
+    @EXPORT_SYMBOL
+    def memcmp(self, cs: StrArg, ct: StrArg, count: int) -> int:
+        """memcmp(): the difference of the first differing bytes (0 when equal)."""
+        at = self._compare(cs, ct, count, lambda u, v: u != v)
+        return 0 if at is None else at[0] - at[1]
 
     @EXPORT_SYMBOL
     def strnlen(self, s: StrArg, count: int) -> int:
@@ -649,25 +659,10 @@ class KernelAddressSpace:
     @EXPORT_SYMBOL
     def strncmp(self, cs: StrArg, ct: StrArg, count: int) -> int:
         """strncmp(): -1, 0 or 1 over at most `count` characters (lib/string.c)."""
-        a, b = self._addr(cs), self._addr(ct)
-        count &= self.ulong_mask
-        pos = 0
-        while pos < count:
-            chunk = min(
-                count - pos,
-                self.page_size - ((a + pos) & self._off_mask),
-                self.page_size - ((b + pos) & self._off_mask),
-            )
-            x, y = self.read(a + pos, chunk), self.read(b + pos, chunk)
-            for j, (u, v) in enumerate(zip(x, y, strict=True)):
-                if u != v or not u:
-                    self._kasan_loads(a, pos + j + 1)
-                    self._kasan_loads(b, pos + j + 1)
-                    return 0 if u == v else -1 if u < v else 1
-            pos += chunk
-        self._kasan_loads(a, count)
-        self._kasan_loads(b, count)
-        return 0
+        at = self._compare(cs, ct, count, lambda u, v: u != v or not u)
+        if at is None or at[0] == at[1]:
+            return 0
+        return -1 if at[0] < at[1] else 1
 
     @EXPORT_SYMBOL
     def strcmp(self, cs: StrArg, ct: StrArg) -> int:
