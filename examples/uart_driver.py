@@ -22,6 +22,11 @@ import kmemsim
 
 if "k" not in globals():
     k = kmemsim.boot("beaglebone-black")
+if k.machine.bus.find(0x48022000) is None:
+    raise kmemsim.KmemsimError(
+        "examples/uart_driver.py needs the BeagleBone Black's UART1: "
+        "run it with --profile beaglebone-black"
+    )
 
 UART_TX = 0x00 << 2  # THR, with the AM335x's 4-byte register spacing
 UART_LSR = 0x05 << 2

@@ -127,3 +127,12 @@ def test_kernel_names_with_two_underscores_work_inside_classes() -> None:
 def test_errors_are_kmemsim_errors() -> None:
     with pytest.raises(KmemsimError, match="unknown configuration option"):
         kmemsim.boot("x86_64", config={"NO_SUCH": 1})
+
+
+def test_run_reports_a_kmemsim_error_of_the_scenario_in_one_line(tmp_path: Path) -> None:
+    """examples/uart_driver.py on a PC: the scenario's KmemsimError is one line, exit 2."""
+    example = Path(__file__).resolve().parents[2] / "examples" / "uart_driver.py"
+    result = CliRunner().invoke(cli, ["run", str(example)])
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert result.output.strip().endswith("run it with --profile beaglebone-black")

@@ -204,6 +204,11 @@ def run(
     except SystemExit:
         click.echo(k.dmesg(since), nl=False)
         raise
+    except KmemsimError as e:
+        # A misuse of kmemsim itself (a bad argument, the wrong machine): one line.
+        click.echo(k.dmesg(since), nl=False)
+        click.echo(f"kmemsim: error: {e}", err=True)
+        sys.exit(2)
     except Exception:
         # A bug in the user's scenario: show where, as Python would, after the log.
         click.echo(k.dmesg(since), nl=False)
