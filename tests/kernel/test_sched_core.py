@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import kmemsim
 from kmemsim.include.linux.gfp_types import GFP_ATOMIC, GFP_KERNEL, GFP_NOWAIT
-from kmemsim.kernel.sched.core import HARDIRQ_OFFSET, SOFTIRQ_OFFSET, ExecContext
+from kmemsim.kernel.sched.core import HARDIRQ_OFFSET, SOFTIRQ_OFFSET
 
 
 def test_preempt_count_follows_the_kernel_bit_layout() -> None:
-    ctx = ExecContext(None)
+    ctx = kmemsim.boot("x86_64", mem="64M", cpus=2).sched
     assert ctx.in_task() and not ctx.in_atomic()
     with ctx.spin_lock("a"):
         assert ctx.preempt_count == 1 and ctx.in_atomic() and ctx.in_task()
@@ -28,7 +28,7 @@ def test_preempt_count_follows_the_kernel_bit_layout() -> None:
 
 
 def test_on_cpu_selects_and_restores_the_cpu() -> None:
-    ctx = ExecContext(None)
+    ctx = kmemsim.boot("x86_64", mem="64M", cpus=2).sched
     with ctx.on_cpu(1):
         assert ctx.current_cpu == 1
     assert ctx.current_cpu == 0

@@ -61,6 +61,10 @@ class ArchFacts:
     image_section_align: int
     # ARCH_KMALLOC_MINALIGN: 0 means the cache line (ARCH_DMA_MINALIGN) is the minimum.
     kmalloc_minalign: int
+    # L1_CACHE_SHIFT: cache_line_size() is L1_CACHE_BYTES, 1 << L1_CACHE_SHIFT
+    # (x86: CONFIG_X86_L1_CACHE_SHIFT, 6 for X86_64 and X86_GENERIC; arm:
+    # CONFIG_ARM_L1_CACHE_SHIFT, 6 with CPU_V7).
+    l1_cache_shift: int
 
     @property
     def sparsemem(self) -> bool:
@@ -106,6 +110,7 @@ ARCHES: dict[str, ArchFacts] = {
         x86_64_paging=True,
         image_section_align=2 << 20,
         kmalloc_minalign=8,
+        l1_cache_shift=6,
     ),
     "i386": ArchFacts(
         name="i386",
@@ -123,6 +128,7 @@ ARCHES: dict[str, ArchFacts] = {
         x86_64_paging=False,
         image_section_align=4096,
         kmalloc_minalign=8,
+        l1_cache_shift=6,
     ),
     "arm": ArchFacts(
         name="arm",
@@ -140,6 +146,7 @@ ARCHES: dict[str, ArchFacts] = {
         x86_64_paging=False,
         image_section_align=4096,
         kmalloc_minalign=0,
+        l1_cache_shift=6,
     ),
 }
 

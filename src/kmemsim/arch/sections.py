@@ -106,6 +106,14 @@ def bss_section(k: Kernel) -> tuple[int, int]:
     return start, start + int(k.machine.kernel_image.bss)
 
 
+def bss_used(k: Kernel) -> int:
+    """Bytes of .bss the global_var() variables take, from __bss_start to the end of the last."""
+    if not k.global_vars:
+        return 0
+    start, _ = bss_section(k)
+    return max(k.direct_map.virt_to_phys(a) + size for a, size in k.global_vars.values()) - start
+
+
 @EXPORT_SYMBOL
 def global_var(k: Kernel, name: str, size: int = 8) -> int:
     """The address of a zero-initialised global variable `name` of the kernel (its .bss).
@@ -119,16 +127,15 @@ def global_var(k: Kernel, name: str, size: int = 8) -> int:
     """
     from kmemsim.errors import KmemsimError
 
-    table: dict[str, tuple[int, int]] = k.__dict__.setdefault("_global_vars", {})
+    table = k.global_vars
     if name in table:
         return table[name][0]
     start, stop = bss_section(k)
-    used = k.__dict__.get("_bss_used", 0)
+    used = bss_used(k)
     align = min(max(8, 1 << max(int(size) - 1, 0).bit_length()), 64)
     phys = _align(start + used, align)
     if size <= 0 or phys + size > stop:
         raise KmemsimError(f"global_var({name!r}, {size}): no room in the kernel's .bss")
-    k.__dict__["_bss_used"] = phys + size - start
     addr = int(k.direct_map.phys_to_virt(phys))
     k.address_space.fill(addr, 0, size)
     table[name] = (addr, size)

@@ -35,6 +35,7 @@ from kmemsim.include.linux.export import export_symbols, exported_names
 from kmemsim.init.config import KernelConfig, check_arch_options
 from kmemsim.kernel.printk import Printk
 from kmemsim.kernel.time.timekeeping import Timekeeper
+from kmemsim.mm.slab import SlabState
 
 if TYPE_CHECKING:
     from kmemsim.arch.memory import DirectMap, KernelLayout
@@ -79,8 +80,10 @@ class Kernel:
     pgdat: PglistData
     page_alloc: PageAllocator
     slab: SlabAllocator
+    # enum slab_state (mm/slab.h): slab_is_available() once kmem_cache_init() made kmalloc.
+    slab_state: SlabState = SlabState.DOWN
     sched: ExecContext
-    rcu: Rcu
+    rcu: Rcu | None = None  # rcu_init() comes after kmem_cache_init()
     kasan: Kasan | None = None
     # The kernel address space (mm/kernel_as.py), made by setup_arch(); it
     # exports k.read, k.write, k.memset, k.memcpy and the lib/string.c functions.
@@ -92,7 +95,7 @@ class Kernel:
     iomem_resource: Resource
     ioport_resource: Resource
     # x86: the kernel's e820 table after setup_arch(), and its iomem resources.
-    e820_table: E820Table
+    e820_table: E820Table | None = None
     e820_res: list[Resource]
     # The virtual address space layout the architecture set up (arch/*/mm/layout.py).
     vm_layout: KernelLayout
@@ -109,6 +112,9 @@ class Kernel:
     devres: Devres
     managed_io: ManagedIO
     platform: Platform
+    # The zero-initialised globals scenarios declare in .bss: name -> (address, size)
+    # (arch/sections.py global_var()).
+    global_vars: dict[str, tuple[int, int]]
 
     def __init__(self, machine: Machine, config: KernelConfig) -> None:
         self.machine = machine
@@ -119,6 +125,7 @@ class Kernel:
         self.log = Printk(self.clock)
         self.fs = PseudoFS()
         self.mem = machine.ram
+        self.global_vars = {}
 
     def __getattr__(self, name: str) -> Any:
         """Kernel names with two leading underscores, written inside a class.

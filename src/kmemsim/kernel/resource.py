@@ -120,13 +120,14 @@ class ResourceTree:
     # ------------------------------------------------------------------ allocation
     def alloc_resource(self) -> Resource | None:
         """alloc_resource(): kzalloc(sizeof(struct resource), GFP_KERNEL); None when it fails."""
-        slab = getattr(self.k, "slab", None)
-        if slab is None or self.booting:
+        from kmemsim.mm.slab_common import slab_is_available
+
+        if not slab_is_available(self.k) or self.booting:
             # Before kmem_cache_init(), and for the regions the profile's built-in
             # drivers claim while booting: a resource of no kmalloc object (the model
             # keeps the kmalloc caches empty after boot, as its other parts expect).
             return Resource()
-        addr = slab.kmalloc(self.sizeof_resource, int(GFP_KERNEL | GFP.ZERO))
+        addr = self.k.slab.kmalloc(self.sizeof_resource, int(GFP_KERNEL | GFP.ZERO))
         if not addr:
             return None
         return Resource(addr=addr)
@@ -760,17 +761,16 @@ def ioresources_late_init(k: Kernel) -> None:
     for w in m.ioports:
         if not w.late:
             _place(tree, tree.ioport_resource, w)
-    table = getattr(k, "e820_table", None)
+    table = k.e820_table
     if table is not None:
         from kmemsim.arch.x86.kernel.e820 import e820__reserve_resources_late
 
         e820__reserve_resources_late(k, table)
-    # Without the driver model, the claims of the board's built-in drivers are placed here;
-    # with it (k.platform), those drivers bind at device_initcall and claim them through
-    # devres themselves (builtin_drivers_init), so that unbinding gives the regions back.
-    platform = getattr(k, "platform", None)
+    # A device with a built-in driver has its regions claimed by that driver, which binds
+    # at device_initcall and claims them through devres (builtin_drivers_init), so that
+    # unbinding gives them back; the claims of a device without one are placed here.
     for d in m.devices:
-        if d.driver and platform is not None:
+        if d.driver:
             continue  # its built-in driver claims them when it binds (builtin_drivers_init)
         for root, claims in ((tree.iomem_resource, d.claims), (tree.ioport_resource, d.io_claims)):
             for start, end, name in claims:
@@ -780,10 +780,9 @@ def ioresources_late_init(k: Kernel) -> None:
                         f"{d.name}: can't request region "
                         f"[{start:#0{digits + 2}x}-{end:#0{digits + 2}x}]"
                     )
-    if platform is not None:
-        from kmemsim.drivers.base.platform import builtin_drivers_init
+    from kmemsim.drivers.base.platform import builtin_drivers_init
 
-        builtin_drivers_init(k)  # device_initcall: the board's drivers bind and claim
+    builtin_drivers_init(k)  # device_initcall: the board's drivers bind and claim
     for w in m.mmio:
         if w.late:
             _place(tree, tree.iomem_resource, w)

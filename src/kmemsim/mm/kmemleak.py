@@ -245,22 +245,20 @@ class Kmemleak:
         return words
 
     def _roots(self) -> list[tuple[int, int]]:
-        from kmemsim.arch.sections import bss_section, kernel_sections
+        from kmemsim.arch.sections import bss_section, bss_used, kernel_sections
 
         k = self.k
         dm = k.direct_map
         areas: list[tuple[int, int]] = []
         sec = kernel_sections(k)
         bss_start, _ = bss_section(k)
-        used = int(k.__dict__.get("_bss_used", 0))
+        used = bss_used(k)
         for pstart, pend in ((sec["_sdata"], sec["_edata"]), (bss_start, bss_start + used)):
             if pend > pstart:
                 areas.append(
                     (int(dm.phys_to_virt(pstart)), int(dm.phys_to_virt(pstart)) + pend - pstart)
                 )
-        pcpu = getattr(k, "percpu", None)
-        if pcpu is not None:
-            areas.extend(pcpu.static_areas())
+        areas.extend(k.percpu.static_areas())
         return areas
 
     def _scan_gray(self, gray: list[KmemleakObject]) -> None:
@@ -272,9 +270,7 @@ class Kmemleak:
             if obj.flags & OBJECT_NO_SCAN or not obj.flags & OBJECT_ALLOCATED:
                 continue
             if obj.flags & OBJECT_PERCPU:
-                pcpu = getattr(self.k, "percpu", None)
-                if pcpu is None:
-                    continue
+                pcpu = self.k.percpu
                 for cpu in range(int(self.k.machine.cpus)):
                     start = pcpu.per_cpu_ptr(obj.pointer, cpu)
                     self._scan_words(self._words(start, start + obj.size), obj, gray)
@@ -285,9 +281,9 @@ class Kmemleak:
         """update_checksum(): True when the object's bytes changed since the last scan."""
         old = obj.checksum
         if obj.flags & OBJECT_PERCPU:
-            pcpu: Any = getattr(self.k, "percpu", None)
+            pcpu = self.k.percpu
             crc = 0
-            for cpu in range(int(self.k.machine.cpus)) if pcpu is not None else ():
+            for cpu in range(int(self.k.machine.cpus)):
                 start = pcpu.per_cpu_ptr(obj.pointer, cpu)
                 crc ^= crc32_le(self._raw(start, obj.size))
             obj.checksum = crc

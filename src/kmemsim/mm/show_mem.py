@@ -23,17 +23,10 @@ from kmemsim.mm.page_alloc import (
     PageAllocator,
 )
 from kmemsim.mm.vmscan import node_unreclaimable
+from kmemsim.mm.vmstat import slab_pages
 
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
-
-
-def _slab_pages(k: Kernel) -> tuple[int, int]:
-    slab = getattr(k, "slab", None)
-    if slab is not None and hasattr(slab, "slab_pages"):
-        rec, unrec = slab.slab_pages()
-        return int(rec), int(unrec)
-    return 0, 0
 
 
 def free_area_line(pa: PageAllocator, zb: ZoneBuddy) -> str:
@@ -58,7 +51,7 @@ def show_free_areas(k: Kernel, max_zone_idx: int) -> None:
     pa = k.page_alloc
     log = k.log
     kb = (1 << pa.page_shift) >> 10
-    rec, unrec = _slab_pages(k)
+    rec, unrec = slab_pages(k)
     free_pcp = pa.nr_free_pcp()
     cpu = k.sched.current_cpu % pa.nr_cpus
     log.pr_warn(

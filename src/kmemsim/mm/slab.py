@@ -16,8 +16,23 @@ possible CPU plus one `KmemCacheNode` (the model has one NUMA node).
 
 from __future__ import annotations
 
+import enum
 from collections.abc import Callable, Iterator
 from typing import Any
+
+
+class SlabState(enum.IntEnum):
+    """enum slab_state of mm/slab.h (6.18): how far the slab allocator has come up.
+
+    kmem_cache_init() moves it from DOWN to PARTIAL (kmem_cache_node exists),
+    create_kmalloc_caches() to UP (kmalloc works: slab_is_available()), and
+    slab_sysfs_init() to FULL (caches get their /sys/kernel/slab directory).
+    """
+
+    DOWN = 0
+    PARTIAL = 1
+    UP = 2
+    FULL = 3
 
 
 class Slab:

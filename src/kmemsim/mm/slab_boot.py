@@ -38,7 +38,7 @@ from kmemsim.include.linux.slab import (
     SLAB_NO_OBJ_EXT,
     SlabFlags,
 )
-from kmemsim.mm.slab import KmemCache
+from kmemsim.mm.slab import KmemCache, SlabState
 from kmemsim.mm.slub import calculate_alignment
 
 if TYPE_CHECKING:
@@ -117,6 +117,8 @@ def create_boot_caches(sa: SlabAllocator) -> None:
         if not sa.kmem_cache_open(s):
             raise Oops(f"Creation of kmalloc slab {name} size={size} failed.")
         sa.add_cache(s)
+        if name == "kmem_cache_node":
+            sa.k.slab_state = SlabState.PARTIAL  # kmem_cache_node is usable
 
 
 def kmem_cache_create_known(k: Kernel, name: str) -> KmemCache | None:

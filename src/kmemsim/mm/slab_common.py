@@ -27,7 +27,6 @@ from kmemsim.errors import Oops
 from kmemsim.include.linux.export import EXPORT_SYMBOL
 from kmemsim.include.linux.gfp_types import GFP
 from kmemsim.include.linux.slab import (
-    ARCH_KMALLOC_MINALIGN,
     KMALLOC_MAX_CACHE_SIZE,
     KMALLOC_MAX_SIZE,
     KMALLOC_NORMAL,
@@ -38,7 +37,7 @@ from kmemsim.include.linux.slab import (
     hash_64,
 )
 from kmemsim.mm.debug import warn
-from kmemsim.mm.slab import KmemCache, Slab
+from kmemsim.mm.slab import KmemCache, Slab, SlabState
 from kmemsim.mm.slub import (
     _SLAB_ACCOUNT,
     _SLAB_CACHE_DMA,
@@ -72,6 +71,14 @@ SIZE_MAX = (1 << 64) - 1
 SIZE_INDEX = (3, 4, 5, 5, 6, 6, 6, 6, 1, 1, 1, 1, 7, 7, 7, 7, 2, 2, 2, 2, 2, 2, 2, 2)
 GFP_DMA = int(GFP.DMA)
 GFP_RECLAIMABLE = int(GFP.RECLAIMABLE)
+
+
+def slab_is_available(k: Kernel) -> bool:
+    """mm/slab_common.c slab_is_available(): kmalloc works (slab_state >= UP).
+
+    Boot code that runs before kmem_cache_init() asks it to choose between the
+    slab allocator and memblock (or, in the model, no allocation at all)."""
+    return k.slab_state >= SlabState.UP
 
 
 def setup_kmalloc_cache_index_table(kmalloc_min_size: int) -> list[int]:
@@ -118,8 +125,7 @@ class SlabAllocator(Slub):
         super().__init__(k)
         # ARCH_DMA_MINALIGN: ARM32 kmalloc objects must not share a cache line with
         # another object (non-coherent DMA), so kmalloc starts at the line size there.
-        arch = str(getattr(k.machine, "arch", "x86_64"))
-        self.kmalloc_min_size = self.cache_line if arch == "arm" else ARCH_KMALLOC_MINALIGN
+        self.kmalloc_min_size = k.arch.kmalloc_minalign or self.cache_line
         self.kmalloc_minalign = self.kmalloc_min_size
         self.kmalloc_shift_low = self.kmalloc_min_size.bit_length() - 1
         self.size_index = setup_kmalloc_cache_index_table(self.kmalloc_min_size)
@@ -142,9 +148,6 @@ class SlabAllocator(Slub):
         self.random_kmalloc_seed = 0
         # CONFIG_DEBUG_VM: kmem_cache_sanity_check() warns of duplicate names.
         self.debug_vm = bool(k.config["DEBUG_VM"])
-        # slab_state >= FULL (slab_sysfs_init()): caches get /sys/kernel/slab entries
-        # as they are created; those made before have theirs added in one go.
-        self.slab_state_full = False
         self.kmalloc_caches: list[list[KmemCache | None]] = [
             [None] * (KMALLOC_SHIFT_HIGH + 1) for _ in range(self.kmalloc_types.nr)
         ]
@@ -258,6 +261,7 @@ class SlabAllocator(Slub):
                 assert cache is not None
                 table.append(cache)
             self._by_size.append(table)
+        self.k.slab_state = SlabState.UP  # "Kmalloc array is now usable"
 
     # ------------------------------------------------------------------ cache list
     def add_cache(self, s: KmemCache) -> None:
@@ -271,7 +275,9 @@ class SlabAllocator(Slub):
         """
         s.unique_id = "" if self.slab_unmergeable(s) else self.create_unique_id(s)
         d = self.sysfs_name(s)
-        if self.slab_state_full and any(c.sysfs and self.sysfs_name(c) == d for c in self.caches):
+        if self.k.slab_state >= SlabState.FULL and any(
+            c.sysfs and self.sysfs_name(c) == d for c in self.caches
+        ):
             log = self.k.log
             log.pr_warn(f"sysfs: cannot create duplicate filename '/kernel/slab/{d}'")
             self.k.sched.dump_stack(
@@ -434,8 +440,7 @@ class SlabAllocator(Slub):
         )
 
     def k_in_interrupt(self) -> bool:
-        f = getattr(self.k.sched, "in_interrupt", None)
-        return bool(f()) if callable(f) else False
+        return self.k.sched.in_interrupt()
 
     @EXPORT_SYMBOL
     def kmem_cache_destroy(self, s: KmemCache | None) -> None:
@@ -458,7 +463,7 @@ class SlabAllocator(Slub):
             return
         # kasan_check_byte(s) would report a freed descriptor here (the descriptor is not
         # in simulated memory, so KASAN cannot see it).
-        rcu = getattr(self.k, "rcu", None)
+        rcu = self.k.rcu
         if rcu is not None and rcu.cblist:
             rcu.rcu_barrier()  # kvfree_rcu_barrier(), and SLUB_RCU_DEBUG's delayed frees
         s.refcount -= 1

@@ -75,7 +75,7 @@ from kmemsim.include.linux.slab import (
     SlabFlags,
 )
 from kmemsim.mm.debug import warn
-from kmemsim.mm.slab import KmemCache, KmemCacheCpu, Slab, SlabHooks
+from kmemsim.mm.slab import KmemCache, KmemCacheCpu, Slab, SlabHooks, SlabState
 
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
@@ -303,12 +303,12 @@ class Slub:
         dm = k.direct_map
         self.page_shift: int = dm.page_shift
         self.page_size = 1 << self.page_shift
-        self.word = int(getattr(k.machine, "bits", 64)) // 8  # sizeof(void *)
+        self.word = k.arch.bits // 8  # sizeof(void *)
         self.byteorder: Any = k.mem.byteorder
         # struct track: addr, the stack depot handle, cpu, pid, when (with padding on 64-bit).
         self.track_size = 32 if self.word == 8 else 20
         self.nr_cpu_ids = int(k.machine.cpus)
-        self.cache_line = int(getattr(k.machine, "cache_line_size", 64))
+        self.cache_line = 1 << k.arch.l1_cache_shift  # cache_line_size(): L1_CACHE_BYTES
         self.max_page_order = int(cfg["ARCH_FORCE_MAX_ORDER"])
         self.slub_min_order = min(int(cfg["slub_min_order"]), self.max_page_order)
         self.slub_max_order = max(
@@ -663,7 +663,7 @@ class Slub:
         sop = self.slab_of_pfn
         for i in range(1 << slab.order):
             sop.pop(slab.pfn + i, None)
-        rcu = getattr(self.k, "rcu", None)  # rcu_init() comes after kmem_cache_init()
+        rcu = self.k.rcu  # None until rcu_init(), which comes after kmem_cache_init()
         if s.flags & _SLAB_TYPESAFE_BY_RCU and rcu is not None:
             # rcu_free_slab(): readers may still look at the objects until a grace period
             # ends; the pages stay the cache's (and out of the allocator) until then.
@@ -1543,7 +1543,9 @@ class KasanSlabHooks(SlabHooks):
             # (slab_free_after_rcu_debug()); the object stays usable by readers.
             if not kasan.check_slab_allocation(s, slab, obj):
                 sa = self.sa
-                sa.k.rcu.call_rcu(obj, lambda o: sa.slab_free_after_rcu_debug(s, o))
+                rcu = sa.k.rcu
+                assert rcu is not None, "SLUB_RCU_DEBUG free before rcu_init()"
+                rcu.call_rcu(obj, lambda o: sa.slab_free_after_rcu_debug(s, o))
             return True
         return bool(kasan.slab_free(s, slab, obj, after_rcu_delay))
 
@@ -1588,7 +1590,7 @@ def kmem_cache_init(k: Kernel) -> SlabAllocator:
         f"MinObjects={sa.slub_min_objects}, CPUs={sa.nr_cpu_ids}, Nodes=1"
     )
     sa.register_fs()
-    sa.slab_state_full = True  # slab_sysfs_init() (an initcall; caches after it get checked)
+    k.slab_state = SlabState.FULL  # slab_sysfs_init() (an initcall; later caches get checked)
     return sa
 
 
@@ -1604,7 +1606,7 @@ _SEPARATOR_DASH = "-" * 77
 def _tainted(sa: Slub) -> str:
     """print_tainted() of the execution context ("Not tainted", "Tainted: B")."""
     sched = sa.k.sched
-    taints = list(getattr(sched, "taints", []))
+    taints = sched.taints
     if not taints:
         return "Not tainted"
     return "Tainted: " + "".join(sorted(taints, key="PFSRMBUDAWCIOELKXTN".find))
@@ -1645,8 +1647,9 @@ def print_section(sa: Slub, text: str, addr: int, length: int) -> None:
 def print_slab_info(sa: Slub, slab: Slab) -> None:
     """print_slab_info(): the struct slab (its vmemmap address), counts, freelist, %pGp flags."""
     vmemmap = 0xFFFFEA0000000000 + slab.pfn * 64
-    zb = getattr(sa.k.page_alloc, "page_zone", lambda pfn: None)(slab.pfn)
-    zone = int(getattr(zb, "idx", 0))
+    zb = sa.k.page_alloc.page_zone(slab.pfn)
+    assert zb is not None, f"slab at pfn {slab.pfn:#x} outside every zone"
+    zone = zb.idx
     # PG_workingset marks slab pages; node, zone and last_cpupid sit in the top bits.
     word = 0x200 | zone << 51 | 0x1FFFFF << 30
     sa.k.log.pr_err(

@@ -45,11 +45,12 @@ class Kswapd:
 
 def shrink_slab(pa: PageAllocator) -> int:
     """shrink_slab(): give the slab layer's empty slabs back; the pages it freed."""
-    slab = getattr(pa.k, "slab", None)
-    if slab is None or not hasattr(slab, "shrink_all"):
+    from kmemsim.mm.slab_common import slab_is_available
+
+    if not slab_is_available(pa.k):
         return 0
     before = pa.nr_free_pages() + pa.nr_free_pcp()
-    slab.shrink_all()
+    pa.k.slab.shrink_all()
     freed = max(0, pa.nr_free_pages() + pa.nr_free_pcp() - before)
     if freed:
         pa.kswapd.failures = 0

@@ -30,6 +30,7 @@ from kmemsim.mm.page_alloc import (
     PageAllocator,
     lowmem_reserve_ratio,
 )
+from kmemsim.mm.slab import SlabState
 from kmemsim.mm.vmscan import node_unreclaimable
 
 if TYPE_CHECKING:
@@ -234,12 +235,13 @@ EVENT_ZONE_NAMES = {
 STRUCT_PAGE_SIZE = 64
 
 
-def _slab_pages(k: Kernel) -> tuple[int, int]:
-    slab = getattr(k, "slab", None)
-    if slab is not None and hasattr(slab, "slab_pages"):
-        rec, unrec = slab.slab_pages()
-        return int(rec), int(unrec)
-    return 0, 0
+def slab_pages(k: Kernel) -> tuple[int, int]:
+    """node_page_state(NR_SLAB_RECLAIMABLE_B / NR_SLAB_UNRECLAIMABLE_B) in pages.
+
+    Counted from the slab layer's slabs; none before kmem_cache_init() made the first."""
+    if k.slab_state == SlabState.DOWN:
+        return 0, 0
+    return k.slab.slab_pages()
 
 
 def online_spans(k: Kernel) -> list[tuple[int, int]]:
@@ -328,7 +330,7 @@ def pagetypeinfo_show(k: Kernel) -> str:
 # ---------------------------------------------------------------------- zoneinfo / vmstat
 def node_stats(k: Kernel) -> dict[str, int]:
     """node_page_state() of each node item: the slab pages from the slab layer, else 0."""
-    rec, unrec = _slab_pages(k)
+    rec, unrec = slab_pages(k)
     stats = dict.fromkeys(NODE_STAT_ITEMS, 0)
     stats["nr_slab_reclaimable"] = rec
     stats["nr_slab_unreclaimable"] = unrec

@@ -54,8 +54,8 @@ class ModelView:
 
     def __init__(self, k: Kernel) -> None:
         self.k = k
-        self.nr_cpus = int(getattr(k.machine, "cpus", 1))
-        self.page_size = int(getattr(k.direct_map, "page_size", 4096))
+        self.nr_cpus = k.machine.cpus
+        self.page_size = k.machine.page_size
         self._ram_ranges: list[tuple[int, int]] = []
         self._ram_starts: list[int] | None = None
 
@@ -87,7 +87,7 @@ class ModelView:
         return self.k.kmem_cache_create(name, object_size, align, flags, None)
 
     def caches(self) -> list[Any]:
-        return list(getattr(self.k.slab, "caches", []))
+        return list(self.k.slab.caches)
 
     # ------------------------------------------------------------------ memory map
     def is_ram(self, pfn: int, order: int = 0) -> bool:
@@ -96,8 +96,7 @@ class ModelView:
         device-tree RAM as mem= left it). A pfn of a larger traced machine, or
         in a hole of this one's memory map, is not."""
         if self._ram_starts is None:
-            shift = int(getattr(self.k.direct_map, "page_shift", 12))
-            self._ram_ranges = self.k.memblock.mem_pfn_ranges(shift)
+            self._ram_ranges = self.k.memblock.mem_pfn_ranges(self.k.direct_map.page_shift)
             self._ram_starts = [start for start, _ in self._ram_ranges]
         i = bisect.bisect_right(self._ram_starts, pfn) - 1
         return i >= 0 and pfn + (1 << order) <= self._ram_ranges[i][1]
@@ -105,8 +104,7 @@ class ModelView:
     # ------------------------------------------------------------------ free lists
     def zones(self) -> list[Any]:
         """The page allocator's populated zones (struct zone with its buddy state)."""
-        pa = getattr(self.k, "page_alloc", None)
-        return [zb for zb in getattr(pa, "buddies", []) if zb.zone.present_pages]
+        return [zb for zb in self.k.page_alloc.buddies if zb.zone.present_pages]
 
     @staticmethod
     def free_counts(zb: Any) -> list[int]:
@@ -147,10 +145,7 @@ class ModelView:
         waste = 0
         per_cache: dict[str, tuple[int, int]] = {}
         for s in self.caches():
-            node = getattr(s, "node", None)
-            if node is None:
-                continue
-            pages = int(getattr(node, "nr_pages", 0))
+            pages = s.node.nr_pages
             if not pages:
                 continue
             inuse = self.objects_inuse(s)
@@ -164,19 +159,5 @@ class ModelView:
         return out
 
     def objects_inuse(self, s: Any) -> int:
-        """Objects allocated from cache `s` (the `objects` of /sys/kernel/slab, or
-        total objects minus the free ones on the cache's slabs)."""
-        fn = getattr(self.k.slab, "objects_inuse", None)
-        if fn is not None:
-            return int(fn(s))
-        node = s.node
-        total = int(getattr(node, "total_objects", 0))
-        free = 0
-        for slab in node.partial:
-            free += slab.objects - slab.inuse
-        for c in getattr(s, "cpu_slab", []):
-            if c.slab is not None:
-                free += c.slab.objects - c.slab.inuse
-            for slab in c.partial:
-                free += slab.objects - slab.inuse
-        return max(0, total - free)
+        """Objects allocated from cache `s` (the `objects` of /sys/kernel/slab)."""
+        return self.k.slab.objects_inuse(s)

@@ -53,6 +53,7 @@ from kmemsim.include.linux.ioport import (
 )
 
 if TYPE_CHECKING:
+    from kmemsim.hw.machine import DeviceSpec
     from kmemsim.init.main import Kernel
 
 PLATFORM_DEVID_NONE = -1
@@ -295,18 +296,18 @@ class Platform:
             self.k.dev_set_name(dev, f"{pdev.name}.{pdev.id}.auto")
         else:
             self.k.dev_set_name(dev, f"{pdev.name}.{pdev.id}")
-        tree = getattr(self.k, "resource", None)
+        tree = self.k.resource
         inserted: list[Resource] = []
         for i, r in enumerate(pdev.resource):
             if r.name is None:
                 r.name = dev_name(dev)
             p = r.parent
-            if p is None and tree is not None:
+            if p is None:
                 if resource_type(r) == IORESOURCE_MEM:
                     p = tree.iomem_resource
                 elif resource_type(r) == IORESOURCE_IO:
                     p = tree.ioport_resource
-            if p is not None and tree is not None:
+            if p is not None:
                 ret = int(tree.insert_resource(p, r))
                 if ret:
                     self.k.dev_err(dev, "failed to claim resource %d: %s\n", i, pR(r))
@@ -581,24 +582,23 @@ def of_platform_populate(k: Kernel) -> None:
     an of_node carrying the compatible strings. As of_device_add() does,
     the resources are not inserted into /proc/iomem."""
     plat: Platform = k.platform
-    for spec in getattr(k.machine, "devices", ()):
-        if getattr(spec, "status", "okay") not in ("okay", "ok"):
+    for spec in k.machine.devices:
+        if spec.status not in ("okay", "ok"):
             continue
         res: list[Resource] = []
-        names = tuple(getattr(spec, "reg_names", ()))
-        for i, (start, size) in enumerate(getattr(spec, "reg", ())):
+        names = spec.reg_names
+        for i, (start, size) in enumerate(spec.reg):
             name = names[i] if i < len(names) else None
             res.append(Resource(start=start, end=start + size - 1, name=name, flags=IORESOURCE_MEM))
-        for start, size in getattr(spec, "ioports", ()):
+        for start, size in spec.ioports:
             res.append(Resource(start=start, end=start + size - 1, flags=IORESOURCE_IO))
-        for irq in getattr(spec, "interrupts", ()):
+        for irq in spec.interrupts:
             res.append(Resource(start=irq, end=irq, flags=IORESOURCE_IRQ))
         pdev = PlatformDevice(spec.name, PLATFORM_DEVID_NONE)
         k.driver_core.device_initialize(pdev.dev)
         pdev.dev.release = lambda dev: None
         node_name = spec.name.split(".", 1)[1] if "." in spec.name else spec.name
-        compatible = tuple(getattr(spec, "compatible", ()))
-        pdev.dev.of_node = OfNode(node_name, compatible)
+        pdev.dev.of_node = OfNode(node_name, spec.compatible)
         pdev.resource = res
         pdev.dev.parent = k.driver_core.platform_bus
         pdev.dev.bus = plat.bus_type
@@ -640,24 +640,24 @@ def builtin_drivers_init(k: Kernel) -> None:
     them back, so that a driver of one's own can take the device."""
     from kmemsim.include.linux.ioport import DEFINE_RES_IO, DEFINE_RES_MEM
 
-    specs: dict[str, list[Any]] = {}
-    for spec in getattr(k.machine, "devices", ()):
-        if getattr(spec, "driver", "") and getattr(spec, "status", "okay") in ("okay", "ok"):
+    specs: dict[str, list[DeviceSpec]] = {}
+    for spec in k.machine.devices:
+        if spec.driver and spec.status in ("okay", "ok"):
             specs.setdefault(spec.driver, []).append(spec)
     for name, group in specs.items():
         by_dev = {s.name: s for s in group}
 
-        def probe(pdev: PlatformDevice, by_dev: dict[str, Any] = by_dev) -> int:
+        def probe(pdev: PlatformDevice, by_dev: dict[str, DeviceSpec] = by_dev) -> int:
             spec = by_dev.get(dev_name(pdev.dev))
             if spec is None:
                 return -ENXIO
-            for start, end, what in getattr(spec, "claims", ()):
+            for start, end, what in spec.claims:
                 if k.devm_request_mem_region(pdev.dev, start, end - start + 1, what) is None:
                     res = DEFINE_RES_MEM(start, end - start + 1)
                     return k.driver_core.dev_err_probe(
                         pdev.dev, -EBUSY, "can't request region for resource %s\n", pR(res)
                     )
-            for start, end, what in getattr(spec, "io_claims", ()):
+            for start, end, what in spec.io_claims:
                 if k.devm_request_region(pdev.dev, start, end - start + 1, what) is None:
                     res = DEFINE_RES_IO(start, end - start + 1)
                     return k.driver_core.dev_err_probe(
@@ -665,8 +665,8 @@ def builtin_drivers_init(k: Kernel) -> None:
                     )
             return 0
 
-        compatible = sorted({c for s in group for c in getattr(s, "compatible", ())})
-        plain = [s.name.split(".")[0] for s in group if not getattr(s, "compatible", ())]
+        compatible = sorted({c for s in group for c in s.compatible})
+        plain = [s.name.split(".")[0] for s in group if not s.compatible]
         drv = PlatformDriver(
             name,
             probe,

@@ -21,6 +21,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from kmemsim.mm.vmstat import slab_pages
+
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
 
@@ -63,17 +65,7 @@ def si_mem_available(k: Kernel) -> int:
 
     pa = k.page_alloc
     wmark_low = sum(zb.wmark(1) for zb in pa.buddies)  # low_wmark_pages(), boost included
-    return mem_available(
-        pa.nr_free_pages(), totalreserve_pages(pa), wmark_low, 0, _slab_pages(k)[0]
-    )
-
-
-def _slab_pages(k: Kernel) -> tuple[int, int]:
-    slab = getattr(k, "slab", None)
-    if slab is None:
-        return 0, 0
-    rec, unrec = slab.slab_pages()
-    return int(rec), int(unrec)
+    return mem_available(pa.nr_free_pages(), totalreserve_pages(pa), wmark_low, 0, slab_pages(k)[0])
 
 
 def vm_commit_limit(k: Kernel) -> int:
@@ -94,7 +86,7 @@ def meminfo_proc_show(k: Kernel) -> str:
 
     totalram = pa.totalram_pages()
     freeram = pa.nr_free_pages()
-    sreclaimable, sunreclaim = _slab_pages(k)
+    sreclaimable, sunreclaim = slab_pages(k)
     cfg = k.config
     highmem = bool(cfg["HIGHMEM"]) and k.machine.bits == 32
     lines = [

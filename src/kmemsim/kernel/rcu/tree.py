@@ -136,12 +136,12 @@ class Rcu:
             warn(self.k, "include/linux/rcupdate.h", "kvfree_rcu_arg_2")
             return
         head = ptr + rhf
-        word = int(getattr(self.k.machine, "bits", 64)) // 8
+        word = self.k.arch.bits // 8
         dm = self.k.direct_map
         if dm.virt_addr_valid(head):
             # struct rcu_head { next; func }: raw stores, the object is still the caller's.
             self.k.address_space.write(head, bytes(word) + rhf.to_bytes(word, "little"))
-        self.queue(head, lambda h: _kvfree(self.k, h - rhf))
+        self.queue(head, lambda h: self.k.kvfree(h - rhf))
 
     @EXPORT_SYMBOL
     def kfree_rcu_mightsleep(self, ptr: int) -> None:
@@ -149,7 +149,7 @@ class Rcu:
         if not ptr:
             return
         self.k.sched.might_sleep(caller="kvfree_call_rcu")
-        self.queue(ptr, lambda p: _kvfree(self.k, p))
+        self.queue(ptr, lambda p: self.k.kvfree(p))
 
     @EXPORT_SYMBOL
     def rcu_read_lock_held(self) -> bool:
@@ -165,12 +165,3 @@ def rcu_init(k: Kernel) -> Rcu:
     k.rcu = rcu
     export_symbols(k, rcu)
     return rcu
-
-
-def _kvfree(k: Kernel, p: int) -> None:
-    """kvfree(): vfree() for a vmalloc address, else kfree()."""
-    kvfree = getattr(k, "kvfree", None)
-    if kvfree is not None:
-        kvfree(p)
-    else:
-        k.kfree(p)

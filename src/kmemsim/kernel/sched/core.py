@@ -72,7 +72,7 @@ def _caller_location() -> str:
 class ExecContext:
     """preempt_count, irqs_disabled and the current task of the CPU the model runs on."""
 
-    def __init__(self, k: Kernel | None = None, *, comm: str = "swapper/0", pid: int = 0) -> None:
+    def __init__(self, k: Kernel, *, comm: str = "swapper/0", pid: int = 0) -> None:
         self.k = k
         self.preempt_count = 0
         self.irqs_disabled = False
@@ -118,9 +118,7 @@ class ExecContext:
 
     @property
     def nr_cpus(self) -> int:
-        if self.k is None:
-            return 1
-        return int(self.k.machine.cpus)
+        return self.k.machine.cpus
 
     def set_task(self, comm: str, pid: int) -> None:
         """Make (comm, pid) the current task: `current->comm` and `current->pid`.
@@ -248,8 +246,6 @@ class ExecContext:
         if where in self._reported:
             return True
         self._reported.add(where)
-        if self.k is None:
-            return True
         log = self.k.log
         log.pr_err(f"BUG: sleeping function called from invalid context at {where}")
         log.pr_err(
@@ -284,8 +280,6 @@ class ExecContext:
 
     def dump_stack(self, frames: list[str]) -> None:
         """dump_stack(): the CPU/Comm line, the hardware name and a call trace."""
-        if self.k is None:
-            return
         log = self.k.log
         log.pr_warn(
             f"CPU: {self.current_cpu} UID: 0 PID: {self.pid} Comm: {self.comm} "
@@ -296,7 +290,7 @@ class ExecContext:
             log.pr_warn(
                 "Tainted: " + ", ".join(f"[{t}]={self._TAINT_NAMES.get(t, t)}" for t in flags)
             )
-        log.pr_warn(f"Hardware name: {self._hardware_name()}")
+        log.pr_warn(f"Hardware name: {self.k.machine.name}")
         log.pr_warn("Call Trace:")
         context = "<IRQ>" if self.in_irq() else "<TASK>"
         log.pr_warn(f" {context}")
@@ -304,8 +298,3 @@ class ExecContext:
         for frame in frames:
             log.pr_warn(f" {frame}")
         log.pr_warn(f" </{context[1:]}")
-
-    def _hardware_name(self) -> str:
-        machine = getattr(self.k, "machine", None)
-        name = getattr(machine, "hardware_name", None) or getattr(machine, "name", None)
-        return str(name) if name else "kmemsim simulated machine"

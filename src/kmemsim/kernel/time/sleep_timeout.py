@@ -36,7 +36,7 @@ def schedule_timeout(k: Kernel, timeout: int) -> int:
     clock = k.clock
     expire = clock.jiffies + max(timeout, 0)
     clock.advance_to(clock.jiffies_to_ns(expire))
-    rcu = getattr(k, "rcu", None)
+    rcu = k.rcu
     if rcu is not None:
         rcu.rcu_advance()  # a sleeping task is in a quiescent state: grace periods end
     kmemleak = k.kmemleak

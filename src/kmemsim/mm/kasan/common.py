@@ -103,7 +103,7 @@ class Kasan:
         self.depth = 0
         dm = k.direct_map
         self._page_offset = dm.page_offset
-        self._dm_end = dm.page_offset + (int(getattr(dm, "max_low_pfn", 0)) << 12)
+        self._dm_end = dm.page_offset + (dm.max_low_pfn << dm.page_shift)
         self.shadow = Shadow(self._default_shadow)
         # cache -> (alloc_meta_offset, free_meta_offset)
         self.meta: dict[KmemCache, tuple[int, int]] = {}
@@ -144,28 +144,28 @@ class Kasan:
         return int(self.k.direct_map.virt_to_pfn(addr))
 
     def _is_vmalloc(self, addr: int) -> bool:
-        vm = getattr(self.k, "vmalloc_area", None)
-        return vm is not None and bool(vm.start <= addr < vm.end)
+        """is_vmalloc_addr(): inside VMALLOC_START..VMALLOC_END of the layout (set up
+        before KASAN, so this holds while booting, before vmalloc_init())."""
+        layout = self.k.vm_layout
+        return layout.vmalloc_start <= addr < layout.vmalloc_end
 
     # ------------------------------------------------------------------ helpers
     def addr_to_pfn(self, addr: int) -> int | None:
         if self._page_offset <= addr < self._dm_end:
             return self._virt_to_pfn(addr)
-        vm = getattr(self.k, "vmalloc_to_pfn", None)
-        if vm is not None and self._is_vmalloc(addr):
-            pfn = vm(addr)
+        if self._is_vmalloc(addr):
+            pfn = self.k.vmalloc_area.vmalloc_to_pfn(addr)
             return int(pfn) if pfn else None
         return None
 
     def vmalloc_area(self, addr: int) -> tuple[int, int, str] | None:
         """find_vm_area(): (start, end, caller) of the vmap area holding `addr`."""
-        vm = getattr(self.k, "vmalloc_area", None)
-        if vm is None or not self._is_vmalloc(addr):
+        if not self._is_vmalloc(addr):
             return None
-        area = vm.find_vm_area(addr)
+        area = self.k.vmalloc_area.find_vm_area(addr)
         if area is None:
             return None
-        return int(area.addr), int(area.addr + area.size), str(getattr(area, "caller", ""))
+        return area.addr, area.addr + area.size, area.caller
 
     def addr_to_slab(self, addr: int) -> Slab | None:
         if not self._page_offset <= addr < self._dm_end:

@@ -269,7 +269,9 @@ class Kfence:
             # Readers may still look at it until a grace period ends (rcu_guarded_free()).
             meta.state = RCU_FREEING
             meta.free_track = self._track()
-            self.k.rcu.queue(addr, lambda _a: self._guarded_free(meta))
+            rcu = self.k.rcu
+            assert rcu is not None, "kfence_guarded_free() before rcu_init()"
+            rcu.queue(addr, lambda _a: self._guarded_free(meta))
             return True
         meta.free_track = self._track()
         self._guarded_free(meta)
@@ -374,7 +376,7 @@ class Kfence:
         if meta.state == UNUSED:
             out.append(f"kfence-#{meta.index} unused")
             return
-        name = getattr(meta.cache, "name", None) or "<destroyed>"
+        name = meta.cache.name if meta.cache is not None else "<destroyed>"
         out.append(
             f"kfence-#{meta.index}: 0x{meta.addr:016x}-0x{meta.addr + meta.size - 1:016x}, "
             f"size={meta.size}, cache={name}"
@@ -440,7 +442,7 @@ class Kfence:
                 f"CPU: {sched.current_cpu} UID: 0 PID: {sched.pid} Comm: {sched.comm} "
                 f"{sched._tainted()} {UTS_RELEASE} #1 PREEMPT(voluntary) "
             )
-            log.pr_err(f"Hardware name: {sched._hardware_name()}")
+            log.pr_err(f"Hardware name: {self.k.machine.name}")
             log.pr_err(SEPARATOR)
             sched.taint("B")
         finally:

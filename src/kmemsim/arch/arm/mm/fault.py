@@ -91,7 +91,7 @@ def die_kernel_fault(k: Kernel, address: int, fsr: int, frames: list[str]) -> No
         f"CPU: {sched.current_cpu} UID: 0 PID: {sched.pid} Comm: {sched.comm} "
         f"{sched._tainted()} {UTS_RELEASE} #1 NONE "
     )
-    log.pr_warn(f"Hardware name: {sched._hardware_name()}")
+    log.pr_warn(f"Hardware name: {k.machine.name}")
     pc = frames[0] if frames else "0x0"
     log.pr_emerg(f"PC is at {pc}")
     log.pr_emerg(f"LR is at {frames[1] if len(frames) > 1 else pc}")

@@ -240,7 +240,7 @@ def e820__reserve_resources_late(k: Kernel, table: E820Table) -> None:
     inserted yet go in with insert_resource_expand_to_fit(), then the gaps after each RAM
     entry up to a "reasonable" boundary become "RAM buffer" (reserve_region_with_split)."""
     tree = k.resource
-    for res in getattr(k, "e820_res", []):
+    for res in k.e820_res:
         if res.parent is None and res.end:
             tree.insert_resource_expand_to_fit(tree.iomem_resource, res)
     max_resource = (1 << tree.phys_bits) - 1

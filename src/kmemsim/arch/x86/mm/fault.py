@@ -171,7 +171,7 @@ def print_cpu_info(k: Kernel) -> None:
         f"CPU: {sched.current_cpu} UID: 0 PID: {sched.pid} Comm: {sched.comm} "
         f"{sched._tainted()} {UTS_RELEASE} #1 PREEMPT(voluntary) "
     )
-    k.log.pr_warn(f"Hardware name: {sched._hardware_name()}")
+    k.log.pr_warn(f"Hardware name: {k.machine.name}")
 
 
 def oops_end(k: Kernel, frames: list[str], summary: str) -> NoReturn:
