@@ -139,7 +139,7 @@ def _free_list_objects(k: Kernel) -> int:
 
 
 def test_boot_appends_the_max_order_blocks_as_runs_in_pfn_order() -> None:
-    k = pc_kernel(256)
+    k = pc_kernel(1024)
     pa = k.page_alloc
     dma32 = next(zb for zb in pa.buddies if zb.zone.name == "DMA32")
     lst = dma32.free_list[pa.max_order][MIGRATE_MOVABLE]
@@ -197,29 +197,45 @@ def _free_lists_and_counts(k: Kernel) -> tuple[object, ...]:
     )
 
 
-@pytest.mark.parametrize("odd_pageblock", [None, 0x2200, 0x8E00])  # none, in the middle, last
+# A stretch of MAX_PAGE_ORDER blocks across the DMA32 / Movable boundary (0x30000) of a
+# 1 GiB PC with movablecore=256M, all free after boot.
+STRETCH = (0x2C000, 0x34000)
+
+
+@pytest.mark.parametrize("odd_pageblock", [None, 0x2E200, 0x33E00])  # none, in the middle, last
 def test_handing_over_many_max_order_blocks_at_once_matches_one_at_a_time(
     odd_pageblock: int | None,
 ) -> None:
-    import tests.mm.support as support
+    """free_pages_core_blocks() (memblock_free_all()'s way with a long free range) leaves
+    the lists and counts free_pages_core() leaves block by block, across a zone boundary
+    and with a pageblock of another type in the stretch."""
     from kmemsim.include.linux.mmzone import ZoneType
     from kmemsim.mm.page_alloc import MIGRATE_UNMOVABLE
+    from tests.mm.support import reserve_free_block
 
-    zones = {ZoneType.DMA: (1, 4096), ZoneType.DMA32: (4096, 0x9000)}
-    ranges = [(1, 0x9F), (0x100, 0x9000)]
-    one, many = (support.small_kernel(zones, ranges, free=[]) for _ in range(2))
+    one, many = (
+        kmemsim.boot("x86_64", mem="1G", cpus=2, config={"movablecore": "256M"}) for _ in range(2)
+    )
+    start, end = STRETCH
     for k in (one, many):
         pa = k.page_alloc
+        assert pa.page_zone(start) is pa.zone_by_type[ZoneType.DMA32]
+        assert pa.page_zone(end - 1) is pa.zone_by_type[ZoneType.MOVABLE]
+        for pfn in range(start, end, 1 << pa.max_order):
+            reserve_free_block(k, pfn, pa.max_order)  # as if memblock had kept it
         if odd_pageblock is not None:
             zb = pa.page_zone(odd_pageblock)
             pa.set_pageblock_migratetype(zb, odd_pageblock, MIGRATE_UNMOVABLE)
-    support.free_range(one, 0x100, 0x9000)
-    # The same range with its MAX_PAGE_ORDER middle (0x400..0x9000) in one call,
-    # across the DMA/DMA32 boundary at 0x1000.
-    support.free_range(many, 0x100, 0x400)
-    many.page_alloc.free_pages_core_blocks(0x400, (0x9000 - 0x400) >> 10)
+    assert _free_lists_and_counts(one) == _free_lists_and_counts(many)
+    for pfn in range(start, end, 1 << 10):
+        one.page_alloc.free_pages_core(pfn, 10)
+    many.page_alloc.free_pages_core_blocks(start, (end - start) >> 10)
     assert _free_lists_and_counts(one) == _free_lists_and_counts(many)
     dma32 = many.page_alloc.zone_by_type[ZoneType.DMA32]
-    runs = dma32.free_list[10][MIGRATE_MOVABLE].runs
+    runs = [
+        r
+        for r in dma32.free_list[10][MIGRATE_MOVABLE].runs
+        if r.start < end and r.start + (r.count << 10) > start
+    ]
     # A block of mixed pageblocks goes pageblock by pageblock and cuts the run.
-    assert len(runs) == (2 if odd_pageblock == 0x2200 else 1)
+    assert len(runs) == (2 if odd_pageblock == 0x2E200 else 1)

@@ -57,11 +57,18 @@ op = st.one_of(
 )
 
 
-def check_invariants(k: Kernel, held: list[tuple[int, int]]) -> None:
+def boot_allocations(k: Kernel) -> list[tuple[int, int]]:
+    """The blocks boot allocated and keeps (kernel data the tests never free)."""
+    return [(pfn, p.order) for pfn, p in k.page_alloc.pages.items()]
+
+
+def check_invariants(k: Kernel, held: list[tuple[int, int]], boot: list[tuple[int, int]]) -> None:
     pa = k.page_alloc
     intervals: list[tuple[int, int, str]] = []
     for pfn, order in held:
         intervals.append((pfn, pfn + (1 << order), "allocated"))
+    for pfn, order in boot:
+        intervals.append((pfn, pfn + (1 << order), "boot"))
     free = cached = 0
     for zb in pa.buddies:
         listed = 0
@@ -96,7 +103,7 @@ def check_invariants(k: Kernel, held: list[tuple[int, int]]) -> None:
     intervals.sort()
     for (a0, a1, ka), (b0, b1, kb) in itertools.pairwise(intervals):
         assert a1 <= b0, f"{ka} [{a0:#x},{a1:#x}) overlaps {kb} [{b0:#x},{b1:#x})"
-    allocated = sum(1 << o for _, o in held)
+    allocated = sum(1 << o for _, o in held + boot)
     assert allocated == pa.nr_allocated_pages()
     assert free + cached + allocated == pa.totalram_pages()
 
@@ -104,6 +111,7 @@ def check_invariants(k: Kernel, held: list[tuple[int, int]]) -> None:
 def run_ops(
     k: Kernel, ops: list[tuple[str, int, int, int]], mix: list[int]
 ) -> list[tuple[int, int]]:
+    boot = boot_allocations(k)
     held: list[tuple[int, int]] = []
     for kind, a, b, cpu in ops:
         with k.sched.on_cpu(cpu):
@@ -114,7 +122,7 @@ def run_ops(
             elif held:
                 pfn, order = held.pop(a % len(held))
                 k.free_pages_struct(k.pfn_to_page(pfn), order)
-        check_invariants(k, held)
+        check_invariants(k, held, boot)
     return held
 
 
@@ -123,13 +131,15 @@ def run_ops(
 def test_random_interleavings_keep_the_buddy_allocator_consistent(
     ops: list[tuple[str, int, int, int]],
 ) -> None:
-    k = pc_kernel(48)
+    k = pc_kernel(96)
+    k.page_alloc.drain_all_pages()
     boot_blocks = free_blocks(k)
+    boot = boot_allocations(k)
     held = run_ops(k, ops, GFP_MIX)
     for pfn, order in held:
         k.free_pages_struct(k.pfn_to_page(pfn), order)
     k.page_alloc.drain_all_pages()
-    check_invariants(k, [])
+    check_invariants(k, [], boot)
     assert free_blocks(k) == boot_blocks
 
 
@@ -139,7 +149,8 @@ def test_movable_only_workloads_restore_the_boot_free_lists_exactly(
     ops: list[tuple[str, int, int, int]],
 ) -> None:
 
-    k = pc_kernel(48)
+    k = pc_kernel(96)
+    k.page_alloc.drain_all_pages()
 
     def lists() -> dict[tuple[str, int, int], set[int]]:
         return {

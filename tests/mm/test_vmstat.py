@@ -1,8 +1,8 @@
 """/proc/buddyinfo, pagetypeinfo, zoneinfo and vmstat against the captured Linux 6.18 files.
 
 The watermarks, protection, per-CPU high/batch/high_min/high_max and stat
-thresholds depend only on the zone sizes and min_free_kbytes; a node built with
-the real machine's zone spans and managed page counts must print the real numbers.
+thresholds depend only on the zone sizes and min_free_kbytes; the captured
+machine booted, given the real managed page counts, must print the real numbers.
 """
 
 from __future__ import annotations
@@ -12,19 +12,11 @@ from pathlib import Path
 
 import pytest
 
+import kmemsim
 from kmemsim.include.linux.gfp_types import GFP_KERNEL
-from kmemsim.include.linux.mmzone import ZoneType
 from kmemsim.init.main import Kernel
-from tests.mm.support import pc_kernel, small_kernel
-
-# The captured machine: zone spans from dmesg-memory.txt ("Zone ranges"), RAM from
-# "Early memory node ranges"; managed counts from proc-zoneinfo.txt.
-REAL_ZONES = {
-    ZoneType.DMA: (0x1, 0x1000),
-    ZoneType.DMA32: (0x1000, 0x100000),
-    ZoneType.NORMAL: (0x100000, 0x640000),
-}
-REAL_RAM = [(0x1, 0x9F), (0x100, 0xC0000), (0x100000, 0x640000)]
+from kmemsim.mm.page_alloc import init_per_zone_wmark_min
+from tests.mm.support import pc_kernel
 
 
 def parse_zoneinfo(text: str) -> dict[str, dict[str, object]]:
@@ -66,15 +58,18 @@ def real(shared_data: Path) -> dict[str, dict[str, object]]:
 
 @pytest.fixture(scope="module")
 def model(real: dict[str, dict[str, object]]) -> Kernel:
-    """The captured node, with each zone given its real number of managed pages."""
-    free = []
-    for name, zt in (("DMA", ZoneType.DMA), ("DMA32", ZoneType.DMA32), ("Normal", ZoneType.NORMAL)):
-        managed = real[name]["managed"]
-        assert isinstance(managed, int)
-        end = REAL_ZONES[zt][1]
-        # Managed pages are the top of each zone (the lowest frames hold firmware and boot data).
-        free.append((end - managed, end))
-    return small_kernel(REAL_ZONES, REAL_RAM, cpus=2, free=free)
+    """The captured machine booted, each zone then given its real number of managed pages
+    (an input: the model's boot accounting of the captured kernel is not exact yet, see
+    docs/differences.md) and init_per_zone_wmark_min() run again, as the kernel does
+    when the managed pages change (online_pages() of mm/memory_hotplug.c)."""
+    k = kmemsim.boot("linux-6.18-x86_64")
+    for zb in k.page_alloc.buddies:
+        if zb.zone.name in real:
+            managed = real[zb.zone.name]["managed"]
+            assert isinstance(managed, int)
+            zb.zone.managed_pages = managed
+    init_per_zone_wmark_min(k)
+    return k
 
 
 def test_min_free_kbytes_is_raised_by_khugepaged_to_the_real_value(model: Kernel) -> None:
@@ -125,9 +120,11 @@ def test_buddyinfo_has_three_zone_lines_of_eleven_counts(model: Kernel, shared_d
         assert a[:22] == b[:22]  # "Node 0, zone      DMA "
         assert len(a.split()) == len(b.split()) == 4 + 11
         assert a.endswith(" ") and b.endswith(" ")
-    # A fresh node: every free page sits in an order-10 block where alignment allows.
-    dma32 = ours[1].split()
-    assert int(dma32[-1]) * 1024 + sum(int(n) << i for i, n in enumerate(dma32[4:-1])) == 772917
+    # Boot hands the free memblock ranges over in maximal aligned blocks: ZONE_DMA, which
+    # booting does not allocate from, shows the real counts, and so do DMA32's MAX_PAGE_ORDER
+    # blocks (the lower orders hold what the boot allocations split).
+    assert ours[0] == theirs[0]
+    assert ours[1].split()[-1] == theirs[1].split()[-1]
 
 
 def test_pagetypeinfo_layout_and_block_counts(model: Kernel, shared_data: Path) -> None:
