@@ -15,10 +15,14 @@ in the depot; handle 0 means "no stack".
 
 from __future__ import annotations
 
+import inspect
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from types import CodeType, FrameType
+from types import BuiltinFunctionType, CodeType, FrameType, FunctionType, MethodType, ModuleType
 from typing import Any
+
+from kmemsim.include.linux.export import exports_of
 
 _PKG_DIR = str(Path(__file__).resolve().parent.parent)
 
@@ -27,17 +31,47 @@ _KERNEL_NAMES: dict[CodeType, str] = {}
 
 
 def register_kernel_names(k: Any) -> None:
-    """Learn the kernel name of every function bound onto `k` by EXPORT_SYMBOL."""
-    for name, value in vars(k).items():
-        fn = getattr(value, "__func__", None)
-        code = getattr(fn, "__code__", None)
-        if code is None:
-            continue
-        names = getattr(fn, "__kernel_exports__", None)
-        if names:
-            _KERNEL_NAMES.setdefault(code, names[0])
-        else:
-            _KERNEL_NAMES.setdefault(code, name)
+    """Learn the kernel name of every function bound onto `k` by EXPORT_SYMBOL.
+
+    A function of a module compiled with mypyc (setup.py) runs without a
+    Python frame, so a stack taken inside it would not show the kernel function
+    the scenario called. When a tool that records stacks is on (KASAN, KFENCE,
+    kmemleak), each compiled function bound onto `k` is bound through a small
+    Python entry named after it instead: its frame stands for the kernel entry.
+    """
+    entries = k.kasan is not None or k.kfence is not None or k.kmemleak is not None
+    for name, value in list(vars(k).items()):
+        fn = value.__func__ if isinstance(value, MethodType) else value
+        if isinstance(fn, FunctionType):
+            _KERNEL_NAMES.setdefault(fn.__code__, (exports_of(fn) or (name,))[0])
+        elif entries and isinstance(fn, BuiltinFunctionType):
+            entry = _kernel_entry((_compiled_exports(value) or (name,))[0], value)
+            _KERNEL_NAMES.setdefault(entry.__code__, entry.__code__.co_name)
+            setattr(k, name, entry)
+
+
+def _compiled_exports(value: Any) -> tuple[str, ...]:
+    """The kernel names of a compiled exported function as bound onto the kernel."""
+    if isinstance(value, MethodType):  # a module's function, bound to the kernel
+        return exports_of(value.__func__)
+    owner = value.__self__
+    if owner is None or isinstance(owner, ModuleType):
+        return exports_of(value)
+    try:
+        return exports_of(inspect.getattr_static(type(owner), value.__name__))
+    except AttributeError:
+        return ()
+
+
+def _kernel_entry(name: str, fn: Callable[..., Any]) -> Callable[..., Any]:
+    """A Python function named `name` (a frame in this package) that calls `fn`."""
+
+    def entry(*args: Any, **kwargs: Any) -> Any:
+        return fn(*args, **kwargs)
+
+    entry.__code__ = entry.__code__.replace(co_name=name, co_qualname=name)
+    entry.__name__ = entry.__qualname__ = name
+    return entry
 
 
 def kernel_name(code: CodeType) -> str:
@@ -81,9 +115,27 @@ def _classify(code: CodeType) -> bool | None:
 RawFrame = tuple[CodeType, int, bool]
 
 
+def _skip_model_frames(frame: FrameType, skip: int) -> FrameType:
+    """`skip` frames out from `frame`, but never past the outermost frame of the run of
+    model frames it is in (the kernel entry): functions of compiled modules have no
+    frames, so the same call may have fewer frames to skip."""
+    while skip > 0:
+        outer = frame.f_back
+        if outer is None:
+            break
+        code = outer.f_code
+        if code not in _IS_MODEL:
+            _IS_MODEL[code] = _classify(code)
+        if not _IS_MODEL[code]:
+            break
+        frame = outer
+        skip -= 1
+    return frame
+
+
 def capture_raw(skip: int = 1, depth: int = 16) -> tuple[RawFrame, ...]:
     """stack_trace_save() without formatting: what capture() prints, as raw frames."""
-    frame: FrameType | None = sys._getframe(skip)
+    frame: FrameType | None = _skip_model_frames(sys._getframe(1), skip - 1)
     out: list[RawFrame] = []
     outer_model: FrameType | None = None
     is_model = _IS_MODEL
@@ -120,7 +172,7 @@ def format_raw(raw: tuple[RawFrame, ...]) -> tuple[str, ...]:
 
 def capture(skip: int = 1, depth: int = 16) -> tuple[str, ...]:
     """stack_trace_save(): the current stack, innermost first, as %pS strings."""
-    frame: FrameType | None = sys._getframe(skip)
+    frame: FrameType | None = _skip_model_frames(sys._getframe(1), skip - 1)
     out: list[str] = []
     outer_model: FrameType | None = None
     while frame is not None and len(out) < depth:

@@ -77,6 +77,10 @@ from kmemsim.include.linux.slab import (
 from kmemsim.mm.debug import warn
 from kmemsim.mm.slab import KmemCache, KmemCacheCpu, Slab, SlabHooks, SlabState
 
+# Whether this module runs compiled (setup.py builds it with mypyc where it can):
+# its classes are then native, and their methods cannot be rebound on an instance.
+COMPILED = not __file__.endswith(".py")
+
 if TYPE_CHECKING:
     from kmemsim.init.main import Kernel
     from kmemsim.mm.slab_common import SlabAllocator
@@ -291,11 +295,11 @@ class Slub:
     kmalloc_not_normal: int  # KMALLOC_NOT_NORMAL_BITS
     random_kmalloc: bool  # CONFIG_RANDOM_KMALLOC_CACHES
 
-    if TYPE_CHECKING:
-
-        def kmalloc_slab(
-            self, size: int, gfp: int, caller: int = 0, b: list[KmemCache | None] | None = None
-        ) -> KmemCache: ...
+    def kmalloc_slab(
+        self, size: int, gfp: int, caller: int = 0, b: list[KmemCache | None] | None = None
+    ) -> KmemCache:
+        """mm/slab_common.c kmalloc_slab(): SlabAllocator's (mm/slab_common.py)."""
+        raise NotImplementedError
 
     def __init__(self, k: Kernel) -> None:
         self.k = k
@@ -792,7 +796,8 @@ class Slub:
 
         slab_alloc_node() and slab_free() call attached hooks where mm/slub.c
         calls those subsystems. With none attached the allocation path tests
-        an empty tuple once, and slab_free is do_slab_free itself (rebound).
+        an empty tuple once, and slab_free is do_slab_free itself (rebound;
+        compiled, slab_free tests the tuple once too).
         """
         if hooks not in self.hooks:
             self.hooks = (*self.hooks, hooks)
@@ -803,6 +808,8 @@ class Slub:
         self._bind_free()
 
     def _bind_free(self) -> None:
+        if COMPILED:
+            return  # a compiled class's methods cannot be rebound: slab_free tests hooks
         if self.hooks:
             self.__dict__.pop("slab_free", None)
         else:
@@ -955,9 +962,10 @@ class Slub:
         kfree(), kmem_cache_free(), the bulk frees, krealloc() and the replay
         all come here. slab_free_hook() runs the attached hooks (a KASAN
         quarantine may keep the object), then do_slab_free(). With no hook
-        attached this name is bound to do_slab_free itself.
+        attached this name is bound to do_slab_free itself (in the compiled
+        model, where methods cannot be rebound, it tests for hooks instead).
         """
-        if self.slab_free_hook(s, slab, obj):
+        if not self.hooks or self.slab_free_hook(s, slab, obj):
             self.do_slab_free(s, slab, obj, addr)
 
     def slab_free_after_rcu_debug(self, s: KmemCache, obj: int) -> None:
@@ -1394,7 +1402,7 @@ class Slub:
         that %pS prints "function+0xoff/0x1000" and two call sites differ
         (the random kmalloc caches hash them).
         """
-        frame = sys._getframe(1)
+        frame = sys._getframe(0)  # compiled, the innermost Python frame is the caller's
         pkg = self._pkg_dir
         while frame.f_back is not None and frame.f_code.co_filename.startswith(pkg):
             frame = frame.f_back

@@ -30,10 +30,29 @@ from typing import Any, TypeVar, overload
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-# Attribute a marked function carries: the kernel names it is exported under.
-_EXPORT_ATTR = "__kernel_exports__"
+# The kernel names each marked function is exported under, keyed by where the
+# function is defined (its module and qualified name): a registry rather than an
+# attribute on the function, because a method of a class compiled with mypyc is a
+# method_descriptor, which takes no attributes.
+_EXPORTS: dict[tuple[str, str], tuple[str, ...]] = {}
 
 _DUNDER_NAMES: set[str] = set()
+
+
+def _key(fn: Any) -> tuple[str, str] | None:
+    """Where `fn` is defined: (module, qualified name), also for a compiled method."""
+    while isinstance(fn, staticmethod | classmethod):  # compiled: a staticmethod in one
+        fn = fn.__func__
+    try:
+        if isinstance(fn, types.MethodDescriptorType):  # a method of a compiled class
+            return (fn.__objclass__.__module__, fn.__qualname__)
+        module, qualname = fn.__module__, fn.__qualname__
+    except AttributeError:
+        return None
+    if not isinstance(qualname, str):
+        return None
+    # A compiled staticmethod's function knows its qualified name but not its module.
+    return (module if isinstance(module, str) else "", qualname)
 
 
 @overload
@@ -45,20 +64,29 @@ def EXPORT_SYMBOL(*names: Any) -> Any:
     `@EXPORT_SYMBOL("kernel_name", "other_spelling")` (default: the function's name)."""
     if len(names) == 1 and callable(names[0]):
         fn = names[0]
-        setattr(fn, _EXPORT_ATTR, (fn.__name__,))
+        _mark(fn, ())
         return fn
 
     def mark(fn: F) -> F:
-        setattr(fn, _EXPORT_ATTR, tuple(names) or (fn.__name__,))
+        _mark(fn, tuple(names))
         return fn
 
     return mark
 
 
-def _exports_of(value: Any) -> tuple[str, ...]:
-    fn = value.__func__ if isinstance(value, staticmethod | classmethod) else value
-    names: tuple[str, ...] = getattr(fn, _EXPORT_ATTR, ())
-    return names
+def _mark(fn: Any, names: tuple[str, ...]) -> None:
+    """Record `fn`'s kernel names (default: its own name). A compiled class hands its
+    decorators the staticmethod itself, whichever way round the decorators are written."""
+    key = _key(fn)
+    if key is None:
+        raise TypeError(f"EXPORT_SYMBOL: {fn!r} is not a function")
+    _EXPORTS[key] = names or (key[1].rpartition(".")[2],)
+
+
+def exports_of(fn: Any) -> tuple[str, ...]:
+    """The kernel names `fn` (a function, method or staticmethod) is exported under, or ()."""
+    key = _key(fn)
+    return _EXPORTS.get(key, ()) if key is not None else ()
 
 
 def export_symbols(k: Any, provider: Any) -> list[str]:
@@ -71,7 +99,7 @@ def export_symbols(k: Any, provider: Any) -> list[str]:
     bound: list[str] = []
     if isinstance(provider, types.ModuleType):
         for value in list(vars(provider).values()):
-            names = _exports_of(value)
+            names = exports_of(value)
             if names and callable(value):
                 method = types.MethodType(value, k)
                 for name in names:
@@ -84,7 +112,7 @@ def export_symbols(k: Any, provider: Any) -> list[str]:
             if attr in seen:
                 continue
             seen.add(attr)
-            names = _exports_of(value)
+            names = exports_of(value)
             if names:
                 method = getattr(provider, attr)
                 for name in names:
