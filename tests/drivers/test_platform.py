@@ -101,6 +101,15 @@ def test_match_by_compatible_best_entry_and_its_data(k):
     )
     uevent = k.cat("/sys/devices/platform/44e09000.serial/uevent")
     assert "DRIVER=omap_uart\n" in uevent and "OF_COMPATIBLE_1=ti,omap3-uart\n" in uevent
+    # platform_uevent(): the bus adds the OF-style MODALIAS after dev_uevent()'s lines.
+    assert uevent.endswith("MODALIAS=of:NserialT(null)Cti,am3352-uartCti,omap3-uart\n")
+
+
+def test_uevent_of_a_device_without_a_node_has_the_platform_modalias(k):
+    pdev = k.platform_device_register_simple("foo", 0)
+    uevent = k.cat(f"/sys/devices/platform/{k.dev_name(pdev.dev)}/uevent")
+    # platform_uevent(): "MODALIAS=" PLATFORM_MODULE_PREFIX "%s", pdev->name (not the dev name)
+    assert uevent.splitlines()[-1] == "MODALIAS=platform:foo"
 
 
 def test_match_by_id_table_and_by_name_and_override(k):

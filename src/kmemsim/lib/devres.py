@@ -26,6 +26,8 @@ resource %pR", "(null)" for none). Errors are reported with dev_err_probe()
 
 from __future__ import annotations
 
+import enum
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -51,6 +53,15 @@ def devm_region_release(dev: Device, res: int) -> None:
     """devm_region_release() (kernel/resource.c): __release_region() (through the payload)."""
 
 
+class DevmIoremapType(enum.IntEnum):
+    """enum devm_ioremap_type (lib/devres.c): which ioremap() __devm_ioremap() calls."""
+
+    DEVM_IOREMAP = 0
+    DEVM_IOREMAP_UC = 1
+    DEVM_IOREMAP_WC = 2
+    DEVM_IOREMAP_NP = 3
+
+
 @dataclass(eq=False)
 class _IoMap:
     """The cookie devm_ioremap() keeps in its devres (void __iomem *)."""
@@ -72,7 +83,7 @@ class _Region:
     n: int
 
     def release(self) -> None:
-        getattr(self.k, "__release_region")(self.parent, self.start, self.n)
+        self.k.resource.release_region_in(self.parent, self.start, self.n)  # __release_region()
 
 
 def _pr(res: Resource | None) -> str:
@@ -100,7 +111,7 @@ class ManagedIO:
         node = devres.alloc_payload(devm_region_release, 3 * word, "devm_region_release", None)
         if node is None:
             return None
-        res: Resource | None = getattr(self.k, "__request_region")(parent, start, n, name, 0)
+        res = self.k.resource.request_region_in(parent, start, n, name, 0)  # __request_region()
         if res is not None:
             node.payload = _Region(self.k, parent, start, n)
             devres.devres_add(dev, node.data)
@@ -152,13 +163,20 @@ class ManagedIO:
         self._release_region(dev, self.k.resource.iomem_resource, start, n, "__devm_release_region")
 
     # ------------------------------------------------------------------ ioremap
-    def _devm_ioremap(self, dev: Device, offset: int, size: int, how: str) -> int:
+    def _devm_ioremap(self, dev: Device, offset: int, size: int, how: DevmIoremapType) -> int:
         """__devm_ioremap(): a devres for the cookie, then the mapping; 0 (NULL) on failure."""
+        k = self.k
+        ioremap: Callable[[int, int], int] = {
+            DevmIoremapType.DEVM_IOREMAP: k.ioremap,
+            DevmIoremapType.DEVM_IOREMAP_UC: k.ioremap_uc,
+            DevmIoremapType.DEVM_IOREMAP_WC: k.ioremap_wc,
+            DevmIoremapType.DEVM_IOREMAP_NP: k.ioremap_np,
+        }[how]
         devres = self.k.devres
         node = devres.alloc_payload(devm_ioremap_release, devres.word, "devm_ioremap_release", None)
         if node is None:
             return 0
-        addr = int(getattr(self.k, how)(offset, size) or 0)
+        addr = int(ioremap(offset, size) or 0)
         if addr:
             node.payload = _IoMap(self.k, addr)
             devres.devres_add(dev, node.data)
@@ -169,22 +187,22 @@ class ManagedIO:
     @EXPORT_SYMBOL
     def devm_ioremap(self, dev: Device, offset: int, size: int) -> int:
         """devm_ioremap(dev, offset, size) (lib/devres.c): a managed ioremap(); 0 on failure."""
-        return self._devm_ioremap(dev, offset, size, "ioremap")
+        return self._devm_ioremap(dev, offset, size, DevmIoremapType.DEVM_IOREMAP)
 
     @EXPORT_SYMBOL
     def devm_ioremap_uc(self, dev: Device, offset: int, size: int) -> int:
         """devm_ioremap_uc(dev, offset, size) (lib/devres.c)."""
-        return self._devm_ioremap(dev, offset, size, "ioremap_uc")
+        return self._devm_ioremap(dev, offset, size, DevmIoremapType.DEVM_IOREMAP_UC)
 
     @EXPORT_SYMBOL
     def devm_ioremap_wc(self, dev: Device, offset: int, size: int) -> int:
         """devm_ioremap_wc(dev, offset, size) (lib/devres.c)."""
-        return self._devm_ioremap(dev, offset, size, "ioremap_wc")
+        return self._devm_ioremap(dev, offset, size, DevmIoremapType.DEVM_IOREMAP_WC)
 
     @EXPORT_SYMBOL
     def devm_ioremap_np(self, dev: Device, offset: int, size: int) -> int:
         """devm_ioremap_np(dev, offset, size) (lib/devres.c): non-posted writes."""
-        return self._devm_ioremap(dev, offset, size, "ioremap_np")
+        return self._devm_ioremap(dev, offset, size, DevmIoremapType.DEVM_IOREMAP_NP)
 
     @EXPORT_SYMBOL
     def devm_iounmap(self, dev: Device, addr: int) -> None:
@@ -202,13 +220,13 @@ class ManagedIO:
             warn(self.k, "lib/devres.c", "devm_iounmap", once=False)
         self.k.iounmap(addr)
 
-    def _ioremap_resource(self, dev: Device, res: Resource | None, how: str) -> int:
+    def _ioremap_resource(self, dev: Device, res: Resource | None, how: DevmIoremapType) -> int:
         """__devm_ioremap_resource(): name, request, map; ERR_PTR() values on failure."""
         k = self.k
         if res is None or resource_type(res) != IORESOURCE_MEM:
             return self._err_ptr(k.dev_err_probe(dev, -EINVAL, "invalid resource %s\n", _pr(res)))
-        if how == "ioremap" and res.flags & IORESOURCE_MEM_NONPOSTED:
-            how = "ioremap_np"
+        if how == DevmIoremapType.DEVM_IOREMAP and res.flags & IORESOURCE_MEM_NONPOSTED:
+            how = DevmIoremapType.DEVM_IOREMAP_NP
         size = res.end - res.start + 1
         if res.name:
             pretty = k.devm_kasprintf(dev, GFP_KERNEL, "%s %s", dev_name(dev), res.name)
@@ -236,9 +254,9 @@ class ManagedIO:
         """devm_ioremap_resource(dev, res) (lib/devres.c): check, request and map a memory
         resource, all managed; the __iomem address, or an ERR_PTR() value (-EINVAL,
         -EBUSY, -ENOMEM) with the kernel's message."""
-        return self._ioremap_resource(dev, res, "ioremap")
+        return self._ioremap_resource(dev, res, DevmIoremapType.DEVM_IOREMAP)
 
     @EXPORT_SYMBOL
     def devm_ioremap_resource_wc(self, dev: Device, res: Resource | None) -> int:
         """devm_ioremap_resource_wc(dev, res) (lib/devres.c): write-combined."""
-        return self._ioremap_resource(dev, res, "ioremap_wc")
+        return self._ioremap_resource(dev, res, DevmIoremapType.DEVM_IOREMAP_WC)

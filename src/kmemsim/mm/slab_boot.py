@@ -76,7 +76,7 @@ def slab_flags(names: list[str]) -> int:
     """["SLAB_HWCACHE_ALIGN", "SLAB_PANIC"] -> their bits (include/linux/slab.h)."""
     value = 0
     for name in names:
-        value |= int(getattr(SlabFlags, name.removeprefix("SLAB_")))
+        value |= int(SlabFlags[name.removeprefix("SLAB_")])
     return value
 
 

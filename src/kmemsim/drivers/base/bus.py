@@ -39,6 +39,8 @@ class BusType:
     match: Callable[[Device, DeviceDriver], int] | None = None
     probe: Callable[[Device], int] | None = None
     remove: Callable[[Device], None] | None = None
+    # uevent(): the bus's own KEY=value lines of a device's uevent (after dev_uevent()'s).
+    uevent: Callable[[Device], list[str]] | None = None
     devices: list[Device] = field(default_factory=list)
     drivers: dict[str, DeviceDriver] = field(default_factory=dict)
     drivers_autoprobe: bool = True

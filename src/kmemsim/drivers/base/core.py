@@ -411,8 +411,6 @@ def _uevent(dev: Device) -> str:
         lines.append(f"OF_COMPATIBLE_N={len(dev.of_node.compatible)}")
         for i, c in enumerate(dev.of_node.compatible):
             lines.append(f"OF_COMPATIBLE_{i}={c}")
-    container = dev.container
-    modalias = getattr(container, "modalias", None)
-    if callable(modalias):
-        lines.append(f"MODALIAS={modalias()}")
+    if dev.bus is not None and dev.bus.uevent is not None:
+        lines += dev.bus.uevent(dev)  # the bus specific part (platform: MODALIAS)
     return "".join(line + "\n" for line in lines)

@@ -303,8 +303,8 @@ class Devres:
         self._log(dev, node, "REL")
         self.release_log.append((dev.name, node.name))
         node.release(dev, node.data)
-        if node.payload is not None and callable(getattr(node.payload, "release", None)):
-            node.payload.release()
+        if node.payload is not None:
+            node.payload.release()  # every payload class has one (_Action, _Pages, _IoMap, ...)
 
     # ------------------------------------------------------------------ release
     def _remove_nodes(self, dev: Device, first: int, end: int) -> tuple[list[DevresNode], int]:

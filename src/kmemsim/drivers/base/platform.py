@@ -162,6 +162,11 @@ def to_platform_device(dev: Device) -> PlatformDevice:
     return pdev
 
 
+def platform_uevent(dev: Device) -> list[str]:
+    """platform_uevent(): the OF-style MODALIAS of a device-tree device, else "platform:NAME"."""
+    return [f"MODALIAS={to_platform_device(dev).modalias()}"]
+
+
 def to_platform_driver(drv: DeviceDriver) -> PlatformDriver:
     """to_platform_driver()."""
     pdrv = drv.container
@@ -211,7 +216,11 @@ class Platform:
         self.k = k
         self.core: DriverCore = k.driver_core
         self.bus_type = BusType(
-            "platform", match=platform_match, probe=self._probe, remove=self._remove
+            "platform",
+            match=platform_match,
+            probe=self._probe,
+            remove=self._remove,
+            uevent=platform_uevent,
         )
         # platform_devid_ida
         self._ida: set[int] = set()
