@@ -63,8 +63,13 @@ counted by reason in `unchecked`.
 
 Statistics are gathered in the same pass (trace/stats.py) and the model is
 sampled at intervals for the report's time series (trace/report.py). The
-loop is written for speed: one split per line, a dispatch dict keyed by the
-event text as printed, decoders that read fields by position.
+loop is written for speed: it reads the integer columns that
+trace/columns.py decodes in another process (event kind, CPU, pointer or
+pfn, sizes, order, ids of call sites, caches and GFP texts), and the
+handlers take those values; a line sent as text (RAW: headers, malformed or
+unusual lines) is read here by trace/events.py's decoders, which then call
+the same handlers. Traced pointers are keyed by their value
+(columns.pointer_key).
 """
 
 from __future__ import annotations
@@ -85,10 +90,24 @@ from kmemsim.mm.page_alloc import (
     zone_has_free_block,
 )
 from kmemsim.trace import events as ev
+from kmemsim.trace.columns import (
+    GFPS,
+    K_KFREE,
+    K_KMALLOC,
+    K_KMEM_CACHE_ALLOC,
+    K_KMEM_CACHE_FREE,
+    K_MM_PAGE_ALLOC,
+    K_MM_PAGE_FREE,
+    K_MM_PAGE_FREE_BATCHED,
+    NO_CPU_COLUMN,
+    RAW,
+    DecodedTrace,
+    pointer_key,
+)
 from kmemsim.trace.events import NULL_POINTERS, BadLine
 from kmemsim.trace.follow_pfn import take_free_block
 from kmemsim.trace.model_view import ModelView
-from kmemsim.trace.source import TraceError, TraceSource
+from kmemsim.trace.source import TraceError
 from kmemsim.trace.stats import ReplayStats
 
 if TYPE_CHECKING:
@@ -146,9 +165,10 @@ class Replay:
         self.sample_every = sample_every
         self.max_samples = max_samples
         self.progress = progress
-        # traced pointer -> (model addr, cache or None (kmalloc), alloc cpu, bytes_alloc,
-        #                    the call site's and the cache's counters in stats)
-        self.objects: dict[str, tuple[Any, ...]] = {}
+        # traced pointer (columns.pointer_key: its value) -> (model addr, cache or
+        # None (kmalloc), alloc cpu, bytes_alloc, the call site's and the cache's
+        # counters in stats)
+        self.objects: dict[int | str, tuple[Any, ...]] = {}
         # traced pfn -> (model page or None, order)
         self.pages: dict[int, tuple[Any, ...]] = {}
         self.caches: dict[str, Any] = {}
@@ -197,15 +217,19 @@ class Replay:
         self._lineno = 0
         self._clean_names: dict[str, str] = {}
         self._slow_events = 0
+        # The handlers of events read from their text (the slow path): each
+        # decodes the fields, then calls the handler the columns feed.
         self._handlers: dict[str, Callable[[int, str], None] | None] = {
-            ev.KMALLOC: self._kmalloc,
-            ev.KMEM_CACHE_ALLOC: self._kmem_cache_alloc,
-            ev.KFREE: self._kfree,
-            ev.KMEM_CACHE_FREE: self._kmem_cache_free,
-            ev.MM_PAGE_ALLOC: self._mm_page_alloc,
-            ev.MM_PAGE_FREE: self._mm_page_free,
-            ev.MM_PAGE_FREE_BATCHED: self._mm_page_free_batched,
+            ev.KMALLOC: self._kmalloc_text,
+            ev.KMEM_CACHE_ALLOC: self._kmem_cache_alloc_text,
+            ev.KFREE: self._kfree_text,
+            ev.KMEM_CACHE_FREE: self._kmem_cache_free_text,
+            ev.MM_PAGE_ALLOC: self._mm_page_alloc_text,
+            ev.MM_PAGE_FREE: self._mm_page_free_text,
+            ev.MM_PAGE_FREE_BATCHED: self._mm_page_free_batched_text,
         }
+        # The timestamp text of the line being replayed by the slow path.
+        self._text_ts: str | None = None
         for alias, name in ev.EVENT_ALIASES.items():
             self._handlers[alias] = self._handlers[name]
         self.samples: list[dict[str, Any]] = []
@@ -296,12 +320,17 @@ class Replay:
         self.k.sched.current_cpu = cpu
 
     # ------------------------------------------------------------------ main loop
-    def run(self, paths: Iterable[str]) -> Replay:
-        """Replay every trace of `paths` in order ("-" is standard input)."""
+    def run(self, paths: Iterable[str | DecodedTrace]) -> Replay:
+        """Replay every trace of `paths` in order ("-" is standard input); a
+        DecodedTrace already started (the CLI starts it before booting) is
+        replayed as it is."""
         start = time.perf_counter()
+        pending = list(paths)
         try:
-            for path in paths:
-                self._run_one(TraceSource(path))
+            for i, path in enumerate(pending):
+                trace = path if isinstance(path, DecodedTrace) else DecodedTrace(path)
+                pending[i] = trace
+                self._run_one(trace)
         except TraceError as e:
             # A damaged stream: what came before it was replayed and is reported.
             self._bad_line(str(e).removeprefix(f"{self._source_name}: ") + " (after this line)")
@@ -310,90 +339,176 @@ class Replay:
             # a BUG): the replay ends there; the report says where and why.
             self.oops = f"{self._source_name}:{self._lineno}: {e}"
             self._model_failure("kernel died", self.oops)
+        finally:
+            for opened in pending:
+                if isinstance(opened, DecodedTrace):
+                    opened.close()
         self.elapsed += time.perf_counter() - start
         self.take_sample(final=True)
         return self
 
-    def _run_one(self, source: TraceSource) -> None:
-        self.sources.append(source.name)
-        self._source_name = source.name
-        handlers: dict[str, Any] = self._handlers
+    def _gfp_of(self, texts: list[str], values: list[int | None], i: int) -> int:
+        """The GFP mask of gfp text number `i` of a trace (self.gfp), kept in
+        `values` when self.gfp caches it."""
+        text = texts[i]
+        value = self.gfp(text)
+        if text in self._gfp:
+            values[i] = value
+        return value
+
+    def _run_one(self, trace: DecodedTrace) -> None:
+        self.sources.append(trace.name)
+        self._source_name = trace.name
         lineno = 0
         events = self.events
         next_sample = self._next_sample
         progress = self.progress
         cur_cpu = self._cpu
-        head = ""
+        # The timestamp of the last line with a header (a fast row's index in
+        # its chunk, or a slow line's text), for last_timestamp.
+        last_ts: str | None = None
+        sites: list[str] = []
+        names: list[str] = []
+        gfp_texts: list[str] = []
+        gfp_values: list[int | None] = []
+        event_names: list[str] = []
+        tables = (sites, names, gfp_texts, event_names)
+        kmalloc = self._kmalloc
+        kmem_cache_alloc = self._kmem_cache_alloc
+        kfree = self._kfree
+        kmem_cache_free = self._kmem_cache_free
+        mm_page_alloc = self._mm_page_alloc
+        mm_page_free = self._mm_page_free
+        mm_page_free_batched = self._mm_page_free_batched
+        gfp_of = self._gfp_of
         try:
-            for block in source.blocks():
-                if source.missing_final_newline:
-                    # The last block is the line the file was cut in: a partial
-                    # event is not replayed (its fields may be cut to other,
-                    # valid, values); it is the one input problem reported.
+            for chunk in trace.chunks():
+                for table, new in zip(tables, chunk.new_strings, strict=True):
+                    table += new
+                gfp_values += [None] * len(chunk.new_strings[GFPS])
+                raw = chunk.raw
+                stamps = chunk.timestamps
+                lineno = chunk.first_lineno
+                row_ts = ""
+                for kind, cpu, a, b, c, d, e, f in zip(*chunk.columns, strict=True):
                     lineno += 1
                     self._lineno = lineno
-                    self._truncated_line(source, block[0])
-                    continue
-                for line in block:
-                    lineno += 1
-                    parts = line.split(": ", 2)
-                    if len(parts) != 3:
-                        self._lineno = lineno
-                        self._odd_line(line)
+                    if kind <= RAW:
+                        if kind < RAW:  # TRUNCATED
+                            # The last line, cut where the file ends: a partial
+                            # event is not replayed (its fields may be cut to
+                            # other, valid, values); it is the one input
+                            # problem reported.
+                            self._truncated_line(trace, raw[a])
+                            continue
+                        self._text_ts = None
+                        replayed = self._text_line(raw[a])
                         cur_cpu = self._cpu  # the slow path may have switched CPUs
-                        continue
-                    head, name, text = parts
-                    handler = handlers.get(name, False)
-                    if handler is False:
-                        self._lineno = lineno
-                        handler = self._new_event_name(name, line)
-                        cur_cpu = self._cpu
-                        if handler is False:
+                        if self._text_ts is not None:
+                            last_ts = row_ts = self._text_ts
+                        if not replayed:
                             continue
-                    i = head.rfind("[")
-                    self._lineno = lineno
-                    try:
-                        if i < 0:
-                            # perf script of a per-task recording prints no CPU column.
-                            self._quirk("no_cpu_column")
-                            cpu = 0
-                        else:
-                            cpu_text = head[i + 1 : head.find("]", i)]
-                            cpu = int(cpu_text) if cpu_text.isdigit() else ev.parse_cpu(cpu_text)
-                        ts = head[head.rfind(" ") + 1 :]
-                        if not ts.replace(".", "", 1).isdigit():
-                            ev.check_timestamp(ts)
-                        if cpu != cur_cpu:
-                            self._set_cpu(cpu)
-                            cur_cpu = cpu
-                        if handler is None:
-                            self._count_unknown(name)
+                    else:
+                        row_ts = last_ts = stamps[lineno - chunk.first_lineno - 1]
+                        try:
+                            if cpu != cur_cpu:
+                                if cpu == NO_CPU_COLUMN:
+                                    # perf script of a per-task recording prints no CPU column.
+                                    self._quirk("no_cpu_column")
+                                    cpu = 0
+                                if cpu != cur_cpu:
+                                    self._set_cpu(cpu)
+                                    cur_cpu = cpu
+                            if kind == K_KMEM_CACHE_ALLOC:
+                                g = gfp_values[e]
+                                if g is None:
+                                    g = gfp_of(gfp_texts, gfp_values, e)
+                                kmem_cache_alloc(cpu, a, sites[b], names[f], c, d, g, gfp_texts[e])
+                            elif kind == K_KMEM_CACHE_FREE:
+                                kmem_cache_free(cpu, a, names[f])
+                            elif kind == K_MM_PAGE_ALLOC:
+                                g = gfp_values[e]
+                                if g is None:
+                                    g = gfp_of(gfp_texts, gfp_values, e)
+                                mm_page_alloc(cpu, a, c, d, g, gfp_texts[e])
+                            elif kind == K_KFREE:
+                                kfree(cpu, a)
+                            elif kind == K_MM_PAGE_FREE:
+                                mm_page_free(cpu, a, c)
+                            elif kind == K_KMALLOC:
+                                g = gfp_values[e]
+                                if g is None:
+                                    g = gfp_of(gfp_texts, gfp_values, e)
+                                kmalloc(cpu, a, sites[b], c, d, g, gfp_texts[e])
+                            elif kind == K_MM_PAGE_FREE_BATCHED:
+                                mm_page_free_batched(cpu, a)
+                            else:  # K_UNKNOWN
+                                name = event_names[a]
+                                self.unknown_events[name] = self.unknown_events.get(name, 0) + 1
+                                continue
+                        except ValueError as exc:
+                            # A GFP text that is no flag name (BadLine), or a
+                            # value the model refuses.
+                            self._bad_line(str(exc) or "bad field")
                             continue
-                        handler(cpu, text)
-                    except (BadLine, ValueError) as e:
-                        self._bad_event_line(i, name, text, e)
-                        continue
                     events += 1
                     if events >= next_sample:
                         self.events = events
-                        self.last_timestamp = head[head.rfind(" ") + 1 :]
+                        self.last_timestamp = row_ts
                         self.take_sample()
                         next_sample = self._next_sample
                         if self.first_timestamp is None:
                             self.first_timestamp = self.last_timestamp
                         if progress is not None:
-                            progress(events, source.lines_read)
+                            progress(events, lineno)
         finally:
             self.events = events + self._slow_events
             self._slow_events = 0
             self.lines += lineno
-            if head:
-                self.last_timestamp = head[head.rfind(" ") + 1 :]
+            if last_ts is not None:
+                self.last_timestamp = last_ts
         if lineno == 0:
             self._lineno = 0
             self._bad_line("empty trace: no lines at all")
 
-    def _truncated_line(self, source: TraceSource, line: str) -> None:
+    def _text_line(self, line: str) -> bool:
+        """Replay one line read as text (the slow path): whether it was an event
+        replayed. Sets `_text_ts` to its timestamp text when it has a header."""
+        parts = line.split(": ", 2)
+        if len(parts) != 3:
+            self._odd_line(line)
+            return False
+        head, name, text = parts
+        self._text_ts = head[head.rfind(" ") + 1 :]
+        handler: Any = self._handlers.get(name, False)
+        if handler is False:
+            handler = self._new_event_name(name, line)
+            if handler is False:
+                return False
+        i = head.rfind("[")
+        try:
+            if i < 0:
+                # perf script of a per-task recording prints no CPU column.
+                self._quirk("no_cpu_column")
+                cpu = 0
+            else:
+                cpu_text = head[i + 1 : head.find("]", i)]
+                cpu = int(cpu_text) if cpu_text.isdigit() else ev.parse_cpu(cpu_text)
+            ts = self._text_ts
+            if not ts.replace(".", "", 1).isdigit():
+                ev.check_timestamp(ts)
+            if cpu != self._cpu:
+                self._set_cpu(cpu)
+            if handler is None:
+                self._count_unknown(name)
+                return False
+            handler(cpu, text)
+        except (BadLine, ValueError) as e:
+            self._bad_event_line(i, name, text, e)
+            return False
+        return True
+
+    def _truncated_line(self, source: DecodedTrace, line: str) -> None:
         """The last line has no newline: the trace was cut off in its middle."""
         self.truncated.append(source.name)
         where = "standard input ends" if source.path == "-" else "the file ends"
@@ -468,7 +583,7 @@ class Replay:
         self.unknown_events[clean] = self.unknown_events.get(clean, 0) + 1
 
     # ------------------------------------------------------------------ slab events
-    def _kmalloc(self, cpu: int, text: str) -> None:
+    def _kmalloc_text(self, cpu: int, text: str) -> None:
         f = text.split(" ")
         # The 6.x layout, read by position; anything else through the decoder.
         if (
@@ -491,19 +606,36 @@ class Replay:
         gfp = self._gfp.get(gfp_text)
         if gfp is None:
             gfp = self.gfp(gfp_text)
-        st = self.stats
         if ptr in NULL_POINTERS:
-            self._quirk("traced_alloc_failure")
-            self._unchecked(UNCHECKED_FAILURE)
-            st.slab_alloc_failures += 1
+            self._traced_slab_failure()
             return
+        key = pointer_key(ptr)
+        if key not in self.objects:
+            ev.check_pointer(ptr, ev.KMALLOC)
+        self._kmalloc(cpu, key, call_site, req, alloc, gfp, gfp_text)
+
+    def _traced_slab_failure(self) -> None:
+        self._quirk("traced_alloc_failure")
+        self._unchecked(UNCHECKED_FAILURE)
+        self.stats.slab_alloc_failures += 1
+
+    def _kmalloc(
+        self,
+        cpu: int,
+        ptr: int | str,
+        call_site: str,
+        req: int,
+        alloc: int,
+        gfp: int,
+        gfp_text: str,
+    ) -> None:
+        """kmalloc(req, gfp) of a valid, non-NULL traced pointer."""
+        st = self.stats
         objects = self.objects
         old = objects.get(ptr)
         if old is not None:
             self._quirk("implied_free")
             self._free_object(old, cpu, silent=True)
-        else:
-            ev.check_pointer(ptr, ev.KMALLOC)
         addr = self._m_kmalloc(req, gfp)
         if alloc > KMALLOC_MAX_CACHE_SIZE:
             self._undo_large_kmalloc_pages(cpu, alloc)
@@ -568,7 +700,7 @@ class Replay:
         self.caches[name] = s
         return s
 
-    def _kmem_cache_alloc(self, cpu: int, text: str) -> None:
+    def _kmem_cache_alloc_text(self, cpu: int, text: str) -> None:
         f = text.split(" ")
         # Every layout with name= third has bytes_req, bytes_alloc, gfp_flags next.
         if len(f) >= 6 and f[2][:5] == "name=" and f[5][:10] == "gfp_flags=" and f[1][:4] == "ptr=":
@@ -590,16 +722,30 @@ class Replay:
         gfp = self._gfp.get(gfp_text)
         if gfp is None:
             gfp = self.gfp(gfp_text)
-        st = self.stats
         if ptr in NULL_POINTERS:
-            self._quirk("traced_alloc_failure")
-            self._unchecked(UNCHECKED_FAILURE)
-            st.slab_alloc_failures += 1
+            self._traced_slab_failure()
             return
+        key = pointer_key(ptr)
+        if key not in self.objects:
+            ev.check_pointer(ptr, ev.KMEM_CACHE_ALLOC)
+        self._kmem_cache_alloc(cpu, key, call_site, name, req, alloc, gfp, gfp_text)
+
+    def _kmem_cache_alloc(
+        self,
+        cpu: int,
+        ptr: int | str,
+        call_site: str,
+        name: str,
+        req: int,
+        alloc: int,
+        gfp: int,
+        gfp_text: str,
+    ) -> None:
+        """kmem_cache_alloc() of the cache the trace names, for a valid,
+        non-NULL traced pointer."""
+        st = self.stats
         objects = self.objects
         old = objects.get(ptr)
-        if old is None:
-            ev.check_pointer(ptr, ev.KMEM_CACHE_ALLOC)
         s = self.caches.get(name)
         if s is None:
             s = self.cache(name, req, alloc)
@@ -650,20 +796,33 @@ class Replay:
         else:
             self.stats.slab_free(rec, cpu)
 
-    def _kfree(self, cpu: int, text: str) -> None:
+    def _kfree_text(self, cpu: int, text: str) -> None:
         f = text.split(" ")
         if len(f) == 2 and f[1][:4] == "ptr=" and len(f[1]) > 4:
             ptr = f[1][4:]
         else:
             ptr = ev.decode_kfree(text)[1]
+        self._kfree(cpu, self._freed_pointer(ptr, ev.KFREE))
+
+    def _freed_pointer(self, ptr: str, event: str) -> int | str:
+        """The key of a pointer a free names (0 for NULL); BadLine if it is
+        neither live nor a pointer."""
         if ptr in NULL_POINTERS:
+            return 0
+        key = pointer_key(ptr)
+        if key not in self.objects:
+            ev.check_pointer(ptr, event)
+        return key
+
+    def _kfree(self, cpu: int, ptr: int | str) -> None:
+        """kfree() of a traced pointer (0: NULL)."""
+        if not ptr:
             self._quirk("kfree_null")
             self._unchecked(UNCHECKED_SLAB_FREE)
             self.stats.nr_kfree_null += 1
             return
         rec = self.objects.pop(ptr, None)
         if rec is None:
-            ev.check_pointer(ptr, ev.KFREE)
             self._unchecked(UNCHECKED_BEFORE_TRACE)
             self._quirk("free_before_trace")
             self.stats.slab_free_only += 1
@@ -672,20 +831,23 @@ class Replay:
             self._quirk("kfree_of_cache_object")
         self._free_object(rec, cpu)
 
-    def _kmem_cache_free(self, cpu: int, text: str) -> None:
+    def _kmem_cache_free_text(self, cpu: int, text: str) -> None:
         f = text.split(" ")
         if len(f) == 3 and f[1][:4] == "ptr=" and f[2][:5] == "name=" and len(f[2]) > 5:
             ptr: str = f[1][4:]
             name: str | None = f[2][5:]
         else:
             _, ptr, name = ev.decode_kmem_cache_free(text)
-        if ptr in NULL_POINTERS:
+        self._kmem_cache_free(cpu, self._freed_pointer(ptr, ev.KMEM_CACHE_FREE), name)
+
+    def _kmem_cache_free(self, cpu: int, ptr: int | str, name: str | None) -> None:
+        """kmem_cache_free() of a traced pointer (0: NULL) of the cache named."""
+        if not ptr:
             self._quirk("kmem_cache_free_null")
             self._unchecked(UNCHECKED_SLAB_FREE)
             return
         rec = self.objects.pop(ptr, None)
         if rec is None:
-            ev.check_pointer(ptr, ev.KMEM_CACHE_FREE)
             self._unchecked(UNCHECKED_BEFORE_TRACE)
             self._quirk("free_before_trace")
             self.stats.slab_free_only += 1
@@ -702,7 +864,7 @@ class Replay:
         self._free_object(rec, cpu)
 
     # ------------------------------------------------------------------ page events
-    def _mm_page_alloc(self, cpu: int, text: str) -> None:
+    def _mm_page_alloc_text(self, cpu: int, text: str) -> None:
         f = text.split(" ")
         if (
             len(f) == 5
@@ -729,6 +891,12 @@ class Replay:
         gfp = self._gfp.get(gfp_text)
         if gfp is None:
             gfp = self.gfp(gfp_text)
+        self._mm_page_alloc(cpu, pfn, order, migratetype, gfp, gfp_text)
+
+    def _mm_page_alloc(
+        self, cpu: int, pfn: int, order: int, migratetype: int, gfp: int, gfp_text: str
+    ) -> None:
+        """alloc_pages(gfp, order) for a traced allocation (pfn -1: it failed)."""
         st = self.stats
         if pfn < 0:
             self._quirk("traced_alloc_failure")
@@ -823,7 +991,7 @@ class Replay:
                 return True
         return False
 
-    def _mm_page_free(self, cpu: int, text: str) -> None:
+    def _mm_page_free_text(self, cpu: int, text: str) -> None:
         f = text.split(" ")
         if len(f) == 3 and f[1][:6] == "pfn=0x" and f[2][:6] == "order=":
             pfn, order = int(f[1][6:], 16), int(f[2][6:])
@@ -831,6 +999,10 @@ class Replay:
                 pfn, order = ev.decode_mm_page_free(text, self._trace_max_order)
         else:
             pfn, order = ev.decode_mm_page_free(text, self._trace_max_order)
+        self._mm_page_free(cpu, pfn, order)
+
+    def _mm_page_free(self, cpu: int, pfn: int, order: int) -> None:
+        """__free_pages() of the block a traced free names."""
         recent = self._recently_freed
         recent[pfn] = None
         if len(recent) > RECENT_FREES:
@@ -901,8 +1073,12 @@ class Replay:
                 return True
         return False
 
-    def _mm_page_free_batched(self, cpu: int, text: str) -> None:
+    def _mm_page_free_batched_text(self, cpu: int, text: str) -> None:
         (pfn,) = ev.decode_mm_page_free_batched(text)
+        self._mm_page_free_batched(cpu, pfn)
+
+    def _mm_page_free_batched(self, cpu: int, pfn: int) -> None:
+        """A page of a batched free (free_unref_folios())."""
         recent = self._recently_freed
         if pfn in recent:
             # free_unref_folios() traced this page with mm_page_free a moment
