@@ -79,24 +79,33 @@ def run_replay(
     progress: bool | None,
     label: str = "replay",
 ) -> Any:
-    """Boot, replay and return (replay, report dict)."""
+    """Boot, replay and return (replay, report dict).
+
+    The first trace's decoding process starts before the boot, so that
+    reading, decompressing and decoding overlap the boot on another core."""
+    from kmemsim.trace.columns import DecodedTrace
     from kmemsim.trace.replay import Replay
     from kmemsim.trace.report import build_report
 
-    k = boot_from_options(profile, mem, cpus, config)
-    bar = _progress_bar(progress)
-    if bar is None:
-        r = Replay(k, verify=verify, follow_pfn=follow_pfn)
-        r.run(traces)
-    else:
-        with bar:
-            task = bar.add_task(label, total=None, events=0)
+    first = DecodedTrace(traces[0])
+    try:
+        k = boot_from_options(profile, mem, cpus, config)
+        sources: list[str | DecodedTrace] = [first, *traces[1:]]
+        bar = _progress_bar(progress)
+        if bar is None:
+            r = Replay(k, verify=verify, follow_pfn=follow_pfn)
+            r.run(sources)
+        else:
+            with bar:
+                task = bar.add_task(label, total=None, events=0)
 
-            def tick(events: int, lines: int) -> None:
-                bar.update(task, events=events)
+                def tick(events: int, lines: int) -> None:
+                    bar.update(task, events=events)
 
-            r = Replay(k, verify=verify, follow_pfn=follow_pfn, progress=tick)
-            r.run(traces)
+                r = Replay(k, verify=verify, follow_pfn=follow_pfn, progress=tick)
+                r.run(sources)
+    finally:
+        first.close()
     machine = {
         "profile": profile,
         "mem": mem,

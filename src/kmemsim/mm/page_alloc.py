@@ -2076,7 +2076,12 @@ def zone_has_free_block(pa: PageAllocator, zb: ZoneBuddy, order: int, mt: int, c
     if pa.pcp_allowed_order(order) and zb.pcp[cpu].lists[pa.order_to_pindex(mt, order)]:
         return True
     types = (mt, *FALLBACKS.get(mt, ()))
-    return any(zb.free_list[o][t] for o in range(order, zb.nr_orders) for t in types)
+    for o in range(order, zb.nr_orders):
+        lists = zb.free_list[o]
+        for t in types:
+            if lists[t]:
+                return True
+    return False
 
 
 def allocated_order(pa: PageAllocator, pfn: int) -> int:

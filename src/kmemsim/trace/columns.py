@@ -149,6 +149,7 @@ class LineDecoder:
     def __init__(self) -> None:
         self.tables: tuple[dict[str, int], ...] = ({}, {}, {}, {})
         self._kinds: dict[str, tuple[int, int]] = {}
+        self._cpus: dict[str, int] = {}  # "[001" -> 1
         self._new: tuple[list[str], ...] = ([], [], [], [])
 
     def _event_kind(self, name: str) -> tuple[int, int]:
@@ -166,6 +167,16 @@ class LineDecoder:
         if len(self._kinds) < _NAMES_CACHED:
             self._kinds[name] = kind
         return kind
+
+    def _cpu(self, text: str) -> int:
+        """The CPU number of a '[CPU' text, remembered; ValueError if it is not
+        one the columns hold (the line goes as text)."""
+        digits = text[1:]
+        if not (digits.isdigit() and digits.isascii()) or int(digits) >= _CPU_LIMIT:
+            raise ValueError(text)
+        if len(self._cpus) < _NAMES_CACHED:
+            self._cpus[text] = int(digits)
+        return int(digits)
 
     def _id(self, table: int, text: str) -> int:
         ids = self.tables[table]
@@ -193,6 +204,7 @@ class LineDecoder:
         kinds, cpus, aa, bb, cc, dd, ee, ff = (c.append for c in cols)
         stamp = stamps.append
         kind_of = self._kinds.get
+        cpu_of = self._cpus.get
         event_kind = self._event_kind
         site_id, name_id, gfp_id = (t.get for t in self.tables[:3])
         new_id = self._id
@@ -210,12 +222,9 @@ class LineDecoder:
                         if i < 0:
                             cpu = NO_CPU_COLUMN
                         else:
-                            t = head[i + 1 : head.find("]", i)]
-                            if not (t.isdigit() and t.isascii()):
-                                raise ValueError
-                            cpu = int(t)
-                            if cpu >= _CPU_LIMIT:
-                                raise ValueError
+                            t = head[i : head.find("]", i)]
+                            x = cpu_of(t)
+                            cpu = self._cpu(t) if x is None else x
                         ts = head[head.rfind(" ") + 1 :]
                         if not ts.replace(".", "", 1).isdigit():
                             raise ValueError
@@ -234,7 +243,11 @@ class LineDecoder:
                                 and len(fields[5]) > 10
                             ):
                                 raise ValueError
-                            a = pointer_value(fields[1][4:])
+                            t = fields[1][4:]
+                            if len(t) == 16 and t.isalnum() and t.isascii() and t.islower():
+                                a = int(t, 16)  # %p: the common case
+                            else:
+                                a = pointer_value(t)
                             c = int(fields[3][10:])
                             d = int(fields[4][12:])
                             if a <= 0 or not (0 <= c <= max_size and 0 <= d <= max_size):
@@ -257,9 +270,12 @@ class LineDecoder:
                             ):
                                 raise ValueError
                             t = fields[1][4:]
-                            a = 0 if t in nulls else pointer_value(t)
-                            if a < 0:
-                                raise ValueError
+                            if len(t) == 16 and t.isalnum() and t.isascii() and t.islower():
+                                a = int(t, 16)
+                            else:
+                                a = pointer_value(t)
+                                if a < 0:
+                                    raise ValueError
                             t = fields[2][5:]
                             x = name_id(t)
                             f = new_id(NAMES, t) if x is None else x

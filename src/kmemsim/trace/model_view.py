@@ -58,6 +58,7 @@ class ModelView:
         self.page_size = k.machine.page_size
         self._ram_ranges: list[tuple[int, int]] = []
         self._ram_starts: list[int] | None = None
+        self._ram_last: tuple[int, int] = (0, 0)  # the range the last pfn was in
 
     # ------------------------------------------------------------------ caches
     def create_known_cache(self, name: str) -> Any:
@@ -95,11 +96,17 @@ class ModelView:
         one range of memblock.memory (for_each_mem_pfn_range(), the e820 or
         device-tree RAM as mem= left it). A pfn of a larger traced machine, or
         in a hole of this one's memory map, is not."""
+        lo, hi = self._ram_last
+        if lo <= pfn and pfn + (1 << order) <= hi:
+            return True
         if self._ram_starts is None:
             self._ram_ranges = self.k.memblock.mem_pfn_ranges(self.k.direct_map.page_shift)
             self._ram_starts = [start for start, _ in self._ram_ranges]
         i = bisect.bisect_right(self._ram_starts, pfn) - 1
-        return i >= 0 and pfn + (1 << order) <= self._ram_ranges[i][1]
+        if i < 0:
+            return False
+        self._ram_last = self._ram_ranges[i]  # the next pfn is likely in it too
+        return pfn + (1 << order) <= self._ram_ranges[i][1]
 
     # ------------------------------------------------------------------ free lists
     def zones(self) -> list[Any]:

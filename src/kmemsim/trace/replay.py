@@ -241,6 +241,7 @@ class Replay:
         self._m_kfree = slab.kfree
         self._m_kmem_cache_alloc = slab.kmem_cache_alloc
         self._m_kmem_cache_free = slab.kmem_cache_free
+        self._pa = k.page_alloc
         self._m_alloc_pages = k.page_alloc.alloc_pages
         self._m_free_pages = k.page_alloc.free_pages_struct
         self._max_order = int(k.page_alloc.max_order)  # MAX_PAGE_ORDER
@@ -784,8 +785,9 @@ class Replay:
             objects[ptr] = (addr, s, cpu, alloc, *counters)
 
     def _free_object(self, rec: tuple[Any, ...], cpu: int, silent: bool = False) -> None:
-        if not silent:
-            self._unchecked(UNCHECKED_SLAB_FREE)
+        if not silent and self.verify:
+            unchecked = self.unchecked
+            unchecked[UNCHECKED_SLAB_FREE] = unchecked.get(UNCHECKED_SLAB_FREE, 0) + 1
         s = rec[1]
         if s is None:
             self._m_kfree(rec[0])
@@ -933,8 +935,8 @@ class Replay:
             self._model_failure(
                 "mm_page_alloc", f"mm_page_alloc order={order} {gfp_text} failed in the model"
             )
-        elif zone is not None and self.k.page_alloc.page_zone(page.pfn) is not zone:
-            model_zone = self.k.page_alloc.page_zone(page.pfn)
+        elif zone is not None and self._pa.page_zone(page.pfn) is not zone:
+            model_zone = self._pa.page_zone(page.pfn)
             self._mismatch(
                 "page alloc zone",
                 f"mm_page_alloc order={order} {gfp_text}: the trace's pfn {pfn:#x} is in zone "
@@ -955,7 +957,7 @@ class Replay:
         order from that migratetype (or a fallback) now. Returns that zone, or
         None when the pfn is in no zone of this machine (not checkable)."""
         self.checked += 1
-        pa = self.k.page_alloc
+        pa = self._pa
         want = gfp_migratetype(gfp)
         if want != mt:
             self._mismatch(
