@@ -1,41 +1,57 @@
-"""Replay speed: the site-packages trace (3.13M events) through the full model.
+"""Replay speed against the real kernel: `kmemsim replay --verify` of the shared traces.
 
-    python benchmarks/replay.py [TRACE] [--profile PROFILE] [--no-verify]
+    python benchmarks/replay.py [TRACE...] [--profile PROFILE] [--no-verify]
+                                [--repeat N] [--baseline DIR]
 
-TRACE defaults to trace-site-packages-extract.txt.xz of the captured data
-directory: $KMEMSIM_DATA when it is set (as for the tests), else
+TRACE defaults to the four traces of the captured data directory, short ones
+first (python-import, tar-extract, gcc-build: there the fixed costs of
+starting, booting and reporting count), then site-packages-extract (3.13M
+events): $KMEMSIM_DATA when it is set (as for the tests), else
 ../shared/data/linux-6.18-x86_64 next to the repository. PROFILE is the
 machine booted (default linux-6.18-x86_64); --no-verify replays without the
 --verify checks.
 
-Prints, for the same file:
-  1. decompression alone (the stream read to the end by the replay's own
-     reader, whatever the compression),
-  2. a bare read-and-split (every line cut into header, event and fields, and
-     the fields split): the floor any Python replay stands on,
-  3. the full replay (model and statistics, with --verify checks unless
-     --no-verify), in events per second and as a ratio to (2), with the RSS
-     printed as the trace goes on (it should stay flat: pointer maps hold
-     only live objects, samples are thinned to a fixed count).
-The real kernel produced the trace at 192k events/s (3,134,805 events in
-16.3 s); the target here is at least 150k events/s.
+For each trace, in one run on the same file:
+  1. the bare read-and-split floor: every line read by the replay's own
+     reader (decompression included) and cut into header, event and fields,
+     in this process: what any replay written in Python stands on;
+  2. the real kernel's rate: the trace's events over its own time span
+     (first to last timestamp), as the replay prints them;
+  3. the whole command, `python -m kmemsim replay --verify TRACE`, as a user
+     runs it (compiled .pyc, one warm-up run first): its own "replayed in"
+     time and the whole command's wall time (start, imports, boot, replay,
+     report), each as a ratio to the time the real kernel took (the goal:
+     at most 1.0 and 1.3), the replay's rate as a ratio to the floor, and
+     the command's peak RSS (it stays flat: compare the long trace's with
+     the short ones').
+--repeat N keeps the best of N runs of the command; --baseline DIR runs the
+same command from another checkout's src/ (the code before a change),
+interleaved with this one's, and prints its figures beside them.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import re
+import subprocess
 import sys
 import time
 from pathlib import Path
-
-import kmemsim
-from kmemsim.trace.replay import Replay
-from kmemsim.trace.source import TraceSource, decompressed_blocks
+from typing import NamedTuple
 
 REPO = Path(__file__).resolve().parent.parent
-DEFAULT_TRACE_NAME = "trace-site-packages-extract.txt.xz"
-REAL_KERNEL_RATE = 3_134_805 / 16.330
+DEFAULT_TRACES = (
+    "trace-python-import.txt.xz",
+    "trace-tar-extract.txt.xz",
+    "trace-gcc-build.txt.xz",
+    "trace-site-packages-extract.txt.xz",
+)
+_SUMMARY = re.compile(
+    r"^([\d,]+) events in [\d,]+ lines, trace time ([\d.]+) \.\. ([\d.]+); "
+    r"replayed in ([\d.]+) s",
+    re.M,
+)
 
 
 def data_dir() -> Path:
@@ -47,23 +63,11 @@ def data_dir() -> Path:
     return REPO.parent / "shared" / "data" / "linux-6.18-x86_64"
 
 
-def rss_mib() -> float:
-    with open("/proc/self/status") as f:
-        for line in f:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) / 1024
-    return 0.0
-
-
-def bench_decompress(path: str) -> tuple[int, float]:
-    start = time.perf_counter()
-    n = 0
-    for block in decompressed_blocks(path):
-        n += len(block)
-    return n, time.perf_counter() - start
-
-
 def bench_read_split(path: str) -> tuple[int, float]:
+    """Lines of `path` read and split as a replay must at least, and the time taken."""
+    sys.path.insert(0, str(REPO / "src"))
+    from kmemsim.trace.source import TraceSource
+
     start = time.perf_counter()
     n = 0
     for block in TraceSource(path).blocks():
@@ -75,78 +79,132 @@ def bench_read_split(path: str) -> tuple[int, float]:
     return n, time.perf_counter() - start
 
 
+class Run(NamedTuple):
+    """One `kmemsim replay` command."""
+
+    events: int
+    trace_seconds: float  # the real kernel's: last timestamp - first
+    replay_seconds: float  # the command's own "replayed in"
+    wall_seconds: float  # the whole command
+    peak_rss_mib: float
+    exit_code: int
+
+
+def _env(tree: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPATH"] = str(tree / "src")
+    return env
+
+
+def warm_up(tree: Path) -> None:
+    """Compile the tree's .pyc files, as an installation does."""
+    subprocess.run(
+        [sys.executable, "-m", "compileall", "-q", str(tree / "src")],
+        env=_env(tree),
+        check=False,
+        stdout=subprocess.DEVNULL,
+    )
+
+
+def run_command(tree: Path, trace: str, profile: str, verify: bool) -> Run:
+    """`python -m kmemsim replay [--verify] TRACE` from `tree`, timed."""
+    argv = [sys.executable, "-m", "kmemsim", "replay", trace, "--profile", profile]
+    if verify:
+        argv.append("--verify")
+    start = time.perf_counter()
+    with subprocess.Popen(
+        argv, env=_env(tree), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    ) as proc:
+        assert proc.stdout is not None
+        out = proc.stdout.read()
+        # wait4: this command's own peak RSS (its decoding process is apart).
+        _, status, rusage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+    wall = time.perf_counter() - start
+    peak = rusage.ru_maxrss / 1024
+    m = _SUMMARY.search(out)
+    if m is None:
+        raise SystemExit(f"{tree}: no summary line in the output of {' '.join(argv)}")
+    return Run(
+        events=int(m[1].replace(",", "")),
+        trace_seconds=float(m[3]) - float(m[2]),
+        replay_seconds=float(m[4]),
+        wall_seconds=wall,
+        peak_rss_mib=peak,
+        exit_code=proc.returncode,
+    )
+
+
+def best(runs: list[Run]) -> Run:
+    return min(runs, key=lambda r: r.replay_seconds)
+
+
+def describe(label: str, run: Run, floor_rate: float) -> str:
+    rate = run.events / run.replay_seconds if run.replay_seconds else 0.0
+    return (
+        f"  {label:<10} replayed in {run.replay_seconds:6.2f} s ({rate:>9,.0f} events/s) = "
+        f"{run.replay_seconds / run.trace_seconds:.2f}x real time, "
+        f"{floor_rate / rate if rate else 0:.1f}x the floor's time per line; "
+        f"whole command {run.wall_seconds:6.2f} s = {run.wall_seconds / run.trace_seconds:.2f}x "
+        f"real time; peak RSS {run.peak_rss_mib:.0f} MiB; exit {run.exit_code}"
+    )
+
+
 def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     ap.add_argument(
-        "trace",
-        nargs="?",
-        default=None,
+        "traces",
+        nargs="*",
         metavar="TRACE",
-        help=f"the trace to replay (default: {DEFAULT_TRACE_NAME} in $KMEMSIM_DATA "
+        help="traces to replay (default: the four shared traces of $KMEMSIM_DATA "
         "or ../shared/data/linux-6.18-x86_64)",
     )
     ap.add_argument("--profile", default="linux-6.18-x86_64", help="the machine booted")
     ap.add_argument("--no-verify", action="store_true", help="replay without --verify checks")
+    ap.add_argument("--repeat", type=int, default=1, metavar="N", help="best of N runs")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="another checkout whose src/ runs the same command, interleaved",
+    )
     return ap
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    if args.trace is None:
-        args.trace = str(data_dir() / DEFAULT_TRACE_NAME)
-    if not Path(args.trace).is_file():
-        print(f"missing trace {args.trace} (KMEMSIM_DATA sets the data directory)", file=sys.stderr)
-        return 2
-    print(f"trace: {args.trace}")
-    nbytes, t_dec = bench_decompress(args.trace)
-    print(
-        f"decompression alone:  {nbytes / 2**20:8.1f} MiB in {t_dec:6.2f} s "
-        f"({nbytes / 2**20 / t_dec:.0f} MiB/s)"
-    )
-    n_split, t_split = bench_read_split(args.trace)
-    split_rate = n_split / t_split
-    print(
-        f"bare read-and-split:  {n_split:,} lines in {t_split:6.2f} s ({split_rate:,.0f} lines/s)"
-    )
-
-    t0 = time.perf_counter()
-    k = kmemsim.boot(args.profile)
-    t_boot = time.perf_counter() - t0
-    print(f"boot {args.profile}: {t_boot:.2f} s, RSS {rss_mib():.0f} MiB")
-    next_report = [500_000]
-    start = time.perf_counter()
-
-    def progress(events: int, lines: int) -> None:
-        if events >= next_report[0]:
-            dt = time.perf_counter() - start
-            print(
-                f"  {events:>10,} events  {dt:7.2f} s  {events / dt:>9,.0f} events/s  "
-                f"RSS {rss_mib():6.0f} MiB",
-                flush=True,
-            )
-            next_report[0] += 500_000
-
-    replay = Replay(k, verify=not args.no_verify, progress=progress)
-    replay.run([args.trace])
-    elapsed = time.perf_counter() - start
-    rate = replay.events / elapsed
-    print(
-        f"full replay:          {replay.events:,} events in {elapsed:6.2f} s "
-        f"({rate:,.0f} events/s), RSS {rss_mib():.0f} MiB at the end"
-    )
-    print(
-        f"ratio to bare read-and-split: {rate / split_rate:.2f}  "
-        f"(replay cost {elapsed / t_split:.1f}x the read-and-split time)"
-    )
-    print(
-        f"ratio to the real kernel ({REAL_KERNEL_RATE:,.0f} events/s): "
-        f"{rate / REAL_KERNEL_RATE:.2f}"
-    )
-    print(
-        f"mismatches: {replay.nr_mismatches}, malformed lines: {replay.malformed}, "
-        f"quirks: {replay.quirks}"
-    )
-    print(f"pid {os.getpid()} done")
+    traces = args.traces or [str(data_dir() / name) for name in DEFAULT_TRACES]
+    for trace in traces:
+        if not Path(trace).is_file():
+            print(f"missing trace {trace} (KMEMSIM_DATA sets the data directory)", file=sys.stderr)
+            return 2
+    trees = [("this", REPO)]
+    if args.baseline is not None:
+        trees.append(("baseline", args.baseline.resolve()))
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
+    print(f"python {sys.version.split()[0]}, {os.cpu_count()} CPUs, load average {load:.2f}")
+    for _, tree in trees:
+        warm_up(tree)
+    for trace in traces:
+        n_split, t_split = bench_read_split(trace)
+        floor_rate = n_split / t_split
+        runs: dict[str, list[Run]] = {label: [] for label, _ in trees}
+        for _ in range(max(1, args.repeat)):
+            for label, tree in trees:
+                runs[label].append(run_command(tree, trace, args.profile, not args.no_verify))
+        first = best(runs["this"])
+        print(f"\n{trace}")
+        print(
+            f"  real kernel: {first.events:,} events in {first.trace_seconds:.2f} s "
+            f"({first.events / first.trace_seconds:,.0f} events/s)"
+        )
+        print(
+            f"  floor:      bare read-and-split {n_split:,} lines in {t_split:.2f} s "
+            f"({floor_rate:,.0f} lines/s)"
+        )
+        for label, _ in trees:
+            print(describe(label, best(runs[label]), floor_rate))
     return 0
 
 

@@ -34,42 +34,44 @@ def test_the_data_directory_is_kmemsim_data_as_for_the_tests(
 ) -> None:
     monkeypatch.setenv("KMEMSIM_DATA", str(tmp_path))
     assert bench.data_dir() == tmp_path
-    # Without a trace argument it looks for the site-packages trace there.
+    # Without a trace argument it looks for the shared traces there, short ones first.
     assert bench.main([]) == 2
-    assert f"missing trace {tmp_path / 'trace-site-packages-extract.txt.xz'}" in (
-        capsys.readouterr().err
-    )
+    assert f"missing trace {tmp_path / 'trace-python-import.txt.xz'}" in capsys.readouterr().err
+    assert bench.DEFAULT_TRACES[-1] == "trace-site-packages-extract.txt.xz"
     # Unset: ../shared/data/linux-6.18-x86_64 next to the repository, as in tests/conftest.py.
     monkeypatch.delenv("KMEMSIM_DATA")
     assert bench.data_dir() == BENCHMARK.parents[2] / "shared" / "data" / "linux-6.18-x86_64"
 
 
 def test_the_usage_line_names_exactly_the_options_it_takes(bench: ModuleType) -> None:
-    usage = next(
-        line for line in (bench.__doc__ or "").splitlines() if "benchmarks/replay.py" in line
+    usage = " ".join(
+        line
+        for line in (bench.__doc__ or "").split("\n\n")[1].splitlines()
+        if line.startswith("    ")
     )
     advertised = set(re.findall(r"--[a-z][a-z-]*", usage))
     parser = bench.build_parser()
     accepted = {
         opt for action in parser._actions for opt in action.option_strings if opt.startswith("--")
     } - {"--help"}
-    assert advertised == accepted == {"--profile", "--no-verify"}
-    assert "--limit-seconds" not in (bench.__doc__ or "")
+    assert advertised == accepted == {"--profile", "--no-verify", "--repeat", "--baseline"}
 
 
-def test_it_runs_on_a_small_trace_of_the_data_directory(
+def test_it_runs_the_command_on_a_small_trace_against_a_baseline(
     bench: ModuleType,
     tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     import lzma
 
-    (tmp_path / "trace-site-packages-extract.txt.xz").write_bytes(lzma.compress(LINE.encode() * 3))
-    monkeypatch.setenv("KMEMSIM_DATA", str(tmp_path))
-    assert bench.main(["--profile", "x86_64"]) == 0
+    trace = tmp_path / "small.txt.xz"
+    lines = [LINE, LINE.replace("9255.582785", "9255.682785").replace("00000000cfe7026a", "1" * 16)]
+    trace.write_bytes(lzma.compress("".join(lines).encode()))
+    repo = BENCHMARK.parents[1]
+    assert bench.main([str(trace), "--profile", "x86_64", "--baseline", str(repo)]) == 0
     out = capsys.readouterr().out
-    assert f"trace: {tmp_path / 'trace-site-packages-extract.txt.xz'}" in out
-    assert "bare read-and-split:  3 lines" in out
-    assert "full replay:          3 events" in out
-    assert "mismatches: 0, malformed lines: 0" in out
+    assert "real kernel: 2 events in 0.10 s (20 events/s)" in out
+    assert "bare read-and-split 2 lines" in out
+    for label in ("this", "baseline"):
+        line = next(x for x in out.splitlines() if x.strip().startswith(label))
+        assert "x real time" in line and "whole command" in line and line.endswith("exit 0")
