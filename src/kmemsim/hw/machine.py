@@ -172,6 +172,28 @@ class KernelImage:
     symbols: tuple[tuple[str, int], ...] = ()
 
 
+@dataclass(frozen=True, slots=True)
+class ArchData:
+    """The profile's [arch] table: facts of its kernel build the architecture code needs."""
+
+    # sizeof(pg_data_t) (x86_64 NODE_DATA from memblock): 0x2ab00 in the 6.18 builds of the
+    # shipped x86_64 profiles ("NODE_DATA(0) allocated [mem 0x63ffd5500-0x63fffffff]").
+    pglist_data_size: int = 0x2AB00
+    # i386 VMALLOC_END when the build pins it (PKMAP_BASE - 2 pages); None: the default.
+    vmalloc_end: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class SlabDecl:
+    """The profile's [slab] table: what it declares of its kernel's slab caches.
+
+    A cache the profile does not know (a trace's cache, say) is created with
+    kmem_cache_create(name, size, unknown_cache_align, unknown_cache_flags, NULL)."""
+
+    unknown_cache_align: int = 0
+    unknown_cache_flags: tuple[str, ...] = ()
+
+
 @dataclass(eq=False)
 class Machine:
     """One simulated computer, built from a profile."""
@@ -201,10 +223,10 @@ class Machine:
     # The kernel's `mem=` limit when the profile's map is fixed (0: none).
     mem_limit: int = 0
     # Architecture facts the profile pins (sizeof(pg_data_t), ...).
-    arch_data: dict[str, int] = field(default_factory=dict)
+    arch_data: ArchData = field(default_factory=ArchData)
     source: str = ""
     # The profile's [slab] table: what it declares of its kernel's slab caches.
-    slab: dict[str, Any] = field(default_factory=dict)
+    slab: SlabDecl = field(default_factory=SlabDecl)
     # The buses devices sit on: the physical address space (MMIO), and the x86 port space.
     bus: Bus = field(default_factory=lambda: Bus("mmio", undecoded_reads_ones=True))
     ports: Bus = field(default_factory=lambda: Bus("ioport", undecoded_reads_ones=True))

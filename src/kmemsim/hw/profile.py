@@ -40,6 +40,7 @@ from typing import Any
 from kmemsim.errors import KmemsimError
 from kmemsim.hw.machine import (
     E820_TYPE_BY_NAME,
+    ArchData,
     DeviceSpec,
     E820Entry,
     E820Type,
@@ -47,6 +48,7 @@ from kmemsim.hw.machine import (
     Machine,
     MMIOWindow,
     ReservedMemory,
+    SlabDecl,
     check_int,
 )
 from kmemsim.hw.physmem import PhysicalMemory
@@ -266,11 +268,14 @@ def build_machine(
         ram_banks=[],
         kernel_image=_kernel_image(data["kernel"], source),
         profile_config=config,
-        arch_data={
-            k: _get_int(data.get("arch", {}), k, "arch", source) for k in data.get("arch", {})
-        },
+        arch_data=ArchData(
+            **{k: _get_int(data.get("arch", {}), k, "arch", source) for k in data.get("arch", {})}
+        ),
         source=source,
-        slab=dict(data.get("slab", {})),
+        slab=SlabDecl(
+            unknown_cache_align=data.get("slab", {}).get("unknown_cache_align", 0),
+            unknown_cache_flags=tuple(data.get("slab", {}).get("unknown_cache_flags", ())),
+        ),
     )
     for table, out in (("mmio", machine.mmio), ("ioport", machine.ioports)):
         for i, w in enumerate(data.get(table, [])):

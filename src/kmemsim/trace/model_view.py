@@ -74,9 +74,9 @@ class ModelView:
 
         declared = self.k.machine.slab
         flags = 0
-        for name in declared.get("unknown_cache_flags", []):
-            flags |= int(SlabFlags[str(name).removeprefix("SLAB_")])
-        return int(declared.get("unknown_cache_align", 0)), flags
+        for name in declared.unknown_cache_flags:
+            flags |= int(SlabFlags[name.removeprefix("SLAB_")])
+        return declared.unknown_cache_align, flags
 
     def create_unknown_cache(self, name: str, object_size: int) -> Any:
         """kmem_cache_create(name, object_size, align, flags, NULL) with the align and

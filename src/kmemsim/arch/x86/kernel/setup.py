@@ -188,7 +188,7 @@ def _initmem_init_64(k: Kernel, max_pfn: int) -> None:
     shift = k.machine.page_shift
     log.pr_info("No NUMA configuration found")
     log.pr_info(f"Faking a node at [mem {0:#018x}-{(max_pfn << shift) - 1:#018x}]")
-    size = k.machine.arch_data.get("pglist_data_size", 0x2AB00)
+    size = k.machine.arch_data.pglist_data_size
     size = (size + SMP_CACHE_BYTES - 1) & ~(SMP_CACHE_BYTES - 1)
     pa = k.memblock.phys_alloc_range(size, SMP_CACHE_BYTES, owner="NODE_DATA(0)")
     log.pr_info(f"NODE_DATA(0) allocated [mem {pa:#010x}-{pa + size - 1:#010x}]")

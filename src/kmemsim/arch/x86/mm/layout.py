@@ -217,7 +217,8 @@ def vmalloc_reserve_32(k: Kernel) -> int:
 
 def vmalloc_end_32(k: Kernel) -> int:
     """VMALLOC_END of the build: the profile's pinned value, else the HIGHMEM default."""
-    end = int(k.machine.arch_data.get("vmalloc_end", VMALLOC_END_32))
+    pinned = k.machine.arch_data.vmalloc_end
+    end = VMALLOC_END_32 if pinned is None else pinned
     if not k.config["HIGHMEM"]:
         # Without HIGHMEM, VMALLOC_END is LDT_BASE_ADDR - 2 pages, and the PKMAP
         # PMD below LDT_BASE_ADDR is vmalloc space too.
