@@ -1,4 +1,5 @@
-"""Boot-test helpers: a kernel taken through setup_arch() only, and a recording allocator."""
+"""Boot-test helpers: a kernel taken through setup_arch() only (a real machine and profile),
+so that a test can look at, or run, the boot steps that follow one at a time."""
 
 from __future__ import annotations
 
@@ -9,28 +10,6 @@ import pytest
 from kmemsim.hw.machine import Machine
 from kmemsim.init.config import KernelConfig
 from kmemsim.init.main import Kernel
-
-
-class RecordingAllocator:
-    """Stands in for the buddy allocator: records what memblock_free_all() hands over."""
-
-    def __init__(self, k: Kernel) -> None:
-        self.k = k
-        self.blocks: list[tuple[int, int]] = []
-
-    def free_pages_core(self, pfn: int, order: int) -> None:
-        self.blocks.append((pfn, order))
-        for z in self.k.pgdat.zones:
-            if z.spans(pfn):
-                z.managed_pages += 1 << order
-                return
-        raise AssertionError(f"pfn {pfn:#x} outside every zone")
-
-    def free_pages_core_blocks(self, pfn: int, count: int) -> None:
-        """`count` MAX_PAGE_ORDER blocks from pfn: the same as one free_pages_core() each."""
-        order = int(self.k.config["ARCH_FORCE_MAX_ORDER"])
-        for i in range(count):
-            self.free_pages_core(pfn + (i << order), order)
 
 
 def arch_only(

@@ -9,10 +9,26 @@ from hypothesis import strategies as st
 
 from kmemsim.init.main import Kernel
 from kmemsim.mm.memblock import Memblock, MemblockType, memblock_free_all
-
-from .conftest import RecordingAllocator
+from kmemsim.mm.page_alloc import build_all_zonelists
 
 Setup = Callable[..., Kernel]
+
+
+def handed_over(k: Kernel) -> list[tuple[int, int]]:
+    """memblock_free_all() into the kernel's buddy allocator, then its free blocks in pfn order.
+
+    Right after the hand-over, before any allocation, the free lists hold exactly the
+    blocks __free_pages_memory() gave: the buddy of a maximal aligned block of a free
+    range lies outside that range (reserved, or past MAX_PAGE_ORDER), so none merged."""
+    build_all_zonelists(k)
+    memblock_free_all(k)
+    return sorted(
+        (pfn, order)
+        for zb in k.page_alloc.buddies
+        for order, lists in enumerate(zb.free_list)
+        for lst in lists
+        for pfn in lst
+    )
 
 
 def test_add_merges_adjacent_and_overlapping_regions() -> None:
@@ -79,9 +95,7 @@ def test_free_ranges_never_overlap_a_reservation(ranges: list[tuple[int, int]]) 
 def test_free_all_gives_maximal_aligned_blocks(setup_only: Setup) -> None:
     """__free_pages_memory(): each block the largest power of two aligned at its start."""
     k = setup_only("linux-6.18-x86_64", DEFERRED_STRUCT_PAGE_INIT=False)
-    k.page_alloc = RecordingAllocator(k)  # type: ignore[assignment]
-    memblock_free_all(k)
-    blocks = k.page_alloc.blocks  # type: ignore[attr-defined]
+    blocks = handed_over(k)
     assert all(0 <= order <= 10 and pfn % (1 << order) == 0 for pfn, order in blocks)
     # The first free frame after the reserved first MiB is pfn 0x100: an order-8 block.
     assert blocks[0] == (0x100, 8)
@@ -101,9 +115,7 @@ def test_free_all_gives_maximal_aligned_blocks(setup_only: Setup) -> None:
 
 def test_free_all_on_a_terabyte_is_per_block_not_per_page(setup_only: Setup) -> None:
     k = setup_only("x86_64", mem="1T")
-    k.page_alloc = RecordingAllocator(k)  # type: ignore[assignment]
-    memblock_free_all(k)
-    blocks = k.page_alloc.blocks  # type: ignore[attr-defined]
+    blocks = handed_over(k)
     freed = sum(1 << o for _, o in blocks)
     assert freed > 250_000_000
     assert len(blocks) < freed // 1000
@@ -116,9 +128,7 @@ def test_free_all_leaves_the_deferred_sections_counted_but_not_freed(setup_only:
     node, from pfn 0x100000): deferral starts at the next section boundary."""
     k = setup_only("linux-6.18-x86_64")
     assert k.pgdat.first_deferred_pfn == 0x100000 + (1 << (27 - 12))
-    k.page_alloc = RecordingAllocator(k)  # type: ignore[assignment]
-    memblock_free_all(k)
-    blocks = k.page_alloc.blocks  # type: ignore[attr-defined]
+    blocks = handed_over(k)
     assert max(pfn + (1 << o) for pfn, o in blocks) == k.pgdat.first_deferred_pfn
     mask = 0xFFF
     free = sum(

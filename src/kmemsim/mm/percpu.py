@@ -337,7 +337,6 @@ def pcpu_embed_first_chunk(
     for a, s in temp:  # pcpu_free_alloc_info(), memblock_free(areas)
         if a:
             mb.phys_free(a, s)
-    k.__dict__["pcpu_first_chunk"] = (base, ai)
     return base
 
 
