@@ -31,7 +31,7 @@ import pickle
 import struct
 import sys
 from array import array
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any, BinaryIO, NamedTuple
 
 from kmemsim.trace.events import (
@@ -89,8 +89,10 @@ class Chunk(NamedTuple):
     `first_lineno` + 1 on."""
 
     first_lineno: int
-    columns: tuple[list[int], ...]  # kind, cpu, a, b, c, d, e, f
-    timestamps: list[str]  # each row's timestamp text ("" for RAW rows)
+    columns: tuple[Sequence[int], ...]  # kind, cpu, a, b, c, d, e, f
+    # each row's timestamp text: the last word before the first ': ' (None
+    # for a line without one)
+    timestamps: Sequence[str | None]
     raw: list[str]  # the texts of RAW and TRUNCATED rows (their a indexes it)
     new_strings: tuple[list[str], ...]  # appended to SITES, NAMES, GFPS, EVENTS
 
@@ -192,13 +194,13 @@ class LineDecoder:
         new: tuple[list[str], ...] = ([], [], [], [])
         self._new = new
         cols: tuple[list[int], ...] = ([], [], [], [], [], [], [], [])
-        stamps: list[str] = []
+        stamps: list[str | None] = []
         raw: list[str] = []
         if truncated:
             for line in lines:
                 for col, value in zip(cols, (TRUNCATED, 0, len(raw), 0, 0, 0, 0, 0), strict=True):
                     col.append(value)
-                stamps.append("")
+                stamps.append(None)
                 raw.append(line)
             return Chunk(first_lineno, cols, stamps, raw, new)
         kinds, cpus, aa, bb, cc, dd, ee, ff = (c.append for c in cols)
@@ -212,8 +214,10 @@ class LineDecoder:
         max_size = TRACE_KMALLOC_MAX_SIZE
         for line in lines:
             parts = line.split(": ", 2)
+            ts = None
             if len(parts) == 3:
                 head, name, text = parts
+                ts = head[head.rfind(" ") + 1 :]
                 k = kind_of(name) or event_kind(name)
                 kind = k[0]
                 if kind:
@@ -225,7 +229,6 @@ class LineDecoder:
                             t = head[i : head.find("]", i)]
                             x = cpu_of(t)
                             cpu = self._cpu(t) if x is None else x
-                        ts = head[head.rfind(" ") + 1 :]
                         if not ts.replace(".", "", 1).isdigit():
                             raise ValueError
                         a = b = c = d = e = f = 0
@@ -372,7 +375,7 @@ class LineDecoder:
             dd(0)
             ee(0)
             ff(0)
-            stamp("")
+            stamp(ts)
             raw.append(line)
         return Chunk(first_lineno, cols, stamps, raw, new)
 
@@ -387,9 +390,10 @@ def pack_chunk(chunk: Chunk) -> bytes:
 
 
 def unpack_chunk(data: bytes) -> Chunk:
-    """pack_chunk() undone: the columns as lists of ints again."""
+    """pack_chunk() undone (the columns stay packed arrays: iterating one
+    gives its ints)."""
     first, columns, stamps, raw, new = pickle.loads(data)
-    return Chunk(first, tuple(c.tolist() for c in columns), stamps, raw, new)
+    return Chunk(first, columns, stamps, raw, new)
 
 
 def decode_source(source: TraceSource) -> Iterator[Chunk]:
@@ -398,9 +402,9 @@ def decode_source(source: TraceSource) -> Iterator[Chunk]:
     decoder = LineDecoder()
     lineno = 0
     for block in source.blocks():
-        chunk = decoder.decode(block, lineno, source.missing_final_newline)
-        lineno += len(block)
-        yield chunk
+        if block:  # (a piece of a line: nothing to decode yet)
+            yield decoder.decode(block, lineno, source.missing_final_newline)
+            lineno += len(block)
 
 
 # Frames on the pipe: a tag, the payload's length, the payload.

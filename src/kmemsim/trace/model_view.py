@@ -44,9 +44,23 @@ def unusable_free_index(free_counts: list[int], order: int) -> float:
         if o >= order:
             suitable += n << (o - order)
     if not free_pages:
-        return 0.0
+        return 1.0  # no free memory is read as all of it unusable
     # The kernel divides in integers: thousandths, truncated.
     return ((free_pages - (suitable << order)) * 1000 // free_pages) / 1000
+
+
+def unusable_free_indexes(free_counts: list[int]) -> list[float]:
+    """unusable_free_index() of every order at once: free_pages - (suitable << order)
+    is the free memory in blocks below `order`, a running sum."""
+    free_pages = sum(n << o for o, n in enumerate(free_counts))
+    if not free_pages:
+        return [1.0] * len(free_counts)
+    out = []
+    below = 0
+    for o, n in enumerate(free_counts):
+        out.append((below * 1000 // free_pages) / 1000)
+        below += n << o
+    return out
 
 
 class ModelView:
@@ -140,7 +154,7 @@ class ModelView:
             zones[z.zone.name] = {
                 "free_blocks": counts,
                 "free_pages": free,
-                "unusable_index": [unusable_free_index(counts, o) for o in range(len(counts))],
+                "unusable_index": unusable_free_indexes(counts),
             }
         out["zones"] = zones
         out["free_blocks_by_order"] = free_by_order

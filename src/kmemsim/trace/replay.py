@@ -76,7 +76,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Any
 
 from kmemsim.errors import KmemsimError, Oops
@@ -228,8 +228,6 @@ class Replay:
             ev.MM_PAGE_FREE: self._mm_page_free_text,
             ev.MM_PAGE_FREE_BATCHED: self._mm_page_free_batched_text,
         }
-        # The timestamp text of the line being replayed by the slow path.
-        self._text_ts: str | None = None
         for alias, name in ev.EVENT_ALIASES.items():
             self._handlers[alias] = self._handlers[name]
         self.samples: list[dict[str, Any]] = []
@@ -365,9 +363,10 @@ class Replay:
         next_sample = self._next_sample
         progress = self.progress
         cur_cpu = self._cpu
-        # The timestamp of the last line with a header (a fast row's index in
-        # its chunk, or a slow line's text), for last_timestamp.
-        last_ts: str | None = None
+        # The timestamps of the chunk being replayed (the last line with a
+        # header gives last_timestamp).
+        stamps: Sequence[str | None] = ()
+        first_lineno = 0
         sites: list[str] = []
         names: list[str] = []
         gfp_texts: list[str] = []
@@ -389,8 +388,7 @@ class Replay:
                 gfp_values += [None] * len(chunk.new_strings[GFPS])
                 raw = chunk.raw
                 stamps = chunk.timestamps
-                lineno = chunk.first_lineno
-                row_ts = ""
+                lineno = first_lineno = chunk.first_lineno
                 for kind, cpu, a, b, c, d, e, f in zip(*chunk.columns, strict=True):
                     lineno += 1
                     self._lineno = lineno
@@ -402,15 +400,11 @@ class Replay:
                             # problem reported.
                             self._truncated_line(trace, raw[a])
                             continue
-                        self._text_ts = None
                         replayed = self._text_line(raw[a])
                         cur_cpu = self._cpu  # the slow path may have switched CPUs
-                        if self._text_ts is not None:
-                            last_ts = row_ts = self._text_ts
                         if not replayed:
                             continue
                     else:
-                        row_ts = last_ts = stamps[lineno - chunk.first_lineno - 1]
                         try:
                             if cpu != cur_cpu:
                                 if cpu == NO_CPU_COLUMN:
@@ -455,7 +449,7 @@ class Replay:
                     events += 1
                     if events >= next_sample:
                         self.events = events
-                        self.last_timestamp = row_ts
+                        self.last_timestamp = stamps[lineno - first_lineno - 1]
                         self.take_sample()
                         next_sample = self._next_sample
                         if self.first_timestamp is None:
@@ -466,21 +460,23 @@ class Replay:
             self.events = events + self._slow_events
             self._slow_events = 0
             self.lines += lineno
-            if last_ts is not None:
-                self.last_timestamp = last_ts
+            # The last line read with a header, as far as the replay got.
+            for ts in reversed(stamps[: lineno - first_lineno]):
+                if ts is not None:
+                    self.last_timestamp = ts
+                    break
         if lineno == 0:
             self._lineno = 0
             self._bad_line("empty trace: no lines at all")
 
     def _text_line(self, line: str) -> bool:
         """Replay one line read as text (the slow path): whether it was an event
-        replayed. Sets `_text_ts` to its timestamp text when it has a header."""
+        replayed."""
         parts = line.split(": ", 2)
         if len(parts) != 3:
             self._odd_line(line)
             return False
         head, name, text = parts
-        self._text_ts = head[head.rfind(" ") + 1 :]
         handler: Any = self._handlers.get(name, False)
         if handler is False:
             handler = self._new_event_name(name, line)
@@ -495,7 +491,7 @@ class Replay:
             else:
                 cpu_text = head[i + 1 : head.find("]", i)]
                 cpu = int(cpu_text) if cpu_text.isdigit() else ev.parse_cpu(cpu_text)
-            ts = self._text_ts
+            ts = head[head.rfind(" ") + 1 :]
             if not ts.replace(".", "", 1).isdigit():
                 ev.check_timestamp(ts)
             if cpu != self._cpu:
