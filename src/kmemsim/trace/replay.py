@@ -293,12 +293,12 @@ class Replay:
         value = self._gfp.get(text)
         if value is None:
             try:
-                value = parse_gfp(text)
+                value = int(parse_gfp(text))  # a plain int: the model's hot paths take ints
             except ValueError:
                 value = 0
                 for part in text.split("|"):
                     try:
-                        value |= parse_gfp(part)
+                        value |= int(parse_gfp(part))
                     except ValueError:
                         if not part.replace("_", "").isalnum():
                             raise BadLine(
@@ -1015,7 +1015,7 @@ class Replay:
             self._unchecked(UNCHECKED_MODEL_FAILED)
             return
         self.checked += 1
-        held = allocated_order(self.k.page_alloc, page.pfn)
+        held = allocated_order(self._pa, page.pfn)
         if held != order:
             where = "at that pfn" if page.pfn == pfn else f"at pfn {page.pfn:#x}"
             state = f"allocated at order {held}" if held >= 0 else "not allocated"
