@@ -931,7 +931,9 @@ class Replay:
             self._model_failure(
                 "mm_page_alloc", f"mm_page_alloc order={order} {gfp_text} failed in the model"
             )
-        elif zone is not None and self._pa.page_zone(page.pfn) is not zone:
+        elif zone is not None and not (
+            0 <= page.pfn - zone.zone.zone_start_pfn < zone.zone.spanned_pages  # page_zone()
+        ):
             model_zone = self._pa.page_zone(page.pfn)
             self._mismatch(
                 "page alloc zone",
