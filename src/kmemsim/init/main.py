@@ -94,9 +94,8 @@ class Kernel:
     resource: ResourceTree
     iomem_resource: Resource
     ioport_resource: Resource
-    # x86: the kernel's e820 table after setup_arch(), and its iomem resources.
+    # x86: the kernel's e820 table after setup_arch() (with its iomem resources); else None.
     e820_table: E820Table | None = None
-    e820_res: list[Resource]
     # The virtual address space layout the architecture set up (arch/*/mm/layout.py).
     vm_layout: KernelLayout
     # Port I/O accessors; every I/O access with its barriers while io_trace is a list.

@@ -44,6 +44,8 @@ class E820Table:
     def __init__(self, entries: list[E820Entry], log: Printk) -> None:
         self.entries = list(entries)
         self.log = log
+        # e820_res: the iomem resource of each entry, made by e820__reserve_resources().
+        self.res: list[Resource] = []
 
     def print_table(self, who: str) -> None:
         """e820__print_table(): one "<who>: [mem first-last] type" line per entry."""
@@ -206,7 +208,7 @@ def e820__reserve_resources(k: Kernel, table: E820Table) -> None:
     resource_size_t (past 4 GiB on i386 without PAE) is skipped."""
     tree = k.resource
     limit = (1 << tree.phys_bits) - 1
-    k.e820_res = []
+    table.res = []
     for e in table.entries:
         end = e.end - 1
         if end > limit:
@@ -219,7 +221,7 @@ def e820__reserve_resources(k: Kernel, table: E820Table) -> None:
             flags=flags,
             desc=int(_IORES_DESC.get(e.type, IORES_DESC.NONE)),
         )
-        k.e820_res.append(res)
+        table.res.append(res)
         if _do_mark_busy(e):
             res.flags |= IORESOURCE_BUSY
             tree.insert_resource(tree.iomem_resource, res)
@@ -240,7 +242,7 @@ def e820__reserve_resources_late(k: Kernel, table: E820Table) -> None:
     inserted yet go in with insert_resource_expand_to_fit(), then the gaps after each RAM
     entry up to a "reasonable" boundary become "RAM buffer" (reserve_region_with_split)."""
     tree = k.resource
-    for res in k.e820_res:
+    for res in table.res:
         if res.parent is None and res.end:
             tree.insert_resource_expand_to_fit(tree.iomem_resource, res)
     max_resource = (1 << tree.phys_bits) - 1
