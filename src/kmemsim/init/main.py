@@ -212,7 +212,10 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.arch.sections import free_initmem, mark_rodata_ro
     from kmemsim.arch.setup import setup_arch
     from kmemsim.arch.x86.kernel.alternative import alternative_instructions
+    from kmemsim.arch.x86.kernel.espfix_64 import init_espfix
     from kmemsim.arch.x86.kernel.kvm import kvm_spinlock_init
+    from kmemsim.arch.x86.mm.cpu_entry_area import setup_cpu_entry_areas
+    from kmemsim.arch.x86.mm.init_64 import mem_init, poking_init
     from kmemsim.drivers.base.dd import deferred_probe_initcall
     from kmemsim.drivers.base.init import driver_init
     from kmemsim.drivers.base.platform import of_platform_populate
@@ -267,13 +270,20 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         setup_per_cpu_areas(k)  # the first percpu chunk from memblock, "percpu: Embedded ..."
         kvm_spinlock_init(k)  # smp_prepare_boot_cpu(): "PV qspinlock hash table entries: ..."
         vfs_caches_init_early(k)  # dentry and inode hash tables, from memblock
+        if machine.arch == "x86_64":
+            setup_cpu_entry_areas(k)  # trap_init(): the CPU entry area's page tables
         build_all_zonelists(k)  # "Built 1 zonelists, mobility grouping on.  Total pages: N"
         # mm_core_init():
         report_meminit(k)  # "mem auto-init: stack:off, heap alloc:off, heap free:off"
         memblock_free_all(k)  # RAM to the buddy allocator (__free_pages_core, to the tail)
+        if machine.arch == "x86_64":
+            mem_init(k)  # preallocate_vmalloc_pages(): the vmalloc area's top-level tables
         kmem_cache_init(k)  # k.slab, the kmalloc caches, "SLUB: HWalign=64, Order=0-3, ..."
         vmalloc_init(k)  # the vmap_area allocator over VMALLOC_START..VMALLOC_END
         ioremap_init(k)  # ioremap() and family on the vmalloc area
+        if machine.arch == "x86_64":
+            init_espfix(k)  # init_espfix_bsp(), init_espfix_ap(): espfix stack pages
+            poking_init(k)  # start_kernel(): text_poke_mm's page tables
         kmap_init(k)  # the PKMAP pool and the kmap_local slots (32-bit HIGHMEM)
         kvmalloc_init(k)  # kvmalloc(): kmalloc, falling back to vmalloc
         kasan_late_init(k)  # the KASAN quarantine, sized from totalram_pages()

@@ -205,6 +205,16 @@ class KernelAddressSpace:
             if key not in self.tables:
                 self.tables[key] = self._alloc_table_page()
 
+    def alloc_table(self, vaddr: int, level: str) -> None:
+        """pud_alloc() and family on init_mm: the `level` table that maps `vaddr`, if missing."""
+        vaddr &= self.ulong_mask
+        for (_name, shift), (below, _s) in itertools.pairwise(self._levels()):
+            if below == level:
+                key = (below, vaddr >> shift)
+                if key not in self.tables:
+                    self.tables[key] = self._alloc_table_page()
+                return
+
     def _alloc_table_page(self) -> int:
         """A zeroed page for a page table (__get_free_page(GFP_PGTABLE_KERNEL))."""
         from kmemsim.include.linux.gfp_types import GFP, GFP_ATOMIC, GFP_KERNEL

@@ -43,7 +43,9 @@ from kmemsim.arch.x86.kernel.e820 import (
 )
 from kmemsim.arch.x86.mm.init import (
     MAX_DMA_PFN,
+    early_alloc_pgt_buf,
     find_low_pfn_range,
+    init_mem_mapping,
     initmem_init_32,
     max_arch_pfn,
     zone_sizes_init,
@@ -90,6 +92,7 @@ def setup_arch_x86(k: Kernel) -> None:
     if img.initrd_size:
         memblock.reserve(img.initrd_start, img.initrd_size, "initrd")
     _reserve_bios_regions(k, table.ram_ranges())
+    pgt_buf = early_alloc_pgt_buf(k) if m.bits == 64 else (0, 0)
 
     trim_bios_range(table, page)
     max_pfn = table.end_pfn(max_arch_pfn(k), max_arch_pfn(k), shift)
@@ -106,6 +109,8 @@ def setup_arch_x86(k: Kernel) -> None:
     table.memblock_setup(memblock, page, 1 << (64 if m.bits == 64 else 32))
     # reserve_real_mode(): the first MiB, unconditionally.
     memblock.reserve(0, 1 << 20, "real mode / first MiB")
+    if m.bits == 64:
+        init_mem_mapping(k, pgt_buf)
     if img.initrd_size:
         end = (img.initrd_start + img.initrd_size + page - 1) & ~(page - 1)
         log.pr_info(f"RAMDISK: [mem {img.initrd_start:#010x}-{end - 1:#010x}]")
@@ -117,7 +122,8 @@ def setup_arch_x86(k: Kernel) -> None:
         layout = x86_64_layout(k, max_pfn)
         page_offset = layout.page_offset
         _initmem_init_64(k, max_pfn)
-        _sparse_init(k)
+        vmemmap = next(r.start for r in layout.regions if r.what.startswith("virtual memory map"))
+        _sparse_init(k, vmemmap)
     else:
         page_offset = X86_32_PAGE_OFFSET[str(k.config["VMSPLIT"])]
         initmem_init_32(k, max_low_pfn, max_pfn)
@@ -194,8 +200,15 @@ def _initmem_init_64(k: Kernel, max_pfn: int) -> None:
     log.pr_info(f"NODE_DATA(0) allocated [mem {pa:#010x}-{pa + size - 1:#010x}]")
 
 
-def _sparse_init(k: Kernel) -> None:
-    """sparse_init(): mem_section roots, usemaps and the vmemmap of every present section."""
+def _sparse_init(k: Kernel, vmemmap_base: int) -> None:
+    """sparse_init(): mem_section roots, usemaps and the vmemmap of every present section.
+
+    sparse_init_nid() takes the usemaps (usemap_size(): NR_PAGEBLOCK_BITS per
+    pageblock, 8 with CONFIG_MEMORY_ISOLATION's PB_migrate_isolate bit, else 4)
+    and one buffer for the struct pages of all present sections
+    (sparse_buffer_init()); vmemmap_populate() maps them with 2 MiB PMDs and
+    takes each page table it needs on the way (vmemmap_pud_populate() and the
+    levels above, vmemmap_alloc_block_zero(): one page each from memblock)."""
     shift = k.machine.page_shift
     per_section = 1 << (SECTION_SIZE_BITS_X86_64 - shift)
     present = sorted(
@@ -212,15 +225,44 @@ def _sparse_init(k: Kernel) -> None:
     nr_roots = (1 << (46 - SECTION_SIZE_BITS_X86_64)) // sections_per_root
     mb.phys_alloc_range(nr_roots * 8, SMP_CACHE_BYTES, owner="mem_section roots")
     for _root in sorted({sec // sections_per_root for sec in present}):
-        mb.phys_alloc_range(k.machine.page_size, k.machine.page_size, owner="mem_section")
+        # sparse_index_alloc(): memblock_alloc_node(SECTIONS_PER_ROOT * 16, SMP_CACHE_BYTES)
+        mb.phys_alloc_range(k.machine.page_size, SMP_CACHE_BYTES, owner="mem_section")
     # usemap_size(): pageblock flag bits of one section, in longs.
     pageblock_order = min(9, int(k.config["ARCH_FORCE_MAX_ORDER"]))
-    bits = (per_section >> pageblock_order) * 4
+    nr_pageblock_bits = 8 if k.config["MEMORY_ISOLATION"] else 4
+    bits = (per_section >> pageblock_order) * nr_pageblock_bits
     usemap = -(-bits // 64) * 8
     mb.phys_alloc_range(usemap * len(present), SMP_CACHE_BYTES, owner="usemap")
     # section_map_size(): the struct pages of a section, in whole PMD (2 MiB) mappings.
-    map_size = per_section * STRUCT_PAGE_SIZE[k.machine.bits]
+    struct_page = STRUCT_PAGE_SIZE[k.machine.bits]
+    map_size = per_section * struct_page
     map_size = -(-map_size // (2 << 20)) * (2 << 20)
     mb.phys_alloc_range(
         map_size * len(present), map_size, start=MAX_DMA_PFN << shift, owner="vmemmap"
     )
+    page = k.machine.page_size
+    for _ in range(vmemmap_page_tables(k, vmemmap_base, present, per_section * struct_page)):
+        mb.phys_alloc_range(page, page, start=MAX_DMA_PFN << shift, owner="vmemmap page table")
+
+
+def vmemmap_page_tables(k: Kernel, base: int, sections: list[int], map_bytes: int) -> int:
+    """Page tables vmemmap_populate_hugepages() allocates for the memmap of `sections`.
+
+    The struct page of pfn p sits at vmemmap_base + p * sizeof(struct page); with
+    2 MiB PMD mappings a table is needed per PGD entry touched (the PUD table on
+    4-level paging; on 5-level the P4D table, and a PUD table per P4D entry) and
+    a PMD table per GiB touched."""
+    five = bool(k.config["X86_5LEVEL"])
+    spans = [(base + sec * map_bytes, base + (sec + 1) * map_bytes - 1) for sec in sections]
+
+    def touched(shift: int) -> int:
+        step = 1 << shift
+        return len(
+            {a >> shift for lo, hi in spans for a in range(lo, hi + 1, step)}
+            | {hi >> shift for _lo, hi in spans}
+        )
+
+    tables = touched(48 if five else 39) + touched(30)
+    if five:
+        tables += touched(39)
+    return tables

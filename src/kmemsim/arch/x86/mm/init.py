@@ -149,3 +149,119 @@ def direct_pages_count(k: Kernel) -> list[tuple[str, int]]:
             counts[level] += b - a
     kb = 1 << (shift - 10)
     return [(labels[i], counts[i] * kb) for i in range(3) if labels[i]]
+
+
+# arch/x86/mm/init.c: page tables below the PGD for the ISA range and the first
+# PMD_SIZE mapping; 6.16 made 5-level paging unconditional, so 4 levels' worth.
+INIT_PGD_PAGE_TABLES = 4
+PMD_PAGES_X86_64 = 512  # PFN_DOWN(PMD_SIZE)
+PUD_PAGES_X86_64 = 512 * 512  # PFN_DOWN(PUD_SIZE)
+ISA_END_ADDRESS = 0x100000
+
+
+def init_pgt_buf_pages(k: Kernel) -> int:
+    """INIT_PGT_BUF_SIZE in pages: the brk buffer early_alloc_pgt_buf() takes for page tables.
+
+    2 * INIT_PGD_PAGE_TABLES, or 4 * INIT_PGD_PAGE_TABLES when the kernel is
+    built with CONFIG_RANDOMIZE_MEMORY (the KASLR'd PUD alignment may need
+    twice as many); the build option counts, whether or not KASLR is active."""
+    return (4 if k.config["RANDOMIZE_MEMORY"] else 2) * INIT_PGD_PAGE_TABLES
+
+
+def early_alloc_pgt_buf(k: Kernel) -> tuple[int, int]:
+    """early_alloc_pgt_buf() + reserve_brk() (arch/x86/mm/init.c, kernel/setup.c).
+
+    extend_brk() takes INIT_PGT_BUF_SIZE from the .brk section that follows
+    .bss (page aligned); reserve_brk() reserves the brk used so far in memblock,
+    apart from the image's own reservation, which ends at __end_of_kernel_reserve
+    (the end of .bss). Those pages stay reserved for good, used or not: they are
+    the "reserved" of the Memory: line. Returns the buffer as [start, top) in pfns."""
+    shift = k.machine.page_shift
+    page = 1 << shift
+    start = (k.machine.kernel_image.end + page - 1) & ~(page - 1)
+    pages = init_pgt_buf_pages(k)
+    k.memblock.reserve(start, pages << shift, "brk: early page tables")
+    return start >> shift, (start >> shift) + pages
+
+
+def _is_region_memory(ranges: list[tuple[int, int]], start: int, end: int) -> bool:
+    """memblock_is_region_memory(): [start, end) lies inside one memory region (pfns)."""
+    return any(s <= start and end <= e for s, e in ranges)
+
+
+def direct_map_page_tables(k: Kernel, gbpages: bool) -> int:
+    """The page-table pages init_mem_mapping() allocates for the x86_64 direct map.
+
+    init_memory_mapping() of the ISA range [0, 1 MiB) and of every memblock
+    memory range (memory_map_top_down() maps them in steps, which cut them at
+    2 MiB multiples only) split each range with split_mem_range() into 4K, 2M
+    and 1G pieces; adjust_range_page_size_mask() lets a 4K piece use 2M pages
+    when its whole PMD is memory, and a 2M piece 1G pages when its whole PUD is.
+    __kernel_physical_mapping_init() then takes one page per PGD entry it fills
+    (the PUD table with 4-level paging, a P4D table with 5-level, plus a PUD table
+    per P4D entry), phys_pud_init() one PMD table for each GiB not mapped by a 1G
+    page, phys_pmd_init() one PTE table for each 2 MiB not mapped by a 2M page."""
+    shift = k.machine.page_shift
+    ranges = k.memblock.mem_pfn_ranges(shift)
+    isa_end = ISA_END_ADDRESS >> shift
+    pieces: list[tuple[int, int, int]] = []
+    for s, e in [(0, isa_end), *((max(s, isa_end), e) for s, e in ranges if e > isa_end)]:
+        for a, b, level in split_mem_range(
+            s, e, PMD_PAGES_X86_64, PUD_PAGES_X86_64 if gbpages else 0
+        ):
+            if level < 1:
+                lo = a // PMD_PAGES_X86_64 * PMD_PAGES_X86_64
+                hi = -(-b // PMD_PAGES_X86_64) * PMD_PAGES_X86_64
+                if _is_region_memory(ranges, lo, hi):
+                    level = 1
+            if level < 2 and gbpages:
+                lo = a // PUD_PAGES_X86_64 * PUD_PAGES_X86_64
+                hi = -(-b // PUD_PAGES_X86_64) * PUD_PAGES_X86_64
+                if _is_region_memory(ranges, lo, hi):
+                    level = 2
+            pieces.append((a, b, level))
+    five = bool(k.config["X86_5LEVEL"])
+    pgd_shift = (48 if five else 39) - shift
+    pgd_slots = {pfn >> pgd_shift for a, b, _ in pieces for pfn in (a, b - 1)}
+    # 5-level: each P4D entry (512 GiB) needs its PUD table below the P4D table.
+    p4d_entries = {pfn >> (39 - shift) for a, b, _ in pieces for pfn in (a, b - 1)}
+    if not five:
+        p4d_entries = set()
+    pmd_tables = {
+        g
+        for a, b, level in pieces
+        if level < 2
+        for g in range(a // PUD_PAGES_X86_64, (b - 1) // PUD_PAGES_X86_64 + 1)
+    }
+    pte_tables = {
+        m
+        for a, b, level in pieces
+        if level < 1
+        for m in range(a // PMD_PAGES_X86_64, (b - 1) // PMD_PAGES_X86_64 + 1)
+    }
+    return len(pgd_slots) + len(p4d_entries) + len(pmd_tables) + len(pte_tables)
+
+
+def init_mem_mapping(k: Kernel, pgt_buf: tuple[int, int]) -> None:
+    """init_mem_mapping() (x86_64): "Using GB pages for direct mapping", the direct map's tables.
+
+    probe_page_size_mask() -> init_gbpages() prints the line when the kernel may
+    map with 1 GiB pages (CONFIG_X86_DIRECT_GBPAGES, the CPU's pdpe1gb, no
+    `nogbpages`). alloc_low_pages() takes the tables from the brk buffer while it
+    lasts and from memblock after that (below what is already mapped; here:
+    top-down, as memblock does). With KASLR of the memory regions active,
+    init_trampoline_kaslr() takes one more (the trampoline's PUD table, and its
+    P4D table with 5-level paging)."""
+    from kmemsim.arch.x86.mm.layout import kaslr_memory_enabled
+
+    gbpages = not k.config["nogbpages"]
+    if gbpages:
+        k.log.pr_info("Using GB pages for direct mapping")
+    tables = direct_map_page_tables(k, gbpages)
+    if kaslr_memory_enabled(k):
+        tables += 2 if k.config["X86_5LEVEL"] else 1
+    buf_start, buf_top = pgt_buf
+    from_brk = min(tables, buf_top - buf_start)
+    shift = k.machine.page_shift
+    for _ in range(tables - from_brk):
+        k.memblock.phys_alloc_range(1 << shift, 1 << shift, owner="direct map page table")

@@ -127,6 +127,11 @@ def fixaddr_top_64() -> int:
     return ((VSYSCALL_ADDR + 4096 + pmd - 1) & ~(pmd - 1)) - 4096
 
 
+def kaslr_memory_enabled(k: Kernel) -> bool:
+    """kaslr_memory_enabled(): a RANDOMIZE_MEMORY build with KASLR on at run time, no KASAN."""
+    return bool(k.config["RANDOMIZE_MEMORY"]) and not k.config["nokaslr"] and not k.config["KASAN"]
+
+
 def x86_64_layout(k: Kernel, max_pfn: int) -> KernelLayout:
     """The x86_64 layout of kernel `k` (4- or 5-level, RANDOMIZE_MEMORY)."""
     from kmemsim.arch.x86.mm.kaslr import kernel_randomize_memory
@@ -142,7 +147,7 @@ def x86_64_layout(k: Kernel, max_pfn: int) -> KernelLayout:
     }
     sizes = {name: tb * TB for name, tb in slots.items()}
     vmalloc_size = (VMALLOC_SIZE_TB_L5 if five else VMALLOC_SIZE_TB_L4) * TB
-    if k.config["RANDOMIZE_MEMORY"]:
+    if kaslr_memory_enabled(k):
         bases, sizes = kernel_randomize_memory(k, five, vmalloc_size, max_pfn)
     image_size = KERNEL_IMAGE_SIZE_KASLR if k.config["RANDOMIZE_BASE"] else KERNEL_IMAGE_SIZE
     modules_vaddr = START_KERNEL_MAP + image_size
