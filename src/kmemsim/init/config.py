@@ -155,6 +155,62 @@ OPTIONS: dict[str, Option] = dict(
             "KASLR off at run time (kaslr_enabled() false): RANDOMIZE_MEMORY leaves the bases",
         ),
         _opt(
+            "TASKS_RCU",
+            parse_bool,
+            False,
+            "kernel/rcu/Kconfig",
+            "Tasks RCU: the rcu_tasks_kthread at boot",
+        ),
+        _opt(
+            "TASKS_RUDE_RCU",
+            parse_bool,
+            False,
+            "kernel/rcu/Kconfig",
+            "Tasks Rude RCU: the rcu_tasks_rude_kthread at boot",
+        ),
+        _opt(
+            "TASKS_TRACE_RCU",
+            parse_bool,
+            False,
+            "kernel/rcu/Kconfig",
+            "Tasks Trace RCU: the rcu_tasks_trace_kthread at boot",
+        ),
+        _opt(
+            "IDLE_INJECT",
+            parse_bool,
+            False,
+            "drivers/powercap/Kconfig",
+            "idle injection: an idle_inject/N thread per CPU",
+        ),
+        _opt(
+            "LOG_BUF_SHIFT",
+            parse_int,
+            17,
+            "init/Kconfig",
+            "the static kernel log buffer: 2**N bytes",
+        ),
+        _opt(
+            "LOG_CPU_MAX_BUF_SHIFT",
+            parse_int,
+            12,
+            "init/Kconfig",
+            "log buffer bytes each CPU past the first may add at boot (2**N)",
+        ),
+        _opt(
+            "TRACING",
+            parse_bool,
+            False,
+            "kernel/trace/Kconfig",
+            "the tracing core: ring buffers and saved cmdlines from early_trace_init()",
+        ),
+        _opt(
+            "TRACER_MAX_TRACE",
+            parse_bool,
+            False,
+            "kernel/trace/Kconfig",
+            "latency tracers' max (snapshot) buffer beside the global one",
+        ),
+        _opt(
             "X86_ESPFIX64",
             parse_bool,
             True,
@@ -433,6 +489,8 @@ INT_MAX = (1 << 31) - 1
 _RANGES: dict[str, tuple[int, int | None]] = {
     "NR_CPUS": (1, 8192),
     "kaslr_seed": (0, (1 << 64) - 1),  # an unsigned long
+    "LOG_BUF_SHIFT": (12, 25),  # init/Kconfig ranges
+    "LOG_CPU_MAX_BUF_SHIFT": (0, 21),
     "vmalloc": (0, None),
     "HZ": (100, 1000),  # kernel/Kconfig.hz: one of HZ_CHOICES  # arch/x86/Kconfig NR_CPUS_RANGE_END
     # MAX_PAGE_ORDER + PAGE_SHIFT may not exceed SECTION_SIZE_BITS (27 on x86_64).

@@ -48,6 +48,7 @@ if TYPE_CHECKING:
     from kmemsim.include.asm_generic.io import IoAccess, MMIOAccessors, PortIO
     from kmemsim.include.linux.ioport import Resource
     from kmemsim.include.linux.mmzone import PglistData
+    from kmemsim.kernel.fork import BootTask
     from kmemsim.kernel.rcu.tree import Rcu
     from kmemsim.kernel.resource import ResourceTree
     from kmemsim.kernel.sched.core import ExecContext
@@ -106,6 +107,8 @@ class Kernel:
     iomap: IoMap
     io_trace: list[IoAccess] | None = None
     vmalloc_area: Vmalloc
+    # The kernel threads started before page_alloc_init_late() (kernel/fork.py).
+    boot_tasks: list[BootTask]
     highmem: Highmem
     driver_core: DriverCore
     devres: Devres
@@ -225,10 +228,13 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.fs.proc.meminfo import proc_meminfo_init
     from kmemsim.include.asm_generic.io import io_init
     from kmemsim.init.initramfs import free_initrd_mem
+    from kmemsim.kernel.fork import boot_kernel_threads
+    from kmemsim.kernel.printk import setup_log_buf
     from kmemsim.kernel.rcu.tree import rcu_init
     from kmemsim.kernel.resource import ResourceTree, ioresources_late_init
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.kernel.time import sleep_timeout
+    from kmemsim.kernel.trace.trace import tracer_alloc_buffers
     from kmemsim.lib.stackdepot import register_kernel_names
     from kmemsim.mm.highmem import kmap_init
     from kmemsim.mm.ioremap import ioremap_init
@@ -269,6 +275,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         kmemleak_init(k)  # objects are tracked from the first slab allocation on
         setup_per_cpu_areas(k)  # the first percpu chunk from memblock, "percpu: Embedded ..."
         kvm_spinlock_init(k)  # smp_prepare_boot_cpu(): "PV qspinlock hash table entries: ..."
+        setup_log_buf(k)  # a larger log buffer for many CPUs, from memblock
         vfs_caches_init_early(k)  # dentry and inode hash tables, from memblock
         if machine.arch == "x86_64":
             setup_cpu_entry_areas(k)  # trap_init(): the CPU entry area's page tables
@@ -284,6 +291,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         if machine.arch == "x86_64":
             init_espfix(k)  # init_espfix_bsp(), init_espfix_ap(): espfix stack pages
             poking_init(k)  # start_kernel(): text_poke_mm's page tables
+        tracer_alloc_buffers(k)  # early_trace_init(): ring buffers, saved cmdlines
         kmap_init(k)  # the PKMAP pool and the kmap_local slots (32-bit HIGHMEM)
         kvmalloc_init(k)  # kvmalloc(): kmalloc, falling back to vmalloc
         kasan_late_init(k)  # the KASAN quarantine, sized from totalram_pages()
@@ -296,6 +304,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         alternative_instructions(k)  # arch_cpu_finalize_init(): "Freeing SMP alternatives ..."
         mnt_init(k)  # vfs_caches_init(): "Mount-cache hash table entries: ..."
         boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches
+        boot_kernel_threads(k)  # rest_init(), kernel_init_freeable(): kthreads, smp_init()
         # kernel_init_freeable(): deferred struct pages, "Memory: ...K/...K available (...)"
         page_alloc_init_late(k)
         init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch

@@ -11,8 +11,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from kmemsim.kernel.time.timekeeping import Timekeeper
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
 
 
 class LogLevel(enum.IntEnum):
@@ -93,3 +97,50 @@ class Printk:
 
     def __len__(self) -> int:
         return len(self.records)
+
+
+# kernel/printk/printk.c and printk_ringbuffer.h sizes of the 6.18 x86_64 build.
+PRB_AVGBITS = 5  # average record text size 2**5 bytes: one descriptor per 32 bytes
+SIZEOF_PRB_DESC = 24  # state_var and text_blk_lpos (begin, next)
+SIZEOF_PRINTK_INFO = 88  # seq, ts_nsec, text_len, facility, flags/level, caller_id, dev_info
+LOG_ALIGN = 8  # __alignof__(unsigned long)
+
+
+def setup_log_buf(k: Kernel) -> int:
+    """setup_log_buf(0) (start_kernel()): a larger log buffer for many CPUs, from memblock.
+
+    The static buffer is CONFIG_LOG_BUF_SHIFT bytes (__LOG_BUF_LEN).
+    log_buf_add_cpu() asks for __LOG_CPU_MAX_BUF_LEN (CONFIG_LOG_CPU_MAX_BUF_SHIFT)
+    more per possible CPU past the first, but only when that extra is more than
+    half the static buffer (more than 17 CPUs with the defaults 17 and 12);
+    log_buf_len_update() rounds the total up to a power of two. The new text ring,
+    its descriptors (one per 2**PRB_AVGBITS bytes) and their printk_info come
+    from memblock_alloc(); the records so far are copied over, and "early log buf
+    free" is the static buffer less their text. Returns the bytes taken."""
+    log_buf_len = 1 << int(k.config["LOG_BUF_SHIFT"])
+    cpu_max = 1 << int(k.config["LOG_CPU_MAX_BUF_SHIFT"])
+    cpus = int(k.machine.cpus)
+    if cpus == 1:
+        return 0
+    cpu_extra = (cpus - 1) * cpu_max
+    if cpu_extra <= log_buf_len // 2:
+        return 0
+    log = k.log
+    log.pr_info(f"log_buf_len individual max cpu contribution: {cpu_max} bytes")
+    log.pr_info(f"log_buf_len total cpu_extra contributions: {cpu_extra} bytes")
+    log.pr_info(f"log_buf_len min size: {log_buf_len} bytes")
+    new_len = 1 << (cpu_extra + log_buf_len - 1).bit_length()
+    descs = new_len >> PRB_AVGBITS
+    taken = 0
+    for size, what in (
+        (new_len, "log_buf"),
+        (descs * SIZEOF_PRB_DESC, "log_buf descs"),
+        (descs * SIZEOF_PRINTK_INFO, "log_buf infos"),
+    ):
+        if k.memblock.phys_alloc_range(size, LOG_ALIGN, owner=what):
+            taken += size
+    used = sum(len(r.text) for r in log.records)
+    free = max(0, log_buf_len - used)
+    log.pr_info(f"log_buf_len: {new_len} bytes")
+    log.pr_info(f"early log buf free: {free}({free * 100 // log_buf_len}%)")
+    return taken

@@ -1,0 +1,1 @@
+"""Models of kernel/trace/: what the tracing core allocates at boot."""
