@@ -31,6 +31,11 @@ def contiguity(k: kmemsim.Kernel) -> None:
     size = 64 << 10
     p = k.kmalloc(size, GFP_KERNEL)
     kpfns = [k.virt_to_phys(p + off) >> 12 for off in range(0, size, 4096)]
+    # A machine that has run a while has its free pages scattered: keep every other
+    # one of 64 pages, so that vmalloc() shows where its pages come from.
+    held = [k.alloc_pages(GFP_KERNEL, 0) for _ in range(64)]
+    for page in held[::2]:
+        k.free_pages_struct(page, 0)
     v = k.vmalloc(size)
     vpfns = [k.vmalloc_to_pfn(v + off) for off in range(0, size, 4096)]
 
@@ -39,7 +44,7 @@ def contiguity(k: kmemsim.Kernel) -> None:
 
     print(f"  kmalloc({size}) = {p:#x}: pfns {kpfns[:4]}... contiguous={contiguous(kpfns)}")
     print(f"  vmalloc({size}) = {v:#x}: pfns {vpfns[:4]}... contiguous={contiguous(vpfns)}")
-    print("  " + k.cat("/proc/vmallocinfo").strip())
+    print("  " + next(ln for ln in k.cat("/proc/vmallocinfo").splitlines() if f"{v:#x}-" in ln))
     since = len(k.log)
     try:
         k.read(v + size, 1)  # one byte past the end: the guard page

@@ -54,6 +54,11 @@ THREAD_ALIGN = THREAD_SIZE
 # kernel/kthread.c, kernel/workqueue.c): struct kthread with its completions,
 # blkcg_css and preferred_affinity; struct worker with its 32-byte description;
 # struct kthread_worker.
+# The stack's caller as /proc/vmallocinfo prints it (%pS of __builtin_return_address(0)):
+# alloc_thread_stack_node() is inlined into kernel_clone(), or into fork_idle(). The
+# offsets are the captured 6.18 build's (proc-vmallocinfo.txt); other builds differ.
+STACK_CALLER = "kernel_clone+0x94/0x3e0"
+STACK_CALLER_IDLE = "fork_idle+0x74/0x120"
 SIZEOF_KTHREAD = 152
 SIZEOF_WORKER = 176
 SIZEOF_KTHREAD_WORKER = 96
@@ -167,9 +172,7 @@ def copy_process_kthread(
         0,
         int(GFP_KERNEL | GFP.ZERO),
         0,
-        # __builtin_return_address(0) as /proc/vmallocinfo names it: the inlined
-        # alloc_thread_stack_node() sits in kernel_clone(), or in fork_idle().
-        "fork_idle" if idle else "kernel_clone",
+        STACK_CALLER_IDLE if idle else STACK_CALLER,
     )
     _kzalloc(k, task, SIZEOF_KTHREAD)  # set_kthread_struct()
     _cache_alloc(k, task, "cred", account)  # copy_creds() -> prepare_creds()
