@@ -42,3 +42,9 @@ def kernel_6_18() -> kmemsim.Kernel:
 def kernel_x86_64() -> kmemsim.Kernel:
     """A fresh default machine with 1 GiB of RAM and 2 CPUs."""
     return kmemsim.boot("x86_64", mem="1G", cpus=2)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The longest test first (the model's tests again, on the pure-Python model: see
+    tests/core/test_compiled.py), so that the other workers' tests run beside it."""
+    items.sort(key=lambda item: item.name != "test_the_model_tests_pass_on_the_pure_python_model")

@@ -12,10 +12,17 @@ this module under its kernel name, as are the helpers of include/linux/err.h
 (ERR_PTR, IS_ERR, PTR_ERR, IS_ERR_OR_NULL, PTR_ERR_OR_ZERO, MAX_ERRNO), and
 include/linux/ioport.h's IORESOURCE_* flags, DEFINE_RES_MEM / DEFINE_RES_IRQ / ...
 initialisers and struct resource (Resource).
+
+The model's hot modules may run compiled with mypyc (an install on a machine
+with a C compiler): `kmemsim.compiled_modules()` names them, and
+KMEMSIM_PURE_PYTHON=1 in the environment runs the pure-Python sources instead
+(kmemsim/_compiled.py).
 """
 
 from __future__ import annotations
 
+# First: chooses between the compiled (mypyc) and the pure-Python model modules.
+from kmemsim._compiled import compiled_modules
 from kmemsim.errors import KmemsimError, Oops
 from kmemsim.include.linux import err as _err
 from kmemsim.include.linux import errno as _errno
@@ -27,7 +34,7 @@ from kmemsim.init.main import Kernel, boot
 
 __version__ = "0.1.0"
 
-__all__ = ["GFP", "Kernel", "KmemsimError", "Oops", "__version__", "boot"]
+__all__ = ["GFP", "Kernel", "KmemsimError", "Oops", "__version__", "boot", "compiled_modules"]
 
 
 def _export(names: dict[str, object]) -> None:

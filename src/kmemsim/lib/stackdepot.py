@@ -37,17 +37,26 @@ def register_kernel_names(k: Any) -> None:
     Python frame, so a stack taken inside it would not show the kernel function
     the scenario called. When a tool that records stacks is on (KASAN, KFENCE,
     kmemleak), each compiled function bound onto `k` is bound through a small
-    Python entry named after it instead: its frame stands for the kernel entry.
+    Python entry named after it instead: its frame stands for the kernel entry
+    (always for the names in ENTERED_WITH_FRAME).
     """
     entries = k.kasan is not None or k.kfence is not None or k.kmemleak is not None
     for name, value in list(vars(k).items()):
         fn = value.__func__ if isinstance(value, MethodType) else value
         if isinstance(fn, FunctionType):
             _KERNEL_NAMES.setdefault(fn.__code__, (exports_of(fn) or (name,))[0])
-        elif entries and isinstance(fn, BuiltinFunctionType):
+        elif (entries or name in ENTERED_WITH_FRAME) and isinstance(fn, BuiltinFunctionType):
             entry = _kernel_entry((_compiled_exports(value) or (name,))[0], value)
             _KERNEL_NAMES.setdefault(entry.__code__, entry.__code__.co_name)
             setattr(k, name, entry)
+
+
+# Kernel functions that get an entry frame even with no stack-recording tool on:
+# the lib/string.c functions, which an Oops names as the faulting function.
+ENTERED_WITH_FRAME: set[str] = set()
+
+# The file of the entry frames (_kernel_entry()).
+ENTRY_FILE = __file__
 
 
 def _compiled_exports(value: Any) -> tuple[str, ...]:

@@ -43,6 +43,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, NoReturn
 
 from kmemsim.include.linux.export import EXPORT_SYMBOL
+from kmemsim.lib import stackdepot
 
 if TYPE_CHECKING:
     from kmemsim.arch.memory import Region
@@ -80,6 +81,7 @@ PTE_RW = 1 << 1
 StrArg = int | str | bytes | bytearray
 ArchFault = Callable[["Kernel", int, bool, bool, list[str]], NoReturn]
 _HERE = __file__
+stackdepot.ENTERED_WITH_FRAME.update(_STRING_FUNCTIONS)  # the Oops names them (_backtrace)
 # Tool modules: a call trace stops where the model was entered from them.
 _TOOL_DIRS = ("/kmemsim/cli/", "/kmemsim/trace/")
 
@@ -254,13 +256,17 @@ class KernelAddressSpace:
         """The kernel functions on the way to a faulting access, innermost first."""
         import sys
 
-        frame = sys._getframe(1)
+        # Compiled (setup.py), this module's functions have no frames: the walk starts at
+        # the innermost Python frame, and a string function's frame is its entry frame.
+        frame = sys._getframe(0)
         ip = ""
         names: list[str] = []
         while frame is not None:
             code = frame.f_code
             path = code.co_filename
-            if path == _HERE:
+            if path == _HERE or (
+                path == stackdepot.ENTRY_FILE and code.co_name in _STRING_FUNCTIONS
+            ):
                 if code.co_name in _STRING_FUNCTIONS:
                     ip = "memset" if code.co_name == "fill" else code.co_name
             elif "/kmemsim/arch/" in path and path.endswith("fault.py"):

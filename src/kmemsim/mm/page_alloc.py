@@ -51,7 +51,7 @@ from __future__ import annotations
 import math
 from collections import OrderedDict
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from kmemsim.errors import Oops
 from kmemsim.include.linux.export import EXPORT_SYMBOL
@@ -1522,7 +1522,7 @@ class PageAllocator:
         self.free_pages_struct(page, 0)
 
     @EXPORT_SYMBOL("__free_pages", "free_pages_struct")
-    def free_pages_struct(self, page: Page, order: int) -> None:
+    def free_pages_struct(self, page: Any, order: int) -> None:  # Any: a bogus pointer too
         """__free_pages() (___free_pages() of Linux 6.18): drop a reference, free on the last.
 
         put_page_testzero() decrements the frame's _refcount whatever it was;

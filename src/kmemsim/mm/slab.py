@@ -20,6 +20,8 @@ import enum
 from collections.abc import Callable, Iterator
 from typing import Any
 
+from mypy_extensions import mypyc_attr
+
 
 class SlabState(enum.IntEnum):
     """enum slab_state of mm/slab.h (6.18): how far the slab allocator has come up.
@@ -249,6 +251,7 @@ class KmemCache:
         return f"<kmem_cache {self.name} size={self.size} order={self.oo_order}>"
 
 
+@mypyc_attr(allow_interpreted_subclasses=True)  # KASAN's, KFENCE's, a test's hooks
 class SlabHooks:
     """The calls mm/slub.c makes into KASAN, KFENCE, kmemleak, KMSAN and failslab.
 
