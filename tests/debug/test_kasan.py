@@ -518,6 +518,25 @@ def test_mempool_kmalloc_uaf(k: kmemsim.Kernel) -> None:
     k.mempool_exit(pool)
 
 
+def test_mempool_create_knows_a_kmalloc_pool_by_its_alloc_function(k: kmemsim.Kernel) -> None:
+    """kasan_poison_element() (mm/mempool.c) tells the kind of pool by pool->alloc: made by
+    mempool_create() with mempool_kmalloc, the reserve's elements are poisoned as a kmalloc
+    pool's are; with the caller's own functions (kmalloc inside them too) they are not."""
+    pool = k.mempool_create(4, k.mempool_kmalloc, k.mempool_kfree, 128)
+    assert pool is not None
+    mempool_uaf_helper(k, pool, False)
+    k.mempool_destroy(pool)
+    own = k.mempool_create(
+        4, lambda gfp, size: k.kmalloc(size, gfp), lambda elem, _size: k.kfree(elem), 128
+    )
+    assert own is not None
+    elem = k.mempool_alloc_preallocated(own)
+    k.mempool_free(elem, own)
+    with expect_no_kasan_report(k):
+        load(k, elem)
+    k.mempool_destroy(own)
+
+
 def test_mempool_kmalloc_large_uaf(k: kmemsim.Kernel) -> None:
     pool = Mempool()
     extra = mempool_prepare_kmalloc(k, pool, KMALLOC_MAX_CACHE_SIZE + 1)

@@ -113,3 +113,29 @@ def test_mempool_slab_pool() -> None:
     k.mempool_exit(pool)
     assert k.slab.objects_inuse(cache) == 0
     k.kmem_cache_destroy(cache)
+
+
+def test_mempool_create_with_the_kernel_element_allocators() -> None:
+    """mempool_create(min_nr, mempool_alloc_slab, mempool_free_slab, cache) is what
+    mempool_create_slab_pool() expands to (include/linux/mempool.h): the reserve is
+    min_nr objects of the cache; mempool_kmalloc/mempool_kfree take the size as pool_data,
+    mempool_alloc_pages/mempool_free_pages the order."""
+    k = boot()
+    cache = k.kmem_cache_create("pool_cache", 96, 0, 0, None)
+    pool = k.mempool_create(3, k.mempool_alloc_slab, k.mempool_free_slab, cache)
+    assert pool is not None and k.slab.objects_inuse(cache) == 3
+    k.mempool_destroy(pool)
+    assert k.slab.objects_inuse(cache) == 0
+    k.kmem_cache_destroy(cache)
+    kpool = k.mempool_create(2, k.mempool_kmalloc, k.mempool_kfree, 100)
+    assert kpool is not None
+    p = k.mempool_alloc(kpool, GFP_KERNEL)
+    assert k.ksize(p) == 128  # a kmalloc-128 object
+    k.mempool_free(p, kpool)
+    k.mempool_destroy(kpool)
+    ppool = k.mempool_create(1, k.mempool_alloc_pages, k.mempool_free_pages, 2)
+    assert ppool is not None
+    page = k.mempool_alloc(ppool, GFP_KERNEL)
+    assert page.order == 2
+    k.mempool_free(page, ppool)
+    k.mempool_destroy(ppool)

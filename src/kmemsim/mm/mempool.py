@@ -63,22 +63,38 @@ class Mempools:
         self.k = k
 
     # ------------------------------------------------------------------ allocators
-    def _kmalloc(self, gfp: int, size: Any) -> int:
+    # The element allocators of mm/mempool.c, for mempool_create() and the
+    # mempool_create_*_pool() helpers. mempool.c tells a pool's kind by them
+    # (pool->alloc == mempool_kmalloc, ...): KASAN poisons a kmalloc or slab
+    # element, or a page element, while it waits in the reserve.
+    @EXPORT_SYMBOL
+    def mempool_kmalloc(self, gfp: int, size: Any) -> int:
+        """mempool_kmalloc(gfp_mask, pool_data): kmalloc() of pool_data bytes."""
         return int(self.k.kmalloc(int(size), gfp))
 
-    def _kfree(self, element: Any, _data: Any) -> None:
+    @EXPORT_SYMBOL
+    def mempool_kfree(self, element: Any, _data: Any) -> None:
+        """mempool_kfree(element, pool_data)."""
         self.k.kfree(element)
 
-    def _alloc_slab(self, gfp: int, cache: Any) -> int:
+    @EXPORT_SYMBOL
+    def mempool_alloc_slab(self, gfp: int, cache: Any) -> int:
+        """mempool_alloc_slab(gfp_mask, pool_data): an object of the cache pool_data."""
         return int(self.k.kmem_cache_alloc(cache, gfp))
 
-    def _free_slab(self, element: Any, cache: Any) -> None:
+    @EXPORT_SYMBOL
+    def mempool_free_slab(self, element: Any, cache: Any) -> None:
+        """mempool_free_slab(element, pool_data)."""
         self.k.kmem_cache_free(cache, element)
 
-    def _alloc_pages(self, gfp: int, order: Any) -> Any:
+    @EXPORT_SYMBOL
+    def mempool_alloc_pages(self, gfp: int, order: Any) -> Any:
+        """mempool_alloc_pages(gfp_mask, pool_data): alloc_pages() of order pool_data."""
         return self.k.alloc_pages(gfp, int(order))
 
-    def _free_pages(self, element: Any, order: Any) -> None:
+    @EXPORT_SYMBOL
+    def mempool_free_pages(self, element: Any, order: Any) -> None:
+        """mempool_free_pages(element, pool_data)."""
         self.k.__free_pages(element, int(order))
 
     # ------------------------------------------------------------------ the reserve
@@ -155,11 +171,14 @@ class Mempools:
         pool.pool_data = pool_data
         pool.alloc, pool.free = alloc_fn, free_fn
         if not pool.kind:
-            pool.kind = {
-                self._kmalloc.__func__: "kmalloc",  # type: ignore[attr-defined]
-                self._alloc_slab.__func__: "slab",  # type: ignore[attr-defined]
-                self._alloc_pages.__func__: "page",  # type: ignore[attr-defined]
-            }.get(getattr(alloc_fn, "__func__", None), "")
+            # kasan_poison_element(): pool->alloc == mempool_alloc_slab / mempool_kmalloc /
+            # mempool_alloc_pages; any other function is the caller's own.
+            kinds = (
+                (self.mempool_kmalloc, "kmalloc"),
+                (self.mempool_alloc_slab, "slab"),
+                (self.mempool_alloc_pages, "page"),
+            )
+            pool.kind = next((kind for fn, kind in kinds if alloc_fn == fn), "")
         pool.elements_addr = int(self.k.kmalloc_array(max(min_nr, 1), 8, gfp | int(GFP.ZERO)))
         if not pool.elements_addr:
             return -ENOMEM
@@ -179,19 +198,23 @@ class Mempools:
     def mempool_init_kmalloc_pool(self, pool: Mempool, min_nr: int, size: int) -> int:
         """mempool_init_kmalloc_pool()."""
         pool.kind = "kmalloc"
-        return self.mempool_init(pool, min_nr, self._kmalloc, self._kfree, size)
+        return self.mempool_init(pool, min_nr, self.mempool_kmalloc, self.mempool_kfree, size)
 
     @EXPORT_SYMBOL
     def mempool_init_slab_pool(self, pool: Mempool, min_nr: int, cache: Any) -> int:
         """mempool_init_slab_pool()."""
         pool.kind = "slab"
-        return self.mempool_init(pool, min_nr, self._alloc_slab, self._free_slab, cache)
+        return self.mempool_init(
+            pool, min_nr, self.mempool_alloc_slab, self.mempool_free_slab, cache
+        )
 
     @EXPORT_SYMBOL
     def mempool_init_page_pool(self, pool: Mempool, min_nr: int, order: int) -> int:
         """mempool_init_page_pool()."""
         pool.kind = "page"
-        return self.mempool_init(pool, min_nr, self._alloc_pages, self._free_pages, order)
+        return self.mempool_init(
+            pool, min_nr, self.mempool_alloc_pages, self.mempool_free_pages, order
+        )
 
     @EXPORT_SYMBOL
     def mempool_create(
@@ -212,9 +235,9 @@ class Mempools:
         pool = Mempool()
         pool.kind = kind
         fns = {
-            "kmalloc": (self._kmalloc, self._kfree),
-            "slab": (self._alloc_slab, self._free_slab),
-            "page": (self._alloc_pages, self._free_pages),
+            "kmalloc": (self.mempool_kmalloc, self.mempool_kfree),
+            "slab": (self.mempool_alloc_slab, self.mempool_free_slab),
+            "page": (self.mempool_alloc_pages, self.mempool_free_pages),
         }[kind]
         if self.mempool_init(pool, min_nr, fns[0], fns[1], data):
             return None
