@@ -74,6 +74,7 @@ the same handlers. Traced pointers are keyed by their value
 
 from __future__ import annotations
 
+import itertools
 import re
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -240,6 +241,8 @@ class Replay:
         self._m_kmem_cache_alloc = slab.kmem_cache_alloc
         self._m_kmem_cache_free = slab.kmem_cache_free
         self._pa = k.page_alloc
+        self._last_zone: Any = None  # _zone_of()
+        self._zone_spans_apart: bool | None = None
         self._m_alloc_pages = k.page_alloc.alloc_pages
         self._m_free_pages = k.page_alloc.free_pages_struct
         self._max_order = int(k.page_alloc.max_order)  # MAX_PAGE_ORDER
@@ -815,8 +818,11 @@ class Replay:
     def _kfree(self, cpu: int, ptr: int | str) -> None:
         """kfree() of a traced pointer (0: NULL)."""
         if not ptr:
-            self._quirk("kfree_null")
-            self._unchecked(UNCHECKED_SLAB_FREE)
+            quirks = self.quirks
+            quirks["kfree_null"] = quirks.get("kfree_null", 0) + 1
+            if self.verify:
+                unchecked = self.unchecked
+                unchecked[UNCHECKED_SLAB_FREE] = unchecked.get(UNCHECKED_SLAB_FREE, 0) + 1
             self.stats.nr_kfree_null += 1
             return
         rec = self.objects.pop(ptr, None)
@@ -963,7 +969,7 @@ class Replay:
                 f"mm_page_alloc {gfp_text}: trace migratetype={mt}, the model's "
                 f"gfp_migratetype()={want}",
             )
-        zone = pa.page_zone(pfn) if self.view.is_ram(pfn, order) else None
+        zone = self._zone_of(pfn) if self.view.is_ram(pfn, order) else None
         if zone is None:
             self.unchecked_zone += 1
             return None
@@ -974,6 +980,23 @@ class Replay:
                 f"{zone.zone.name} of the model has no free block for it",
             )
         return zone
+
+    def _zone_of(self, pfn: int) -> Any:
+        """page_zone(pfn), remembering the last zone found (the next pfn is
+        likely in it too) where no two zones' spans overlap."""
+        zb = self._last_zone
+        if zb is not None and 0 <= pfn - zb.zone.zone_start_pfn < zb.zone.spanned_pages:
+            return zb
+        zb = self._pa.page_zone(pfn)
+        if self._zone_spans_apart is None:
+            spans = sorted(
+                (z.zone.zone_start_pfn, z.zone.zone_start_pfn + z.zone.spanned_pages)
+                for z in self.view.zones()
+            )
+            self._zone_spans_apart = all(a[1] <= b[0] for a, b in itertools.pairwise(spans))
+        if self._zone_spans_apart:
+            self._last_zone = zb
+        return zb
 
     def _followed_block_over(self, pfn: int, order: int) -> bool:
         """Whether a block this replay took at its traced pfn (follow_pfn) and
@@ -1084,8 +1107,11 @@ class Replay:
             # free_unref_folios() traced this page with mm_page_free a moment
             # ago, while preparing the batch: one free, reported twice.
             del recent[pfn]
-            self._quirk("batched_repeat")
-            self._unchecked(UNCHECKED_REPEAT)
+            quirks = self.quirks
+            quirks["batched_repeat"] = quirks.get("batched_repeat", 0) + 1
+            if self.verify:
+                unchecked = self.unchecked
+                unchecked[UNCHECKED_REPEAT] = unchecked.get(UNCHECKED_REPEAT, 0) + 1
             return
         # A batched free on its own (older kernels): the page's only free event.
         self._page_free(pfn, 0)
