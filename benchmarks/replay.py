@@ -23,7 +23,11 @@ For each trace, in one run on the same file:
      report), each as a ratio to the time the real kernel took (the goal:
      at most 1.0 and 1.3), the replay's rate as a ratio to the floor, and
      the command's peak RSS (it stays flat: compare the long trace's with
-     the short ones').
+     the short ones');
+  4. the CPU time the replay takes in the process that runs the model, and
+     in the process that decodes the trace (if any), measured around
+     Replay.run in a small driver: on a machine shared with other jobs these
+     say more than wall-clock times, which count waiting for a core.
 --repeat N keeps the best of N runs of the command; --baseline DIR runs the
 same command from another checkout's src/ (the code before a change),
 interleaved with this one's, and prints its figures beside them.
@@ -77,6 +81,39 @@ def bench_read_split(path: str) -> tuple[int, float]:
                 parts[2].split(" ")
                 n += 1
     return n, time.perf_counter() - start
+
+
+# Boot, then time Replay.run: wall, this process's CPU, its children's CPU.
+_DRIVER = """
+import resource, sys, time
+import kmemsim
+from kmemsim.trace.replay import Replay
+k = kmemsim.boot(sys.argv[1])
+t, c = time.perf_counter(), time.process_time()
+r = Replay(k, verify=sys.argv[2] == "1").run([sys.argv[3]])
+wall, cpu = time.perf_counter() - t, time.process_time() - c
+ch = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(r.events, wall, cpu, ch.ru_utime + ch.ru_stime)
+"""
+
+
+class Cpu(NamedTuple):
+    """Replay.run in a driver process: the model's process and the decoder's CPU."""
+
+    wall_seconds: float
+    model_cpu_seconds: float
+    decoder_cpu_seconds: float
+
+
+def run_driver(tree: Path, trace: str, profile: str, verify: bool) -> Cpu:
+    out = subprocess.run(
+        [sys.executable, "-c", _DRIVER, profile, "1" if verify else "0", trace],
+        env=_env(tree),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    return Cpu(float(out[1]), float(out[2]), float(out[3]))
 
 
 class Run(NamedTuple):
@@ -139,6 +176,10 @@ def best(runs: list[Run]) -> Run:
     return min(runs, key=lambda r: r.replay_seconds)
 
 
+def best_cpu(runs: list[Cpu]) -> Cpu:
+    return min(runs, key=lambda r: r.model_cpu_seconds)
+
+
 def describe(label: str, run: Run, floor_rate: float) -> str:
     rate = run.events / run.replay_seconds if run.replay_seconds else 0.0
     return (
@@ -190,9 +231,11 @@ def main(argv: list[str] | None = None) -> int:
         n_split, t_split = bench_read_split(trace)
         floor_rate = n_split / t_split
         runs: dict[str, list[Run]] = {label: [] for label, _ in trees}
+        cpus: dict[str, list[Cpu]] = {label: [] for label, _ in trees}
         for _ in range(max(1, args.repeat)):
             for label, tree in trees:
                 runs[label].append(run_command(tree, trace, args.profile, not args.no_verify))
+                cpus[label].append(run_driver(tree, trace, args.profile, not args.no_verify))
         first = best(runs["this"])
         print(f"\n{trace}")
         print(
@@ -205,6 +248,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         for label, _ in trees:
             print(describe(label, best(runs[label]), floor_rate))
+        for label, _ in trees:
+            c = best_cpu(cpus[label])
+            print(
+                f"  {label:<10} CPU: {c.model_cpu_seconds:6.2f} s in the model's process "
+                f"({c.model_cpu_seconds / first.trace_seconds:.2f}x real time), "
+                f"{c.decoder_cpu_seconds:.2f} s decoding beside it; Replay.run wall "
+                f"{c.wall_seconds:.2f} s"
+            )
     return 0
 
 

@@ -75,3 +75,4 @@ def test_it_runs_the_command_on_a_small_trace_against_a_baseline(
     for label in ("this", "baseline"):
         line = next(x for x in out.splitlines() if x.strip().startswith(label))
         assert "x real time" in line and "whole command" in line and line.endswith("exit 0")
+        assert re.search(rf"{label} +CPU: +[\d.]+ s in the model's process", out)
