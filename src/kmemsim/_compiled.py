@@ -49,6 +49,9 @@ MODULES: tuple[str, ...] = (
     "kmemsim.mm.slab",
     "kmemsim.mm.slab_common",
     "kmemsim.mm.slub",
+    # The replay's trace decoder (it runs in its own process beside the model,
+    # and was the slower of the two once the model was compiled).
+    "kmemsim.trace.columns",
 )
 
 # Written by the build next to the compiled modules: {module: SHA-256 of its source}.

@@ -25,8 +25,8 @@ from kmemsim import _compiled
 _REPO = Path(__file__).resolve().parent.parent.parent
 
 # What runs again on the pure-Python model: every test of the compiled modules' paths
-# (boot, page allocator, slab, the debugging tools' hooks and stacks, the API binding)
-# and the pinned replay reports of every shared trace.
+# (boot, page allocator, slab, the debugging tools' hooks and stacks, the API binding),
+# the pinned replay reports of every shared trace and the replay's trace decoder.
 _MODEL_TESTS = [
     "tests/boot",
     "tests/core",
@@ -34,6 +34,7 @@ _MODEL_TESTS = [
     "tests/mm",
     "tests/slab",
     "tests/trace/test_pinned_reports.py",
+    "tests/trace/test_columns.py",
 ]
 
 

@@ -203,12 +203,11 @@ class LineDecoder:
                 stamps.append(None)
                 raw.append(line)
             return Chunk(first_lineno, cols, stamps, raw, new)
-        kinds, cpus, aa, bb, cc, dd, ee, ff = (c.append for c in cols)
-        stamp = stamps.append
-        kind_of = self._kinds.get
-        cpu_of = self._cpus.get
+        kinds, cpus, aa, bb, cc, dd, ee, ff = cols
+        kinds_of = self._kinds
+        cpu_of = self._cpus
         event_kind = self._event_kind
-        site_id, name_id, gfp_id = (t.get for t in self.tables[:3])
+        sites, names, gfps = self.tables[0], self.tables[1], self.tables[2]
         new_id = self._id
         nulls = NULL_POINTERS
         max_size = TRACE_KMALLOC_MAX_SIZE
@@ -218,7 +217,7 @@ class LineDecoder:
             if len(parts) == 3:
                 head, name, text = parts
                 ts = head[head.rfind(" ") + 1 :]
-                k = kind_of(name) or event_kind(name)
+                k = kinds_of.get(name) or event_kind(name)
                 kind = k[0]
                 if kind:
                     try:
@@ -227,7 +226,7 @@ class LineDecoder:
                             cpu = NO_CPU_COLUMN
                         else:
                             t = head[i : head.find("]", i)]
-                            x = cpu_of(t)
+                            x = cpu_of.get(t)
                             cpu = self._cpu(t) if x is None else x
                         if not ts.replace(".", "", 1).isdigit():
                             raise ValueError
@@ -256,13 +255,13 @@ class LineDecoder:
                             if a <= 0 or not (0 <= c <= max_size and 0 <= d <= max_size):
                                 raise ValueError
                             t = fields[0][10:]
-                            x = site_id(t)
+                            x = sites.get(t)
                             b = new_id(SITES, t) if x is None else x
                             t = fields[5][10:]
-                            x = gfp_id(t)
+                            x = gfps.get(t)
                             e = new_id(GFPS, t) if x is None else x
                             t = fields[2][5:]
-                            x = name_id(t)
+                            x = names.get(t)
                             f = new_id(NAMES, t) if x is None else x
                         elif kind == K_KMEM_CACHE_FREE:
                             if not (
@@ -280,7 +279,7 @@ class LineDecoder:
                                 if a < 0:
                                     raise ValueError
                             t = fields[2][5:]
-                            x = name_id(t)
+                            x = names.get(t)
                             f = new_id(NAMES, t) if x is None else x
                         elif kind == K_MM_PAGE_ALLOC:
                             if not (
@@ -301,7 +300,7 @@ class LineDecoder:
                             ):
                                 raise ValueError
                             t = fields[4][10:]
-                            x = gfp_id(t)
+                            x = gfps.get(t)
                             e = new_id(GFPS, t) if x is None else x
                         elif kind == K_KFREE:
                             if not (len(fields) == 2 and fields[1][:4] == "ptr="):
@@ -338,10 +337,10 @@ class LineDecoder:
                             if a <= 0 or not (0 <= c <= max_size and 0 <= d <= max_size):
                                 raise ValueError
                             t = fields[0][10:]
-                            x = site_id(t)
+                            x = sites.get(t)
                             b = new_id(SITES, t) if x is None else x
                             t = fields[4][10:]
-                            x = gfp_id(t)
+                            x = gfps.get(t)
                             e = new_id(GFPS, t) if x is None else x
                         elif kind == K_MM_PAGE_FREE_BATCHED:
                             if not (
@@ -357,25 +356,25 @@ class LineDecoder:
                     except ValueError:
                         pass
                     else:
-                        kinds(kind)
-                        cpus(cpu)
-                        aa(a)
-                        bb(b)
-                        cc(c)
-                        dd(d)
-                        ee(e)
-                        ff(f)
-                        stamp(ts)
+                        kinds.append(kind)
+                        cpus.append(cpu)
+                        aa.append(a)
+                        bb.append(b)
+                        cc.append(c)
+                        dd.append(d)
+                        ee.append(e)
+                        ff.append(f)
+                        stamps.append(ts)
                         continue
-            kinds(RAW)
-            cpus(0)
-            aa(len(raw))
-            bb(0)
-            cc(0)
-            dd(0)
-            ee(0)
-            ff(0)
-            stamp(ts)
+            kinds.append(RAW)
+            cpus.append(0)
+            aa.append(len(raw))
+            bb.append(0)
+            cc.append(0)
+            dd.append(0)
+            ee.append(0)
+            ff.append(0)
+            stamps.append(ts)
             raw.append(line)
         return Chunk(first_lineno, cols, stamps, raw, new)
 
@@ -435,6 +434,7 @@ class DecodedTrace:
 
     def _start(self) -> None:
         r, w = os.pipe()
+        _widen(w)
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -497,6 +497,20 @@ class DecodedTrace:
 
     def __del__(self) -> None:
         self.close()
+
+
+# How much the pipe holds: a few blocks, so that the decoder keeps decoding
+# while the replay works through the block before (Linux; elsewhere the default).
+PIPE_SIZE = 1 << 20
+
+
+def _widen(fd: int) -> None:
+    try:
+        import fcntl
+
+        fcntl.fcntl(fd, fcntl.F_SETPIPE_SZ, PIPE_SIZE)
+    except (ImportError, AttributeError, OSError):
+        pass
 
 
 def _decode_into(source: TraceSource, out: Any) -> None:
