@@ -5,8 +5,9 @@ lines into fields, converting numbers) is work another core can do. So a
 trace is read by a second process (`DecodedTrace`): it decompresses the
 file (trace/source.py, on its own background thread), decodes each block of
 lines into columns of integers (`LineDecoder`), and sends them through a
-pipe as packed arrays, a block at a time; the pipe holds at most a block, so
-memory stays flat however long the trace. The replay loop (trace/replay.py)
+pipe as packed arrays, a block at a time; the pipe holds a few blocks (1 MiB),
+so the decoder runs ahead of the replay and memory stays flat however long
+the trace. The replay loop (trace/replay.py)
 then reads integers: an event kind, the CPU, and up to six values, with
 call sites, cache names and GFP texts as ids into string tables that grow
 as new strings appear.
