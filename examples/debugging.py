@@ -16,6 +16,7 @@ simulated time), KASAN checks every byte of every access.
 from __future__ import annotations
 
 import kmemsim
+from kmemsim.mm.slab import KmemCache
 
 GFP_KERNEL = kmemsim.GFP_KERNEL
 KMEMLEAK = "/sys/kernel/debug/kmemleak"
@@ -36,9 +37,16 @@ def use_after_free(k: kmemsim.Kernel) -> None:
     k.read(req + 8, 4)  # req->status
 
 
+def my_dev_req_cache(k: kmemsim.Kernel) -> KmemCache:
+    """The driver's cache, made at its init (its descriptor is a slab object too)."""
+    cache = k.find_cache("my_dev_req") or k.kmem_cache_create("my_dev_req", 200, 0, 0, None)
+    assert cache is not None
+    return cache
+
+
 def double_free(k: kmemsim.Kernel) -> None:
     """An error path frees what the caller frees again."""
-    cache = k.kmem_cache_create("my_dev_req", 200, 0, 0, None)
+    cache = my_dev_req_cache(k)
     req = k.kmem_cache_alloc(cache, GFP_KERNEL)
     k.kmem_cache_free(cache, req)
     k.kmem_cache_free(cache, req)
@@ -62,6 +70,7 @@ def sampled(k: kmemsim.Kernel, bug: object) -> None:
 
 
 def all_bugs(k: kmemsim.Kernel) -> None:
+    my_dev_req_cache(k)  # module init, before the sampled allocations
     for bug in (off_by_one, use_after_free, double_free):
         k.printk(f"--- {bug.__name__}")
         sampled(k, bug)

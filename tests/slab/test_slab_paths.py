@@ -60,6 +60,13 @@ def test_every_allocation_api_goes_through_the_one_path(k: kmemsim.Kernel) -> No
     k.slab.attach_hooks(rec)
     s = k.kmem_cache_create("paths", 200, 0, 0, None)
     assert s is not None
+    # create_cache(): the descriptor from kmem_cache, init_kmem_cache_nodes(): the
+    # node structure from kmem_cache_node, through the same path.
+    assert [c for c in rec.calls if c[0] == "alloc"] == [
+        ("alloc", "kmem_cache", s.addr),
+        ("alloc", "kmem_cache_node", s.node_addr),
+    ]
+    rec.calls.clear()
     objs = [
         k.kmalloc(100, GFP_KERNEL),
         k.kzalloc(100, GFP_KERNEL),

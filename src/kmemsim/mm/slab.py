@@ -167,6 +167,7 @@ class KmemCache:
     """struct kmem_cache (mm/slab.h) for SLUB."""
 
     __slots__ = (
+        "addr",
         "aliases",
         "align",
         "allocflags",
@@ -186,6 +187,7 @@ class KmemCache:
         "min_partial",
         "name",
         "node",
+        "node_addr",
         "object_size",
         "offset",
         "oo_objects",
@@ -246,6 +248,10 @@ class KmemCache:
         self.sysfs = True  # has its /sys/kernel/slab directory (sysfs_slab_add() succeeded)
         self.cpu_slab: list[KmemCacheCpu] = []
         self.node = KmemCacheNode()
+        # Where the descriptor and its node's struct kmem_cache_node live in simulated
+        # memory: objects of the kmem_cache and kmem_cache_node caches (0: not allocated).
+        self.addr = 0
+        self.node_addr = 0
 
     def __repr__(self) -> str:
         return f"<kmem_cache {self.name} size={self.size} order={self.oo_order}>"

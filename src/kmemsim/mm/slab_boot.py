@@ -32,6 +32,7 @@ from importlib import resources
 from typing import TYPE_CHECKING, Any
 
 from kmemsim.errors import Oops
+from kmemsim.include.linux.gfp_types import GFP, GFP_NOWAIT
 from kmemsim.include.linux.slab import (
     SLAB_HWCACHE_ALIGN,
     SLAB_NO_MERGE,
@@ -109,6 +110,7 @@ def create_boot_caches(sa: SlabAllocator) -> None:
             if e["name"] in sizes:
                 sizes[e["name"]] = int(e["size"])
     flags = int(SLAB_HWCACHE_ALIGN | SLAB_NO_OBJ_EXT)
+    made: dict[str, KmemCache] = {}
     for name in BOOT_CACHES:
         size = sizes[name]
         align = calculate_alignment(flags, sa.kmalloc_minalign, size, sa.cache_line, sa.word)
@@ -117,8 +119,22 @@ def create_boot_caches(sa: SlabAllocator) -> None:
         if not sa.kmem_cache_open(s):
             raise Oops(f"Creation of kmalloc slab {name} size={size} failed.")
         sa.add_cache(s)
+        made[name] = s
+        node_cache = made["kmem_cache_node"]
+        # init_kmem_cache_nodes(): kmem_cache_node's own node structure is the first
+        # object of its first slab (early_kmem_cache_node_alloc(), slab_state DOWN);
+        # kmem_cache's comes from kmem_cache_node, usable from then on (PARTIAL).
+        s.node_addr = sa.kmem_cache_alloc_node(node_cache, int(GFP_NOWAIT), 0)
         if name == "kmem_cache_node":
             sa.k.slab_state = SlabState.PARTIAL  # kmem_cache_node is usable
+    # bootstrap(): each static boot descriptor is copied into an object of kmem_cache,
+    # kmem_cache's own first, and from now on every new cache's descriptor and node
+    # structure are objects of these two caches (SlabAllocator.alloc_descriptor()).
+    for name in ("kmem_cache", "kmem_cache_node"):
+        made[name].addr = sa.kmem_cache_alloc(made["kmem_cache"], int(GFP_NOWAIT | GFP.ZERO))
+    sa.kmem_cache_cache = made["kmem_cache"]
+    sa.kmem_cache_node_cache = made["kmem_cache_node"]
+    sa.link_slab_caches()
 
 
 def kmem_cache_create_known(k: Kernel, name: str) -> KmemCache | None:

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 from kmemsim.errors import Oops
 from kmemsim.include.linux.export import EXPORT_SYMBOL
-from kmemsim.include.linux.gfp_types import GFP
+from kmemsim.include.linux.gfp_types import GFP, GFP_KERNEL, GFP_NOWAIT
 from kmemsim.include.linux.slab import (
     KMALLOC_MAX_CACHE_SIZE,
     KMALLOC_MAX_SIZE,
@@ -118,6 +118,13 @@ def kmalloc_index_size(index: int) -> int:
     return 96 if index == 1 else 192 if index == 2 else 1 << index
 
 
+# Offset of struct kmem_cache's `list` (the slab_caches link) on x86_64 6.18 SLUB:
+# after cpu_slab, flags, min_partial, size/object_size, reciprocal_size, offset,
+# cpu_partial(_slabs), oo, min, allocflags, refcount, ctor, inuse, align,
+# red_left_pad and name.
+KMEM_CACHE_LIST_OFFSET = 96
+
+
 class SlabAllocator(Slub):
     """The slab layer of one kernel: caches, merging, kmalloc and the pseudo files."""
 
@@ -153,6 +160,80 @@ class SlabAllocator(Slub):
         ]
         # kmalloc_slab() answers for every size 0..KMALLOC_MAX_CACHE_SIZE, per type.
         self._by_size: list[list[KmemCache]] = []
+        # The caches the descriptors live in: mm/slab_common.c's kmem_cache and
+        # mm/slub.c's kmem_cache_node (set by kmem_cache_init()'s bootstrap()).
+        self.kmem_cache_cache: KmemCache | None = None
+        self.kmem_cache_node_cache: KmemCache | None = None
+        self.slab_caches_head = 0  # &slab_caches, once link_slab_caches() has run
+
+    # ------------------------------------------------------------------ descriptors
+    def link_slab_caches(self) -> None:
+        """bootstrap()'s list_add() and slab_caches' LIST_HEAD(): the list in memory.
+
+        The cache list is a list_head in each descriptor (struct kmem_cache's
+        `list`), threaded through the global `slab_caches`; it is what makes
+        every descriptor reachable (kmemleak scans the image and follows it).
+        From here on add_cache() and kmem_cache_destroy() keep it.
+        """
+        from kmemsim.arch.sections import bss_section, global_var
+
+        k = self.k
+        if not k.machine.is_ram(bss_section(k)[0], k.machine.page_size):
+            # A what-if machine smaller than the kernel image (its .bss lies beyond
+            # RAM; no real kernel would boot there): the list lives in the model only.
+            return
+        head = global_var(k, "slab_caches", 16)
+        self.slab_caches_head = head
+        asp = self.k.address_space
+        asp.write_ulong(head, head)
+        asp.write_ulong(head + 8, head)
+        for s in self.caches:
+            if s.addr:
+                self._list_add_tail(s)
+
+    def _list_add_tail(self, s: KmemCache) -> None:
+        head = self.slab_caches_head
+        asp = self.k.address_space
+        node = s.addr + KMEM_CACHE_LIST_OFFSET
+        prev = asp.read_ulong(head + 8)
+        asp.write_ulong(node, head)  # next
+        asp.write_ulong(node + 8, prev)  # prev
+        asp.write_ulong(prev, node)  # prev->next
+        asp.write_ulong(head + 8, node)
+
+    def _list_del(self, s: KmemCache) -> None:
+        """list_del(): unlink, and poison the entry (LIST_POISON1/2)."""
+        asp = self.k.address_space
+        node = s.addr + KMEM_CACHE_LIST_OFFSET
+        nxt = asp.read_ulong(node)
+        prev = asp.read_ulong(node + 8)
+        asp.write_ulong(prev, nxt)
+        asp.write_ulong(nxt + 8, prev)
+        asp.write_ulong(node, 0xDEAD000000000100)
+        asp.write_ulong(node + 8, 0xDEAD000000000122)
+
+    def alloc_descriptor(self, s: KmemCache, gfp: int) -> None:
+        """The memory a new cache takes: create_cache()'s (or create_kmalloc_cache()'s)
+        kmem_cache_zalloc(kmem_cache, gfp) for struct kmem_cache, then
+        init_kmem_cache_nodes()'s kmem_cache_alloc_node(kmem_cache_node, GFP_KERNEL,
+        node) for the node's struct kmem_cache_node (mm/slub.c). A merged cache
+        (__kmem_cache_alias()) takes none: it is the existing cache."""
+        kc = self.kmem_cache_cache
+        if kc is not None:
+            s.addr = self.kmem_cache_alloc(kc, int(gfp) | int(GFP.ZERO))
+        kn = self.kmem_cache_node_cache
+        if kn is not None:
+            s.node_addr = self.kmem_cache_alloc_node(kn, int(GFP_KERNEL), 0)
+
+    def release_descriptor(self, s: KmemCache) -> None:
+        """kmem_cache_release(): free_kmem_cache_nodes() gives the node structures back
+        to kmem_cache_node, then kmem_cache_free(kmem_cache, s) the descriptor."""
+        if s.node_addr and self.kmem_cache_node_cache is not None:
+            self.kmem_cache_free(self.kmem_cache_node_cache, s.node_addr)
+            s.node_addr = 0
+        if s.addr and self.kmem_cache_cache is not None:
+            self.kmem_cache_free(self.kmem_cache_cache, s.addr)
+            s.addr = 0
 
     # ------------------------------------------------------------------ kmalloc caches
     def kmalloc_type(self, gfp: int, caller: int = 0) -> int:
@@ -225,6 +306,7 @@ class SlabAllocator(Slub):
         s.is_kmalloc = True
         if not self.kmem_cache_open(s):
             raise Oops(f"Creation of kmalloc slab {name} size={size} failed.")
+        self.alloc_descriptor(s, int(GFP_NOWAIT))
         s.refcount = 1
         self.add_cache(s)
         return s
@@ -290,6 +372,8 @@ class SlabAllocator(Slub):
             log.pr_err(f"SLUB: Unable to add cache {s.name} to sysfs")
             s.sysfs = False
         self.caches.append(s)
+        if self.slab_caches_head and s.addr:
+            self._list_add_tail(s)
 
     def sysfs_name(self, s: KmemCache) -> str:
         """The directory of a cache in /sys/kernel/slab: its name, or its unique id."""
@@ -418,6 +502,7 @@ class SlabAllocator(Slub):
         if not self.kmem_cache_open(s):
             self._create_failed(name, flags, -22)
             return None
+        self.alloc_descriptor(s, int(GFP_KERNEL))
         s.refcount = 1
         self.add_cache(s)
         return s
@@ -484,12 +569,15 @@ class SlabAllocator(Slub):
             )
         if s in self.caches:
             self.caches.remove(s)  # list_del(&s->list)
+            if self.slab_caches_head and s.addr:
+                self._list_del(s)
         s.sysfs = False  # sysfs_slab_unlink()
         if err:
             self.leaked_caches.append(s)
             return
         if s.flags & _SLAB_TYPESAFE_BY_RCU and rcu is not None and rcu.cblist:
             rcu.rcu_barrier()  # the slabs' pages go back after their grace period
+        self.release_descriptor(s)
 
     def kmem_cache_shutdown(self, s: KmemCache) -> int:
         """mm/slub.c __kmem_cache_shutdown(): flush, free_partial(); 1 if slabs remain."""
