@@ -30,6 +30,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from kmemsim.include.linux.mm_types import PG, Page
+from kmemsim.include.linux.poison import LIST_POISON1, LIST_POISON2
 from kmemsim.kernel.printk import LogLevel
 
 if TYPE_CHECKING:
@@ -103,8 +104,8 @@ def dump_page(k: Kernel, page: Page, reason: str) -> None:
     word = _page_flags_word(k, page)
     raw = [
         word,
-        0xDEAD000000000100,
-        0xDEAD000000000122,
+        LIST_POISON1,  # page->lru, poisoned by list_del()
+        LIST_POISON2,
         0,
         0,
         0,

@@ -26,6 +26,7 @@ from typing import TYPE_CHECKING, Any
 from kmemsim.errors import Oops
 from kmemsim.include.linux.export import EXPORT_SYMBOL
 from kmemsim.include.linux.gfp_types import GFP, GFP_KERNEL, GFP_NOWAIT
+from kmemsim.include.linux.poison import LIST_POISON1, LIST_POISON2
 from kmemsim.include.linux.slab import (
     KMALLOC_MAX_CACHE_SIZE,
     KMALLOC_MAX_SIZE,
@@ -209,8 +210,8 @@ class SlabAllocator(Slub):
         prev = asp.read_ulong(node + 8)
         asp.write_ulong(prev, nxt)
         asp.write_ulong(nxt + 8, prev)
-        asp.write_ulong(node, 0xDEAD000000000100)
-        asp.write_ulong(node + 8, 0xDEAD000000000122)
+        asp.write_ulong(node, LIST_POISON1)
+        asp.write_ulong(node + 8, LIST_POISON2)
 
     def alloc_descriptor(self, s: KmemCache, gfp: int) -> None:
         """The memory a new cache takes: create_cache()'s (or create_kmalloc_cache()'s)
