@@ -167,6 +167,15 @@ class KernelImage:
     percpu_static: int = 0
     # __smp_locks_end - __smp_locks (.smp_locks, page aligned), after __init_end.
     smp_locks: int = 0
+    # __mcount_loc of a CONFIG_DYNAMIC_FTRACE build: its slots, how many are NULL (linker
+    # padding, weak functions) and how many sites lie in .init.text (kernel/trace/ftrace.py).
+    ftrace_mcount_loc: int = 0
+    ftrace_mcount_null: int = 0
+    ftrace_mcount_init: int = 0
+    # The trace events built in (__start_ftrace_events) and the fields their classes
+    # define, common and generic fields apart (kernel/trace/trace_events.py).
+    trace_events: int = 0
+    trace_event_fields: int = 0
     # Link-time symbols the profile pins (physical addresses: "_etext", "_sdata",
     # "__bss_start", ...); the others are laid out by arch/sections.py.
     symbols: tuple[tuple[str, int], ...] = ()

@@ -13,7 +13,8 @@ Schema (see profiles/x86_64.toml for a commented example):
                pci_hole_start, base, model, e820 = [[first, last, "type"], ...],
                reserved = [{start, end, type} | {name, base, size, no_map}, ...]
     [kernel]   start, end, code, rwdata, rodata, init, bss, initrd_start, initrd_size,
-               percpu_static, smp_locks
+               percpu_static, smp_locks, ftrace_mcount_loc, ftrace_mcount_null,
+               ftrace_mcount_init, trace_events, trace_event_fields
     [arch]     facts of the kernel build it pins (pglist_data_size, vmalloc_end)
     [kernel.symbols]  link-time symbol = physical address ("_etext", "_sdata", ...)
     [config]   KEY = value defaults for KernelConfig (Kconfig and boot parameters)
@@ -80,6 +81,11 @@ _SCHEMA: dict[str, set[str]] = {
         "initrd_size",
         "percpu_static",
         "smp_locks",
+        "ftrace_mcount_loc",
+        "ftrace_mcount_null",
+        "ftrace_mcount_init",
+        "trace_events",
+        "trace_event_fields",
         "symbols",
     },
     "arch": {"pglist_data_size", "vmalloc_end"},
@@ -395,6 +401,11 @@ def _kernel_image(k: dict[str, Any], source: str) -> KernelImage:
         initrd_size=_get_int(k, "initrd_size", "kernel", source, 0),
         percpu_static=_get_int(k, "percpu_static", "kernel", source, 0),
         smp_locks=_get_int(k, "smp_locks", "kernel", source, 0),
+        ftrace_mcount_loc=_get_int(k, "ftrace_mcount_loc", "kernel", source, 0),
+        ftrace_mcount_null=_get_int(k, "ftrace_mcount_null", "kernel", source, 0),
+        ftrace_mcount_init=_get_int(k, "ftrace_mcount_init", "kernel", source, 0),
+        trace_events=_get_int(k, "trace_events", "kernel", source, 0),
+        trace_event_fields=_get_int(k, "trace_event_fields", "kernel", source, 0),
         symbols=_symbols(k.get("symbols", {}), source),
     )
 

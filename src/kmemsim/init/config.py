@@ -204,6 +204,13 @@ OPTIONS: dict[str, Option] = dict(
             "the tracing core: ring buffers and saved cmdlines from early_trace_init()",
         ),
         _opt(
+            "DYNAMIC_FTRACE",
+            parse_bool,
+            False,
+            "kernel/trace/Kconfig",
+            "dyn_ftrace records for every mcount site, from ftrace_init() (profile [kernel])",
+        ),
+        _opt(
             "TRACER_MAX_TRACE",
             parse_bool,
             False,

@@ -52,6 +52,7 @@ if TYPE_CHECKING:
     from kmemsim.kernel.rcu.tree import Rcu
     from kmemsim.kernel.resource import ResourceTree
     from kmemsim.kernel.sched.core import ExecContext
+    from kmemsim.kernel.trace.ftrace import Ftrace
     from kmemsim.lib.devres import ManagedIO
     from kmemsim.lib.iomap import IoMap
     from kmemsim.mm.highmem import Highmem
@@ -109,6 +110,7 @@ class Kernel:
     vmalloc_area: Vmalloc
     # The kernel threads started before page_alloc_init_late() (kernel/fork.py).
     boot_tasks: list[BootTask]
+    ftrace: Ftrace | None = None  # ftrace_init()'s dyn_ftrace records (DYNAMIC_FTRACE)
     highmem: Highmem
     driver_core: DriverCore
     devres: Devres
@@ -234,7 +236,9 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
     from kmemsim.kernel.resource import ResourceTree, ioresources_late_init
     from kmemsim.kernel.sched.core import ExecContext
     from kmemsim.kernel.time import sleep_timeout
+    from kmemsim.kernel.trace.ftrace import ftrace_free_init_mem, ftrace_init
     from kmemsim.kernel.trace.trace import tracer_alloc_buffers
+    from kmemsim.kernel.trace.trace_events import trace_event_init
     from kmemsim.lib.stackdepot import register_kernel_names
     from kmemsim.mm.highmem import kmap_init
     from kmemsim.mm.ioremap import ioremap_init
@@ -291,6 +295,7 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         if machine.arch == "x86_64":
             init_espfix(k)  # init_espfix_bsp(), init_espfix_ap(): espfix stack pages
             poking_init(k)  # start_kernel(): text_poke_mm's page tables
+        ftrace_init(k)  # "ftrace: allocating N entries in M pages": the dyn_ftrace records
         tracer_alloc_buffers(k)  # early_trace_init(): ring buffers, saved cmdlines
         kmap_init(k)  # the PKMAP pool and the kmap_local slots (32-bit HIGHMEM)
         kvmalloc_init(k)  # kvmalloc(): kmalloc, falling back to vmalloc
@@ -303,16 +308,19 @@ def start_kernel(machine: Machine, config: KernelConfig) -> Kernel:
         setup_per_cpu_pageset(k)  # the zones' real per-CPU lists
         alternative_instructions(k)  # arch_cpu_finalize_init(): "Freeing SMP alternatives ..."
         mnt_init(k)  # vfs_caches_init(): "Mount-cache hash table entries: ..."
-        boot_caches_init(k)  # fork_init, vfs_caches_init, ...: the kernel's own caches
+        boot_caches_init(k)  # start_kernel(): fork_init, vfs_caches_init, ...: its caches
+        trace_event_init(k)  # trace_init(): the trace events' files and fields
         boot_kernel_threads(k)  # rest_init(), kernel_init_freeable(): kthreads, smp_init()
         # kernel_init_freeable(): deferred struct pages, "Memory: ...K/...K available (...)"
         page_alloc_init_late(k)
+        boot_caches_init(k, initcalls=True)  # the initcall levels' caches, in level order
         init_per_zone_wmark_min(k)  # core_initcall: watermarks, lowmem_reserve, pcp high/batch
         driver_init(k)  # do_basic_setup(): the driver model, the platform bus
         of_platform_populate(k)  # arch_initcall_sync: the profile's devices
         ioresources_late_init(k)  # initcalls: buses, firmware ranges, drivers' regions
         devmem_init(k)  # chr_dev_init(): /dev/mem (k.devmem) with CONFIG_DEVMEM
         free_initrd_mem(k)  # rootfs_initcall populate_rootfs(): "Freeing initrd memory: ..."
+        ftrace_free_init_mem(k)  # kernel_init(): the records of .init.text's functions
         free_initmem(k)  # kernel_init(): the __init sections
         mark_rodata_ro(k)  # x86_64: the 2 MiB gaps around rodata
         proc_vmstat_init(k)  # /proc/buddyinfo, pagetypeinfo, zoneinfo, vmstat

@@ -175,22 +175,32 @@ def _create(k: Kernel, e: dict[str, Any]) -> KmemCache | None:
     return s
 
 
-def boot_caches_init(k: Kernel) -> int:
+FIRST_INITCALL_PHASE = "core_initcall"
+
+
+def boot_caches_init(k: Kernel, initcalls: bool = False) -> int:
     """Run the profile kernel's boot-time kmem_cache_create() calls its configuration selects.
 
-    In the recorded creation order (start_kernel()'s steps, then the initcall
-    levels), each through kmem_cache_create() with the arguments its call
-    site passes, so that /proc/slabinfo and /sys/kernel/slab show the caches
-    and merges of the real machine after boot. `boot_caches=n` boots with
-    SLUB's own and the kmalloc caches only. Returns how many calls ran.
+    In the recorded creation order, each through kmem_cache_create() with the
+    arguments its call site passes, so that /proc/slabinfo and
+    /sys/kernel/slab show the caches and merges of the real machine after
+    boot. Called twice, as the kernel creates them: for start_kernel()'s steps
+    (before rest_init(), so before the "Memory:" line), then with
+    `initcalls` for the initcall levels, which do_basic_setup() runs after
+    page_alloc_init_late(). `boot_caches=n` boots with SLUB's own and the
+    kmalloc caches only. Returns how many calls ran.
     """
     data = profile_caches(k.machine.name)
     if data is None or not k.config["boot_caches"]:
         return 0
     kconfig: dict[str, str] = data["kconfig"]
+    phases: list[str] = data["phases"]
+    first = phases.index(FIRST_INITCALL_PHASE)
     count = 0
     for e in data["caches"]:
         if e["name"] in BOOT_CACHES or not selected(e, kconfig):
+            continue
+        if (phases.index(e["phase"]) >= first) != initcalls:
             continue
         _create(k, e)
         count += 1

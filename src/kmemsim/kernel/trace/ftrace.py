@@ -1,0 +1,194 @@
+"""Model of kernel/trace/ftrace.c's boot memory: the dyn_ftrace records of ftrace_init().
+
+With CONFIG_DYNAMIC_FTRACE every traceable function of the image has an
+mcount (fentry) call site, listed in the __mcount_loc section. start_kernel()
+calls ftrace_init() right after poking_init(), and ftrace_process_locs() keeps
+one struct dyn_ftrace (16 bytes on 64-bit: ip and flags; x86's
+dyn_arch_ftrace is empty) per site, so ENTRIES_PER_PAGE is PAGE_SIZE / 16.
+
+ftrace_allocate_pages() sizes the records for every slot of the section
+(NULL slots included): it kzalloc()s a struct ftrace_page per group and
+ftrace_allocate_records() gives each group one __get_free_pages(GFP_KERNEL |
+__GFP_ZERO) block of order fls(pages) - 1 for the pages still needed, so
+that the groups fill without an empty page (50,945 slots: 200 pages needed,
+blocks of 128, 64 and 8 pages). The NULL slots (padding the linker put
+between object files, weak functions) are skipped; groups left entirely
+unused are given back (pg_unuse, ftrace_free_pages()). Since commit
+264143c4e544 (6.15) ftrace_process_locs() then prints what it kept:
+
+    ftrace: allocating <sites> entries in <pages> pages
+    ftrace: allocated <pages> pages with <groups> groups
+
+the second line from ftrace_init() (ftrace_number_of_pages and _groups).
+
+Before free_initmem(), kernel_init() calls ftrace_free_init_mem(): the
+records of functions in .init.text go (the sorted table ends with them, as
+.init.text follows .text), and a group left with no record gives its pages
+and its struct ftrace_page back (ftrace_free_mem()).
+
+How many sites an image has is a property of its build, the profile's
+[kernel] ftrace_mcount_loc (slots), ftrace_mcount_null (NULL slots) and
+ftrace_mcount_init (sites in .init.text).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from kmemsim.include.linux.gfp_types import GFP, GFP_KERNEL
+
+if TYPE_CHECKING:
+    from kmemsim.init.main import Kernel
+
+# sizeof(struct dyn_ftrace) on 64-bit (unsigned long ip, unsigned long flags) and
+# 32-bit (two 4-byte words); sizeof(struct ftrace_page): next, records, index, order.
+DYN_FTRACE_SIZE = {64: 16, 32: 8}
+FTRACE_PAGE_SIZE = {64: 24, 32: 16}
+
+
+@dataclass
+class FtraceGroup:
+    """One struct ftrace_page: its record block (direct-map address, order) and records kept."""
+
+    pg: int  # the kzalloc'ed struct ftrace_page
+    records: int  # __get_free_pages() block
+    order: int
+    index: int = 0  # records in use
+
+
+@dataclass
+class Ftrace:
+    """ftrace_pages_start's groups, ftrace_number_of_pages and ftrace_number_of_groups."""
+
+    groups: list[FtraceGroup] = field(default_factory=list)
+    number_of_pages: int = 0
+    entries_per_page: int = 256
+
+    @property
+    def number_of_groups(self) -> int:
+        return len(self.groups)
+
+    @property
+    def records(self) -> int:
+        return sum(g.index for g in self.groups)
+
+
+def _fls(x: int) -> int:
+    return x.bit_length()
+
+
+def ftrace_allocate_pages(k: Kernel, ft: Ftrace, num_to_init: int) -> list[FtraceGroup] | None:
+    """ftrace_allocate_pages(): groups whose record blocks hold `num_to_init` records.
+
+    Each group takes the largest block that does not exceed the pages still
+    needed (order fls(pages) - 1); a failed block is retried one order lower.
+    On failure everything taken is given back and None returned."""
+    bits = k.arch.bits
+    page_size = k.machine.page_size
+    entry = DYN_FTRACE_SIZE[bits]
+    groups: list[FtraceGroup] = []
+    while num_to_init > 0:
+        pg = k.kmalloc(FTRACE_PAGE_SIZE[bits], int(GFP_KERNEL | GFP.ZERO))
+        if not pg:
+            break
+        pages = -(-num_to_init // ft.entries_per_page)
+        order = _fls(pages) - 1
+        records = 0
+        while True:
+            records = k.page_alloc.get_free_pages(int(GFP_KERNEL | GFP.ZERO), order)
+            if records or order == 0:
+                break
+            order -= 1  # a smaller block, down to one page
+        if not records:
+            k.kfree(pg)
+            break
+        groups.append(FtraceGroup(pg, records, order))
+        ft.number_of_pages += 1 << order
+        num_to_init -= min(num_to_init, (page_size << order) // entry)
+    else:
+        return groups
+    k.log.pr_info("ftrace: FAILED to allocate memory for functions")
+    for g in groups:
+        ftrace_free_group(k, ft, g)
+    return None
+
+
+def ftrace_free_group(k: Kernel, ft: Ftrace, g: FtraceGroup) -> None:
+    """Give back one group's record block and struct ftrace_page (ftrace_free_pages())."""
+    k.page_alloc.free_pages(g.records, g.order)
+    k.kfree(g.pg)
+    ft.number_of_pages -= 1 << g.order
+
+
+def ftrace_process_locs(k: Kernel, ft: Ftrace, count: int, null: int) -> int:
+    """ftrace_process_locs() for the core kernel: records for the non-NULL slots; 0 or -ENOMEM.
+
+    `count` slots of which `null` are NULL. The records fill the groups in
+    order; groups beyond the last one used are freed, and the pages printed
+    are DIV_ROUND_UP(count, ENTRIES_PER_PAGE) less the freed ones."""
+    groups = ftrace_allocate_pages(k, ft, count)
+    if groups is None:
+        return -12
+    pages = -(-count // ft.entries_per_page)
+    sites = count - null
+    per = [(k.machine.page_size << g.order) // DYN_FTRACE_SIZE[k.arch.bits] for g in groups]
+    left = sites
+    used: list[FtraceGroup] = []
+    for g, cap in zip(groups, per, strict=True):
+        if left <= 0:
+            break
+        g.index = min(cap, left)
+        left -= g.index
+        used.append(g)
+    for g in groups[len(used) :]:  # pg_unuse: left over by the NULL slots
+        pages -= 1 << g.order
+        ftrace_free_group(k, ft, g)
+    ft.groups = used
+    k.log.pr_info(f"ftrace: allocating {sites} entries in {pages} pages")
+    return 0
+
+
+def ftrace_init(k: Kernel) -> Ftrace | None:
+    """ftrace_init() (start_kernel(), after poking_init()): the core kernel's dyn_ftrace records.
+
+    Returns the state (also k.ftrace), or None without DYNAMIC_FTRACE or
+    when the profile gives no __mcount_loc size."""
+    img = k.machine.kernel_image
+    if not k.config["DYNAMIC_FTRACE"] or not img.ftrace_mcount_loc:
+        return None
+    count = int(img.ftrace_mcount_loc)
+    if count <= int(img.ftrace_mcount_null):
+        k.log.pr_info("ftrace: No functions to be traced?")
+        return None
+    ft = Ftrace(entries_per_page=k.machine.page_size // DYN_FTRACE_SIZE[k.arch.bits])
+    if ftrace_process_locs(k, ft, count, int(img.ftrace_mcount_null)):
+        k.log.pr_warn("ftrace: failed to allocate entries for functions")
+        return None
+    k.log.pr_info(f"ftrace: allocated {ft.number_of_pages} pages with {ft.number_of_groups} groups")
+    k.ftrace = ft
+    return ft
+
+
+def ftrace_free_init_mem(k: Kernel) -> int:
+    """ftrace_free_init_mem() (kernel_init(), before free_initmem()): drop .init.text's records.
+
+    The table is sorted by address and .init.text lies above .text, so the
+    init functions' records are the last ones. A group left empty gives back
+    its block and its struct ftrace_page. Returns the pages freed."""
+    ft = k.ftrace
+    if ft is None:
+        return 0
+    drop = min(int(k.machine.kernel_image.ftrace_mcount_init), ft.records)
+    freed = 0
+    while drop and ft.groups:
+        g = ft.groups[-1]
+        n = min(drop, g.index)
+        g.index -= n
+        drop -= n
+        if g.index:
+            break
+        ft.groups.pop()
+        freed += 1 << g.order
+        ftrace_free_group(k, ft, g)
+    return freed
