@@ -8,7 +8,10 @@ freed pages"), whose message shows both lines for one build.
 
 from __future__ import annotations
 
+import importlib.util
 import re
+from pathlib import Path
+from types import ModuleType
 
 import kmemsim
 from kmemsim.init.main import Kernel
@@ -93,3 +96,53 @@ def test_trace_events_take_a_file_each_and_their_classes_fields() -> None:
     assert _slabinfo_objs(k, "ftrace_event_field") >= img.trace_event_fields + 11
     off = kmemsim.boot("linux-6.18-x86_64", config={"TRACING": False})
     assert _slabinfo_objs(off, "trace_event_file") == 0
+
+
+def _tool() -> ModuleType:
+    path = Path(__file__).resolve().parents[2] / "tools" / "trace_profile.py"
+    spec = importlib.util.spec_from_file_location("trace_profile", path)
+    assert spec and spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod
+
+
+def test_group_plan_matches_what_the_allocator_does() -> None:
+    """The pure plan the profile tool searches with gives the model's groups."""
+    from kmemsim.kernel.trace.ftrace import group_plan
+
+    for count, null in ((57482, 743), (50753, 0), (50945, 192), (1000, 0)):
+        k, ft, _ = _process(count, null)
+        orders, pages = group_plan(count, null, 256)
+        assert orders == [g.order for g in ft.groups]
+        assert f"ftrace: allocating {count - null} entries in {pages} pages" in k.dmesg()
+
+
+def test_the_profile_tool_reads_its_inputs_back(tmp_path: Path) -> None:
+    """tools/trace_profile.py on a boot log and a tracefs tree: the smallest slot count
+    that gives the logged groups, the init sites, and one field list per class."""
+    tool = _tool()
+    log = (
+        "[0.1] ftrace: allocating 56739 entries in 224 pages\n"
+        "[0.1] ftrace: allocated 224 pages with 3 groups\n"
+    )
+    slots, null, sites = tool.ftrace_slots(log)
+    assert (sites, slots) == (56739, 56739 + null) and null > 0
+    assert [g.order for g in _process(slots, null)[1].groups] == [7, 6, 5]
+    assert tool.init_sites(56739, "55000 pages:224 groups: 3\n") == 1739
+
+    common = "\tfield:unsigned short common_type;\toffset:0;\tsize:2;\tsigned:0;\n"
+
+    def event(system: str, name: str, fields: list[str], fmt: str) -> None:
+        d = tmp_path / "events" / system / name
+        d.mkdir(parents=True)
+        body = "".join(f"\tfield:{f};\toffset:8;\tsize:8;\tsigned:0;\n" for f in fields)
+        (d / "format").write_text(f"name: {name}\nformat:\n{common}\n{body}\nprint fmt: {fmt}\n")
+
+    event("kmem", "kmalloc", ["void * ptr", "size_t bytes_req"], '"ptr=%p"')
+    event("kmem", "kmalloc_node", ["void * ptr", "size_t bytes_req"], '"ptr=%p"')  # same class
+    event("kmem", "kfree", ["void * ptr"], '"ptr=%p"')
+    event("syscalls", "sys_enter_read", ["int __syscall_nr", "unsigned int fd"], '"fd"')
+    event("syscalls", "sys_exit_read", ["int __syscall_nr", "long ret"], '"ret"')
+    assert tool.class_fields(tmp_path / "events") == 2 + 1 + 2 + 2
+    assert tool.trace_event_files("trace_event_file    4704   4704     96   42    1\n", 2) == 2352

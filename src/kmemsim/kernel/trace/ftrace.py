@@ -74,8 +74,29 @@ class Ftrace:
         return sum(g.index for g in self.groups)
 
 
-def _fls(x: int) -> int:
-    return x.bit_length()
+def records_order(num_to_init: int, entries_per_page: int) -> int:
+    """ftrace_allocate_records(): the order of the next group's block for `num_to_init`
+    records, the largest that does not exceed the pages they need (fls(pages) - 1)."""
+    pages = -(-num_to_init // entries_per_page)
+    return pages.bit_length() - 1
+
+
+def group_plan(count: int, null: int, entries_per_page: int) -> tuple[list[int], int]:
+    """Block orders of the groups kept for `count` slots of which `null` are NULL, and the
+    pages the "allocating" line prints (those needed for every slot, less the unused
+    groups'), when every block is granted at its first order."""
+    orders: list[int] = []
+    left = count
+    while left > 0:
+        orders.append(records_order(left, entries_per_page))
+        left -= min(left, entries_per_page << orders[-1])
+    pages = -(-count // entries_per_page)
+    sites, kept = count - null, 0
+    while kept < len(orders) and sites > 0:
+        sites -= entries_per_page << orders[kept]
+        kept += 1
+    pages -= sum(1 << o for o in orders[kept:])
+    return orders[:kept], pages
 
 
 def ftrace_allocate_pages(k: Kernel, ft: Ftrace, num_to_init: int) -> list[FtraceGroup] | None:
@@ -92,8 +113,7 @@ def ftrace_allocate_pages(k: Kernel, ft: Ftrace, num_to_init: int) -> list[Ftrac
         pg = k.kmalloc(FTRACE_PAGE_SIZE[bits], int(GFP_KERNEL | GFP.ZERO))
         if not pg:
             break
-        pages = -(-num_to_init // ft.entries_per_page)
-        order = _fls(pages) - 1
+        order = records_order(num_to_init, ft.entries_per_page)
         records = 0
         while True:
             records = k.page_alloc.get_free_pages(int(GFP_KERNEL | GFP.ZERO), order)
