@@ -13,7 +13,10 @@ import re
 from pathlib import Path
 from types import ModuleType
 
+import pytest
+
 import kmemsim
+from kmemsim.errors import KmemsimError
 from kmemsim.init.main import Kernel
 from kmemsim.kernel.trace.ftrace import Ftrace, ftrace_free_init_mem, ftrace_process_locs
 
@@ -146,3 +149,10 @@ def test_the_profile_tool_reads_its_inputs_back(tmp_path: Path) -> None:
     event("syscalls", "sys_exit_read", ["int __syscall_nr", "long ret"], '"ret"')
     assert tool.class_fields(tmp_path / "events") == 2 + 1 + 2 + 2
     assert tool.trace_event_files("trace_event_file    4704   4704     96   42    1\n", 2) == 2352
+
+
+def test_dynamic_ftrace_without_the_image_sites_is_refused() -> None:
+    """A profile that does not say how many mcount sites its image has cannot take
+    DYNAMIC_FTRACE: one line, no boot (the CLI exits 2)."""
+    with pytest.raises(KmemsimError, match=r"^DYNAMIC_FTRACE=y needs the profile's \[kernel\]"):
+        kmemsim.boot("x86_64", mem="1G", config={"DYNAMIC_FTRACE": True})

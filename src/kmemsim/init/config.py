@@ -23,6 +23,7 @@ from kmemsim.kernel.time.jiffies import HZ_CHOICES
 
 if TYPE_CHECKING:
     from kmemsim.arch.facts import ArchFacts
+    from kmemsim.hw.machine import KernelImage
 
 
 def parse_bool(value: object) -> bool:
@@ -629,6 +630,18 @@ def check_arch_options(config: KernelConfig, arch: ArchFacts) -> None:
         if config.is_set(name) and value and not getattr(arch, fact):
             shown = "y" if value is True else value
             raise KmemsimError(f"{name}={shown} does not exist on {arch.name}: {why}")
+
+
+def check_image_options(config: KernelConfig, image: KernelImage) -> None:
+    """Refuse, in one line, an option that needs facts of the image the profile does not give.
+
+    DYNAMIC_FTRACE takes a record per mcount site: how many the image has is a
+    property of its build ([kernel] ftrace_mcount_loc)."""
+    if config["DYNAMIC_FTRACE"] and not image.ftrace_mcount_loc:
+        raise KmemsimError(
+            "DYNAMIC_FTRACE=y needs the profile's [kernel] ftrace_mcount_loc: the image's "
+            "mcount sites (tools/trace_profile.py reads them from a running kernel)"
+        )
 
 
 def parse_assignment(text: str) -> tuple[str, str]:

@@ -32,7 +32,7 @@ from kmemsim.arch.facts import ArchFacts, arch_facts
 from kmemsim.errors import Oops
 from kmemsim.fs.libfs import PseudoFS
 from kmemsim.include.linux.export import export_symbols, exported_names
-from kmemsim.init.config import KernelConfig, check_arch_options
+from kmemsim.init.config import KernelConfig, check_arch_options, check_image_options
 from kmemsim.kernel.printk import Printk
 from kmemsim.kernel.time.timekeeping import Timekeeper
 from kmemsim.mm.slab import SlabState
@@ -208,6 +208,7 @@ def boot(
     if config:
         kconfig.update(config)
     check_arch_options(kconfig, arch_facts(machine.arch))
+    check_image_options(kconfig, machine.kernel_image)
     return start_kernel(machine, kconfig)
 
 
