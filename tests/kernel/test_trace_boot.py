@@ -156,3 +156,26 @@ def test_dynamic_ftrace_without_the_image_sites_is_refused() -> None:
     DYNAMIC_FTRACE: one line, no boot (the CLI exits 2)."""
     with pytest.raises(KmemsimError, match=r"^DYNAMIC_FTRACE=y needs the profile's \[kernel\]"):
         kmemsim.boot("x86_64", mem="1G", config={"DYNAMIC_FTRACE": True})
+
+
+def test_all_null_slots_keep_the_first_group() -> None:
+    """With every slot NULL no record is stored, but the first group stays the current
+    one (ftrace_pages); only the groups after it are unused and freed."""
+    from kmemsim.kernel.trace.ftrace import group_plan
+
+    k, ft, _ = _process(1000, 1000)
+    assert [g.order for g in ft.groups] == [2] and ft.records == 0
+    assert group_plan(1000, 1000, 256) == ([2], 4)
+    assert group_plan(1300, 1300, 256) == ([2], 4)  # 4 + 2 pages taken, the 2-page group freed
+    assert "ftrace: allocating 0 entries in 4 pages" in k.dmesg()
+
+
+def test_inconsistent_ftrace_counts_in_a_profile_are_refused(tmp_path: Path) -> None:
+    src = (Path(kmemsim.__file__).parent / "profiles" / "linux-6.18-x86_64.toml").read_text()
+    bad = tmp_path / "bad.toml"
+    bad.write_text(src.replace("ftrace_mcount_null = 192", "ftrace_mcount_null = 99999"))
+    with pytest.raises(KmemsimError, match=r"kernel\.ftrace_mcount_null: 99999 NULL slots"):
+        kmemsim.boot(str(bad))
+    bad.write_text(src.replace("ftrace_mcount_init = 2239", "ftrace_mcount_init = 60000"))
+    with pytest.raises(KmemsimError, match=r"kernel\.ftrace_mcount_init: 60000"):
+        kmemsim.boot(str(bad))

@@ -389,6 +389,22 @@ def _device(d: dict[str, Any], where: str, source: str) -> DeviceSpec:
 
 
 def _kernel_image(k: dict[str, Any], source: str) -> KernelImage:
+    image = _kernel_image_fields(k, source)
+    slots = image.ftrace_mcount_loc
+    if not 0 <= image.ftrace_mcount_null <= slots:
+        raise KmemsimError(
+            f"{source}: kernel.ftrace_mcount_null: {image.ftrace_mcount_null} NULL slots "
+            f"of {slots} (ftrace_mcount_loc)"
+        )
+    if not 0 <= image.ftrace_mcount_init <= slots - image.ftrace_mcount_null:
+        raise KmemsimError(
+            f"{source}: kernel.ftrace_mcount_init: {image.ftrace_mcount_init} .init.text "
+            f"sites of {slots - image.ftrace_mcount_null} (ftrace_mcount_loc less the NULL slots)"
+        )
+    return image
+
+
+def _kernel_image_fields(k: dict[str, Any], source: str) -> KernelImage:
     return KernelImage(
         start=_get_int(k, "start", "kernel", source),
         end=_get_int(k, "end", "kernel", source),

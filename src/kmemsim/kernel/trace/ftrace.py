@@ -91,9 +91,9 @@ def group_plan(count: int, null: int, entries_per_page: int) -> tuple[list[int],
         orders.append(records_order(left, entries_per_page))
         left -= min(left, entries_per_page << orders[-1])
     pages = -(-count // entries_per_page)
-    sites, kept = count - null, 0
-    while kept < len(orders) and sites > 0:
-        sites -= entries_per_page << orders[kept]
+    sites, kept = count - null, 1
+    while kept < len(orders) and sites > entries_per_page << orders[kept - 1]:
+        sites -= entries_per_page << orders[kept - 1]
         kept += 1
     pages -= sum(1 << o for o in orders[kept:])
     return orders[:kept], pages
@@ -161,6 +161,8 @@ def ftrace_process_locs(k: Kernel, ft: Ftrace, count: int, null: int) -> int:
         g.index = min(cap, left)
         left -= g.index
         used.append(g)
+    if not used:  # every slot NULL: the first group is still the current one
+        used.append(groups[0])
     for g in groups[len(used) :]:  # pg_unuse: left over by the NULL slots
         pages -= 1 << g.order
         ftrace_free_group(k, ft, g)
@@ -178,7 +180,7 @@ def ftrace_init(k: Kernel) -> Ftrace | None:
     if not k.config["DYNAMIC_FTRACE"] or not img.ftrace_mcount_loc:
         return None
     count = int(img.ftrace_mcount_loc)
-    if count <= int(img.ftrace_mcount_null):
+    if count <= 0:
         k.log.pr_info("ftrace: No functions to be traced?")
         return None
     ft = Ftrace(entries_per_page=k.machine.page_size // DYN_FTRACE_SIZE[k.arch.bits])
