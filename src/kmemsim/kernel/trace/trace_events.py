@@ -17,6 +17,10 @@ trace event built into the image (the __start_ftrace_events table):
   comm, stacktrace, STACKTRACE: trace_define_generic_fields()) and the four
   common ones (common_type, common_flags, common_preempt_count, common_pid).
 
+The kernel takes each event's file and then its class's fields, event by event;
+the model, which knows the totals and not which events share a class, takes the
+files and then the fields: the same slabs, the objects in another order.
+
 How many events and class fields an image has is a property of its build:
 the profile's [kernel] trace_events and trace_event_fields. A tracing
 instance made later (mkdir /sys/kernel/tracing/instances/NAME) takes another
