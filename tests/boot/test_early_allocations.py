@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -17,6 +18,7 @@ from kmemsim.init.main import Kernel
 from kmemsim.kernel.fork import boot_thread_names
 
 Setup = Callable[..., Kernel]
+T = TypeVar("T")
 
 
 def _owners(k: Kernel, owner: str) -> list[tuple[int, int]]:
@@ -141,20 +143,28 @@ def test_boot_threads_follow_the_cpus_and_the_config(shared_data: Path) -> None:
     assert len(boot_thread_names(kmemsim.boot("x86_64", mem="1G", cpus=2))) == 24
 
 
+def _at_the_line(monkeypatch: pytest.MonkeyPatch, probe: Callable[[Kernel], T]) -> list[T]:
+    """What `probe` sees of each kernel booted from now on, as mem_init_print_info() runs."""
+    from kmemsim.mm import mm_init
+
+    seen: list[T] = []
+    line = mm_init.mem_init_print_info
+
+    def recording(k: Kernel) -> None:
+        seen.append(probe(k))
+        line(k)
+
+    monkeypatch.setattr(mm_init, "mem_init_print_info", recording)
+    return seen
+
+
 def test_more_cpus_leave_less_free_at_the_memory_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """More CPUs, more kernel threads: less free at the line, once the pages the CPUs'
     pcp lists hold (free, but not counted by nr_free_pages()) are set apart: their
     high marks fall as the CPUs sharing a zone grow."""
-    from kmemsim.mm import mm_init
-
-    on_pcp: list[int] = []
-    line = mm_init.mem_init_print_info
-
-    def counting(k: Kernel) -> None:
-        on_pcp.append(sum(p.count for zb in k.page_alloc.buddies for p in zb.pcp))
-        line(k)
-
-    monkeypatch.setattr(mm_init, "mem_init_print_info", counting)
+    on_pcp = _at_the_line(
+        monkeypatch, lambda k: sum(p.count for zb in k.page_alloc.buddies for p in zb.pcp)
+    )
 
     def free_kb(k: Kernel) -> int:
         m = re.search(r"Memory: (\d+)K/", k.dmesg())
@@ -204,16 +214,7 @@ def test_many_cpus_get_a_larger_log_buffer_from_memblock() -> None:
 def test_initcall_caches_come_after_the_memory_line(monkeypatch: pytest.MonkeyPatch) -> None:
     """start_kernel()'s caches exist when page_alloc_init_late() prints the line; the
     initcall levels' (core_initcall on) are created by do_basic_setup(), after it."""
-    from kmemsim.mm import mm_init
-
-    at_line: list[set[str]] = []
-    line = mm_init.mem_init_print_info
-
-    def recording(k: Kernel) -> None:
-        at_line.append({s.name for s in k.slab.caches})
-        line(k)
-
-    monkeypatch.setattr(mm_init, "mem_init_print_info", recording)
+    at_line = _at_the_line(monkeypatch, lambda k: {s.name for s in k.slab.caches})
     k = kmemsim.boot("linux-6.18-x86_64")
     before = at_line[-1]
     assert {"task_struct", "trace_event_file", "mem_cgroup", "task_delay_info"} <= before

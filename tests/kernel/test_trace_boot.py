@@ -25,19 +25,18 @@ def _small() -> Kernel:
     return kmemsim.boot("x86_64", mem="1G", cpus=2)
 
 
-def _process(count: int, null: int) -> tuple[Kernel, Ftrace, int]:
+def _process(count: int, null: int) -> tuple[Kernel, Ftrace]:
     k = _small()
     ft = Ftrace()
-    free = k.page_alloc.nr_free_pages()
     assert ftrace_process_locs(k, ft, count, null) == 0
-    return k, ft, free - k.page_alloc.nr_free_pages()
+    return k, ft
 
 
 def test_groups_fill_without_an_empty_page_and_unused_groups_go_back() -> None:
     """The commit's example: 57482 slots, 743 of them NULL. Blocks of 128, 64, 32 and 1
     pages are taken (225 pages); the records fill the first three, so the last group is
     freed, and both lines say 224."""
-    k, ft, _ = _process(57482, 743)
+    k, ft = _process(57482, 743)
     assert [g.order for g in ft.groups] == [7, 6, 5]
     assert [g.index for g in ft.groups] == [32768, 16384, 56739 - 32768 - 16384]
     assert ft.number_of_pages == 224 and ft.number_of_groups == 3
@@ -46,7 +45,7 @@ def test_groups_fill_without_an_empty_page_and_unused_groups_go_back() -> None:
 
 def test_without_null_slots_every_group_is_used() -> None:
     """50753 sites in 199 pages: 128 + 64 + 4 + 2 + 1 (order fls(pages) - 1 each time)."""
-    k, ft, _ = _process(50753, 0)
+    k, ft = _process(50753, 0)
     assert [g.order for g in ft.groups] == [7, 6, 2, 1, 0]
     assert ft.records == 50753 and ft.number_of_pages == 199
     assert "ftrace: allocating 50753 entries in 199 pages" in k.dmesg()
@@ -54,7 +53,7 @@ def test_without_null_slots_every_group_is_used() -> None:
 
 def test_the_records_come_from_the_buddy_allocator() -> None:
     """The blocks are taken from the zones; a struct ftrace_page per group is kmalloc'ed."""
-    k, ft, _ = _process(1000, 0)  # 4 pages: one order-2 block
+    k, ft = _process(1000, 0)  # 4 pages: one order-2 block
     g = ft.groups[0]
     assert g.order == 2
     assert k.ksize(g.pg) == 32  # sizeof(struct ftrace_page) 24: kmalloc-32
@@ -115,7 +114,7 @@ def test_group_plan_matches_what_the_allocator_does() -> None:
     from kmemsim.kernel.trace.ftrace import group_plan
 
     for count, null in ((57482, 743), (50753, 0), (50945, 192), (1000, 0)):
-        k, ft, _ = _process(count, null)
+        k, ft = _process(count, null)
         orders, pages = group_plan(count, null, 256)
         assert orders == [g.order for g in ft.groups]
         assert f"ftrace: allocating {count - null} entries in {pages} pages" in k.dmesg()
@@ -163,7 +162,7 @@ def test_all_null_slots_keep_the_first_group() -> None:
     one (ftrace_pages); only the groups after it are unused and freed."""
     from kmemsim.kernel.trace.ftrace import group_plan
 
-    k, ft, _ = _process(1000, 1000)
+    k, ft = _process(1000, 1000)
     assert [g.order for g in ft.groups] == [2] and ft.records == 0
     assert group_plan(1000, 1000, 256) == ([2], 4)
     assert group_plan(1300, 1300, 256) == ([2], 4)  # 4 + 2 pages taken, the 2-page group freed

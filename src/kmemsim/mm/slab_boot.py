@@ -195,12 +195,12 @@ def boot_caches_init(k: Kernel, initcalls: bool = False) -> int:
         return 0
     kconfig: dict[str, str] = data["kconfig"]
     phases: list[str] = data["phases"]
-    first = phases.index(FIRST_INITCALL_PHASE)
+    initcall_phases = set(phases[phases.index(FIRST_INITCALL_PHASE) :])
     count = 0
     for e in data["caches"]:
         if e["name"] in BOOT_CACHES or not selected(e, kconfig):
             continue
-        if (phases.index(e["phase"]) >= first) != initcalls:
+        if (e["phase"] in initcall_phases) != initcalls:
             continue
         _create(k, e)
         count += 1

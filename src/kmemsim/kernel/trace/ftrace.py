@@ -59,11 +59,14 @@ class FtraceGroup:
 
 @dataclass
 class Ftrace:
-    """ftrace_pages_start's groups, ftrace_number_of_pages and ftrace_number_of_groups."""
+    """ftrace_pages_start's groups; ftrace_number_of_pages and _groups are theirs."""
 
     groups: list[FtraceGroup] = field(default_factory=list)
-    number_of_pages: int = 0
     entries_per_page: int = 256
+
+    @property
+    def number_of_pages(self) -> int:
+        return sum(1 << g.order for g in self.groups)
 
     @property
     def number_of_groups(self) -> int:
@@ -81,39 +84,50 @@ def records_order(num_to_init: int, entries_per_page: int) -> int:
     return pages.bit_length() - 1
 
 
+def fill_groups(capacities: list[int], sites: int) -> list[int]:
+    """Records each group stores as ftrace_process_locs() fills them in turn.
+
+    The groups up to the one holding the last record (the first group when
+    there is no record: it stays the current one) are kept; one entry per
+    kept group, the rest are unused."""
+    kept: list[int] = []
+    for cap in capacities:
+        kept.append(min(cap, sites))
+        sites -= kept[-1]
+        if sites <= 0:
+            break
+    return kept
+
+
+def printed_pages(count: int, entries_per_page: int, unused_orders: list[int]) -> int:
+    """The "allocating" line's pages: those every slot needs, less the unused groups'."""
+    return -(-count // entries_per_page) - sum(1 << o for o in unused_orders)
+
+
 def group_plan(count: int, null: int, entries_per_page: int) -> tuple[list[int], int]:
     """Block orders of the groups kept for `count` slots of which `null` are NULL, and the
-    pages the "allocating" line prints (those needed for every slot, less the unused
-    groups'), when every block is granted at its first order."""
+    pages the "allocating" line prints, when every block is granted at its first order."""
     orders: list[int] = []
     left = count
     while left > 0:
         orders.append(records_order(left, entries_per_page))
         left -= min(left, entries_per_page << orders[-1])
-    pages = -(-count // entries_per_page)
-    sites, kept = count - null, 1
-    while kept < len(orders) and sites > entries_per_page << orders[kept - 1]:
-        sites -= entries_per_page << orders[kept - 1]
-        kept += 1
-    pages -= sum(1 << o for o in orders[kept:])
-    return orders[:kept], pages
+    kept = len(fill_groups([entries_per_page << o for o in orders], count - null))
+    return orders[:kept], printed_pages(count, entries_per_page, orders[kept:])
 
 
-def ftrace_allocate_pages(k: Kernel, ft: Ftrace, num_to_init: int) -> list[FtraceGroup] | None:
+def ftrace_allocate_pages(k: Kernel, epp: int, num_to_init: int) -> list[FtraceGroup] | None:
     """ftrace_allocate_pages(): groups whose record blocks hold `num_to_init` records.
 
     Each group takes the largest block that does not exceed the pages still
     needed (order fls(pages) - 1); a failed block is retried one order lower.
     On failure everything taken is given back and None returned."""
-    bits = k.arch.bits
-    page_size = k.machine.page_size
-    entry = DYN_FTRACE_SIZE[bits]
     groups: list[FtraceGroup] = []
     while num_to_init > 0:
-        pg = k.kmalloc(FTRACE_PAGE_SIZE[bits], int(GFP_KERNEL | GFP.ZERO))
+        pg = k.kmalloc(FTRACE_PAGE_SIZE[k.arch.bits], int(GFP_KERNEL | GFP.ZERO))
         if not pg:
             break
-        order = records_order(num_to_init, ft.entries_per_page)
+        order = records_order(num_to_init, epp)
         records = 0
         while True:
             records = k.page_alloc.get_free_pages(int(GFP_KERNEL | GFP.ZERO), order)
@@ -124,50 +138,40 @@ def ftrace_allocate_pages(k: Kernel, ft: Ftrace, num_to_init: int) -> list[Ftrac
             k.kfree(pg)
             break
         groups.append(FtraceGroup(pg, records, order))
-        ft.number_of_pages += 1 << order
-        num_to_init -= min(num_to_init, (page_size << order) // entry)
+        num_to_init -= min(num_to_init, epp << order)
     else:
         return groups
     k.log.pr_info("ftrace: FAILED to allocate memory for functions")
     for g in groups:
-        ftrace_free_group(k, ft, g)
+        ftrace_free_group(k, g)
     return None
 
 
-def ftrace_free_group(k: Kernel, ft: Ftrace, g: FtraceGroup) -> None:
+def ftrace_free_group(k: Kernel, g: FtraceGroup) -> None:
     """Give back one group's record block and struct ftrace_page (ftrace_free_pages())."""
     k.page_alloc.free_pages(g.records, g.order)
     k.kfree(g.pg)
-    ft.number_of_pages -= 1 << g.order
 
 
 def ftrace_process_locs(k: Kernel, ft: Ftrace, count: int, null: int) -> int:
     """ftrace_process_locs() for the core kernel: records for the non-NULL slots; 0 or -ENOMEM.
 
     `count` slots of which `null` are NULL. The records fill the groups in
-    order; groups beyond the last one used are freed, and the pages printed
-    are DIV_ROUND_UP(count, ENTRIES_PER_PAGE) less the freed ones."""
-    groups = ftrace_allocate_pages(k, ft, count)
+    order (fill_groups()); groups beyond the last one used are freed, and the
+    pages printed are DIV_ROUND_UP(count, ENTRIES_PER_PAGE) less the freed ones."""
+    epp = ft.entries_per_page
+    groups = ftrace_allocate_pages(k, epp, count)
     if groups is None:
         return -12
-    pages = -(-count // ft.entries_per_page)
-    sites = count - null
-    per = [(k.machine.page_size << g.order) // DYN_FTRACE_SIZE[k.arch.bits] for g in groups]
-    left = sites
-    used: list[FtraceGroup] = []
-    for g, cap in zip(groups, per, strict=True):
-        if left <= 0:
-            break
-        g.index = min(cap, left)
-        left -= g.index
-        used.append(g)
-    if not used:  # every slot NULL: the first group is still the current one
-        used.append(groups[0])
-    for g in groups[len(used) :]:  # pg_unuse: left over by the NULL slots
-        pages -= 1 << g.order
-        ftrace_free_group(k, ft, g)
-    ft.groups = used
-    k.log.pr_info(f"ftrace: allocating {sites} entries in {pages} pages")
+    kept = fill_groups([epp << g.order for g in groups], count - null)
+    for g, n in zip(groups, kept, strict=False):
+        g.index = n
+    unused = groups[len(kept) :]  # pg_unuse: left over by the NULL slots
+    for g in unused:
+        ftrace_free_group(k, g)
+    ft.groups = groups[: len(kept)]
+    pages = printed_pages(count, epp, [g.order for g in unused])
+    k.log.pr_info(f"ftrace: allocating {count - null} entries in {pages} pages")
     return 0
 
 
@@ -212,5 +216,5 @@ def ftrace_free_init_mem(k: Kernel) -> int:
             break
         ft.groups.pop()
         freed += 1 << g.order
-        ftrace_free_group(k, ft, g)
+        ftrace_free_group(k, g)
     return freed
